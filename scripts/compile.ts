@@ -1,0 +1,250 @@
+/**
+ * `deno task compile`: builds the self-contained `kubehook` executables that a release ships, one
+ * per Linux architecture, as `dist/kubehook-<target>`.
+ *
+ * `deno compile` puts the program into `denort`, a runtime-only Deno build. It downloads denort
+ * for each target from Deno's download host on first use and keeps the zip under DENO_DIR. Without
+ * network access it needs that file from somewhere else, in one of two ways:
+ * - `DENORT_BIN=/path/to/denort`: Deno reads this one file whatever `--target` says (it is not
+ *   per target), so this script checks the file's architecture and builds only the matching target;
+ * - the unchanged zip placed where the download would have gone (its path is printed below).
+ * This script finds out which applies before compiling, so a machine without network access gets
+ * the remedy in a second instead of a stack trace.
+ *
+ * The commit is baked in as `KUBEHOOK_COMMIT` (an env file that `deno compile` embeds in the
+ * binary); the version comes from deno.json, which `src/main.ts` imports.
+ *
+ * No musl (Alpine) build: Deno 2.9.6's `deno compile --target` accepts only glibc Linux targets.
+ *
+ * Usage: `deno task compile [--target x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu]`
+ *
+ * @module
+ */
+
+/** Release targets, with the ELF `e_machine` value of binaries built for each. */
+const TARGETS = {
+  "x86_64-unknown-linux-gnu": 62,
+  "aarch64-unknown-linux-gnu": 183,
+} as const;
+type Target = keyof typeof TARGETS;
+
+/** Long enough for a slow but working connection, short enough not to stall a machine without one. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+const root = new URL("..", import.meta.url);
+const denoVersion = Deno.version.deno;
+
+/** Where `deno compile` downloads denort for a target. */
+function downloadUrl(target: Target): string {
+  return `https://dl.deno.land/release/v${denoVersion}/denort-${target}.zip`;
+}
+
+/** The same file on GitHub's release page, for machines that reach GitHub but not Deno's host. */
+function githubUrl(target: Target): string {
+  return `https://github.com/denoland/deno/releases/download/v${denoVersion}/denort-${target}.zip`;
+}
+
+class CompileError extends Error {}
+
+function parseTargets(args: string[]): Target[] | undefined {
+  if (args.length === 0) return undefined;
+  const value = args[0] === "--target" ? args[1] : args[0].match(/^--target=(.*)$/)?.[1];
+  const extra = args.slice(args[0] === "--target" ? 2 : 1);
+  if (value === undefined || extra.length > 0) {
+    throw new CompileError(
+      `unexpected arguments "${args.join(" ")}". Usage: deno task compile [--target T], ` +
+        `T one of ${Object.keys(TARGETS).join(", ")}.`,
+    );
+  }
+  if (!(value in TARGETS)) {
+    throw new CompileError(
+      `unknown target "${value}": kubehook is built for ${Object.keys(TARGETS).join(" and ")}. ` +
+        `(Deno ${denoVersion} cannot compile for musl/Alpine.)`,
+    );
+  }
+  return [value as Target];
+}
+
+/** The target a denort binary was built for, read from its ELF header. */
+async function elfTarget(path: string): Promise<Target | undefined> {
+  const header = new Uint8Array(20);
+  const file = await Deno.open(path);
+  try {
+    const read = await file.read(header);
+    if (read !== header.length) return undefined;
+  } finally {
+    file.close();
+  }
+  const isElf = header[0] === 0x7f && header[1] === 0x45 && header[2] === 0x4c &&
+    header[3] === 0x46;
+  if (!isElf) return undefined;
+  const machine = header[18] | (header[19] << 8);
+  return (Object.keys(TARGETS) as Target[]).find((target) => TARGETS[target] === machine);
+}
+
+/** Targets to build with `DENORT_BIN`: the one its architecture serves, checked against a request. */
+async function targetsForDenortBin(path: string, requested?: Target[]): Promise<Target[]> {
+  let target: Target | undefined;
+  try {
+    target = await elfTarget(path);
+  } catch (error) {
+    throw new CompileError(
+      `DENORT_BIN=${path} cannot be read (${(error as Error).message}). Point it at the denort ` +
+        `binary unzipped from denort-<target>.zip, or unset it to let deno compile download one.`,
+    );
+  }
+  if (target === undefined) {
+    throw new CompileError(
+      `DENORT_BIN=${path} is not a Linux x86_64 or aarch64 executable. Point it at the denort ` +
+        `binary unzipped from ${downloadUrl("x86_64-unknown-linux-gnu")} (or the aarch64 zip).`,
+    );
+  }
+  if (requested && requested[0] !== target) {
+    throw new CompileError(
+      `DENORT_BIN=${path} is built for ${target} but --target ${requested[0]} was asked for; ` +
+        `deno compile uses DENORT_BIN for every target, so point it at the denort from ` +
+        `${downloadUrl(requested[0])}.`,
+    );
+  }
+  if (!requested) {
+    console.log(`DENORT_BIN is built for ${target}: building ${target} only.`);
+  }
+  return [target];
+}
+
+async function run(command: string[], cwd = root): Promise<{ ok: boolean; stdout: string }> {
+  const output = await new Deno.Command(command[0], {
+    args: command.slice(1),
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { ok: output.success, stdout: new TextDecoder().decode(output.stdout).trim() };
+}
+
+/** Where deno compile caches the denort zip it downloads for a target. */
+async function cachedZipPath(target: Target): Promise<string> {
+  const info = await run([Deno.execPath(), "info", "--json"]);
+  const denoDir = info.ok ? (JSON.parse(info.stdout) as { denoDir?: string }).denoDir : undefined;
+  if (!denoDir) {
+    throw new CompileError(
+      `"deno info --json" did not name DENO_DIR; is Deno ${denoVersion} sane?`,
+    );
+  }
+  return `${denoDir}/dl/release/v${denoVersion}/denort-${target}.zip`;
+}
+
+async function exists(path: string | URL): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Why denort cannot be downloaded, or undefined when Deno's download host serves it. */
+async function downloadProblem(target: Target): Promise<string | undefined> {
+  try {
+    const response = await fetch(downloadUrl(target), {
+      method: "HEAD",
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    return response.ok ? undefined : `the host answered HTTP ${response.status}`;
+  } catch (error) {
+    return describe(error);
+  }
+}
+
+/** An error's message with its causes: fetch says only "fetch failed" and puts the reason below. */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined; e = e instanceof Error ? e.cause : undefined) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(": ");
+}
+
+/** Fails with the exact remedy when denort for `target` is neither cached nor downloadable. */
+async function ensureDenortAvailable(target: Target): Promise<void> {
+  const cached = await cachedZipPath(target);
+  if (await exists(cached)) return;
+  const problem = await downloadProblem(target);
+  if (problem === undefined) return;
+  throw new CompileError(
+    [
+      `cannot build dist/kubehook-${target}: deno compile needs denort ${denoVersion} for ` +
+      `${target} and cannot download ${downloadUrl(target)} (${problem}).`,
+      `Get denort-${target}.zip on a machine with network access, from that address or from ` +
+      `${githubUrl(target)}, then either:`,
+      `  - unzip it and run: DENORT_BIN=/path/to/denort deno task compile --target ${target}`,
+      `    (DENORT_BIN is one file used for every target: build one target per run), or`,
+      `  - copy the zip, unchanged, to ${cached} and run deno task compile again.`,
+    ].join("\n"),
+  );
+}
+
+async function gitCommit(): Promise<string> {
+  const head = await run(["git", "rev-parse", "HEAD"]).catch(() => ({ ok: false, stdout: "" }));
+  if (!head.ok) return "unknown";
+  const status = await run(["git", "status", "--porcelain", "--untracked-files=no"]);
+  return status.ok && status.stdout !== "" ? `${head.stdout}-dirty` : head.stdout;
+}
+
+async function compile(target: Target, commit: string): Promise<void> {
+  const output = `dist/kubehook-${target}`;
+  const envFile = await Deno.makeTempFile({ prefix: "kubehook-compile-", suffix: ".env" });
+  try {
+    await Deno.writeTextFile(envFile, `KUBEHOOK_COMMIT=${commit}\n`);
+    const args = [
+      "compile",
+      // The hook acts as the runner itself: it reads and writes the workspace wherever the runner
+      // put it, talks to the API server and starts processes. Narrower flags would only break on
+      // paths and hosts the user configured.
+      "--allow-all",
+      "--no-prompt",
+      "--target",
+      target,
+      "--output",
+      output,
+      `--env-file=${envFile}`,
+      ...(await exists(new URL("deno.lock", root)) ? ["--frozen"] : []),
+      "src/main.ts",
+    ];
+    const status = await new Deno.Command(Deno.execPath(), { args, cwd: root }).spawn().status;
+    if (!status.success) {
+      throw new CompileError(`deno compile failed for ${target} (exit ${status.code}); see above.`);
+    }
+  } finally {
+    await Deno.remove(envFile);
+  }
+  const size = (await Deno.stat(new URL(output, root))).size;
+  console.log(`built ${output} (${(size / 1024 / 1024).toFixed(1)} MiB, commit ${commit})`);
+}
+
+async function main(args: string[]): Promise<number> {
+  const requested = parseTargets(args);
+  const denortBin = Deno.env.get("DENORT_BIN");
+  const targets = denortBin
+    ? await targetsForDenortBin(denortBin, requested)
+    : requested ?? (Object.keys(TARGETS) as Target[]);
+  if (!denortBin) {
+    for (const target of targets) await ensureDenortAvailable(target);
+  }
+  await Deno.mkdir(new URL("dist", root), { recursive: true });
+  const commit = await gitCommit();
+  for (const target of targets) await compile(target, commit);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    if (!(error instanceof CompileError)) throw error;
+    console.error(`kubehook compile: ${error.message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,150 @@
+#!/bin/sh
+# Installs kubehook into a runner image: the `kubehook` binary, `hook.sh` (what
+# ACTIONS_RUNNER_CONTAINER_HOOKS should point at; no Node involved) and `hook.js`, also installed as
+# `index.js` so that ARC's default ACTIONS_RUNNER_CONTAINER_HOOKS=/home/runner/k8s/index.js keeps
+# working. Every checksum is verified before anything is written. POSIX sh, so that it runs in
+# minimal images (dash, busybox ash).
+set -eu
+
+usage() {
+  cat <<'EOF'
+Usage: install.sh [--from DIR] [--binary FILE] [--dest DIR] [--sha256 HEX] [--checksums FILE]
+
+  --from DIR        where hook.sh, hook.js and the binary are (default: this script's folder,
+                    e.g. a folder holding a release's files)
+  --binary FILE     the kubehook binary (default: the first of DIR/kubehook-<arch>-unknown-linux-gnu,
+                    DIR/kubehook, DIR/../dist/kubehook-<arch>-unknown-linux-gnu)
+  --dest DIR        the runner's hook folder (default: /home/runner/k8s)
+  --sha256 HEX      the binary's expected SHA-256
+  --checksums FILE  a sha256sum file (a release's SHA256SUMS): the binary must be listed in it,
+                    and hook.sh and hook.js are verified too when listed
+EOF
+}
+
+fail() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+from=$(cd "$(dirname "$0")" && pwd)
+binary=
+dest=/home/runner/k8s
+sha256=
+checksums=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --from | --binary | --dest | --sha256 | --checksums)
+      [ $# -ge 2 ] || fail "$1 needs a value (see --help)."
+      case "$1" in
+        --from) from=$2 ;;
+        --binary) binary=$2 ;;
+        --dest) dest=$2 ;;
+        --sha256) sha256=$2 ;;
+        --checksums) checksums=$2 ;;
+      esac
+      shift 2
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) fail "unknown argument '$1' (see --help)." ;;
+  esac
+done
+
+case "$(uname -m)" in
+  x86_64 | amd64) arch=x86_64 ;;
+  aarch64 | arm64) arch=aarch64 ;;
+  *) fail "this machine is $(uname -m); kubehook is released for x86_64 and aarch64 Linux only." ;;
+esac
+triple="$arch-unknown-linux-gnu"
+
+if [ -z "$binary" ]; then
+  for candidate in "$from/kubehook-$triple" "$from/kubehook" "$from/../dist/kubehook-$triple"; do
+    if [ -f "$candidate" ]; then
+      binary=$candidate
+      break
+    fi
+  done
+  [ -n "$binary" ] || fail "no kubehook binary for $triple in $from (looked for kubehook-$triple, \
+kubehook and ../dist/kubehook-$triple). Download it from the release or run 'deno task compile', \
+or pass --binary FILE."
+fi
+# A bare file name would be looked up on PATH when run below.
+case "$binary" in
+  */*) ;;
+  *) binary="./$binary" ;;
+esac
+for file in "$binary" "$from/hook.sh" "$from/hook.js"; do
+  [ -f "$file" ] || fail "$file does not exist. Pass --from with the folder holding the release files."
+done
+
+has() {
+  command -v "$1" >/dev/null 2>&1
+}
+
+sha256_of() {
+  if has sha256sum; then
+    sha256sum "$1" | cut -d ' ' -f 1
+  elif has shasum; then
+    shasum -a 256 "$1" | cut -d ' ' -f 1
+  else
+    openssl dgst -sha256 "$1" | sed 's/^.*= *//'
+  fi
+}
+
+# verify FILE EXPECTED: compares case-insensitively, since checksums are pasted from many places.
+verify() {
+  has sha256sum || has shasum || has openssl ||
+    fail "cannot verify checksums: none of sha256sum, shasum or openssl is installed."
+  actual=$(sha256_of "$1")
+  expected=$(printf '%s' "$2" | tr 'A-F' 'a-f')
+  [ "$actual" = "$expected" ] || fail "checksum mismatch for $1: expected $expected, got $actual. \
+The file is corrupt or not the one released; download it again. Nothing was installed."
+}
+
+# listed_sum NAME: the checksum recorded for NAME in the checksums file ('*' marks binary mode).
+listed_sum() {
+  awk -v name="$1" '{ file = $2; sub(/^\*/, "", file) } file == name { print $1; exit }' "$checksums"
+}
+
+if [ -n "$sha256" ]; then
+  verify "$binary" "$sha256"
+fi
+if [ -n "$checksums" ]; then
+  [ -f "$checksums" ] || fail "checksums file $checksums does not exist."
+  binary_sum=$(listed_sum "$(basename "$binary")")
+  [ -n "$binary_sum" ] || fail "$(basename "$binary") is not listed in $checksums; \
+use the checksums file of the release the binary comes from."
+  verify "$binary" "$binary_sum"
+  for shim in hook.sh hook.js; do
+    shim_sum=$(listed_sum "$shim")
+    if [ -n "$shim_sum" ]; then verify "$from/$shim" "$shim_sum"; fi
+  done
+fi
+
+# A binary that cannot start here (wrong architecture, or a musl system such as Alpine) would fail
+# every job later; find out now.
+if ! version=$("$binary" --version 2>&1); then
+  fail "$binary does not run on this machine: $version. kubehook needs glibc Linux on \
+x86_64 or aarch64 (Alpine/musl is not supported)."
+fi
+
+# place SOURCE NAME: copy under a temporary name, then rename, so a runner starting a job meanwhile
+# never sees a half-written file.
+place() {
+  cp "$1" "$dest/.$2.partial"
+  chmod 0755 "$dest/.$2.partial"
+  mv -f "$dest/.$2.partial" "$dest/$2"
+}
+
+mkdir -p "$dest"
+dest=$(cd "$dest" && pwd)
+place "$binary" kubehook
+place "$from/hook.sh" hook.sh
+place "$from/hook.js" hook.js
+place "$from/hook.js" index.js
+
+echo "installed $version into $dest"
+echo "set ACTIONS_RUNNER_CONTAINER_HOOKS=$dest/hook.sh (no Node needed);"
+echo "$dest/index.js serves configurations that point at index.js."

@@ -1,0 +1,44 @@
+/**
+ * cleanup_job: brings back what changed in the job pod since the last sync (KUBEHOOK_COPY_BACK),
+ * then removes every pod and secret kubehook created for this runner pod. It runs also when
+ * prepare_job failed, so it selects by label and succeeds when there is nothing to clean.
+ *
+ * @module
+ */
+import type { Invocation } from "../runner/input.ts";
+import { workLayout } from "../runner/layout.ts";
+import { endGroup, group, warning } from "../runner/workflow_commands.ts";
+import { connect, type HookContext, jobState } from "./context.ts";
+import { deleteJobObjects } from "./job_objects.ts";
+import { bringWorkspaceBack } from "./workspace.ts";
+
+type CleanupJob = Invocation & { command: "cleanup_job" };
+
+/** Runs cleanup_job; resolves with the hook's exit code. */
+export async function cleanupJob(invocation: CleanupJob, context: HookContext): Promise<number> {
+  using connection = await connect(context);
+  const { client, namespace, settings } = connection;
+  group("Cleaning up job pod");
+  try {
+    if (invocation.state?.jobPod && settings.copyBack !== "none") {
+      const state = jobState(invocation.state, "cleanup_job");
+      if (state.hasJobContainer) {
+        try {
+          await bringWorkspaceBack(connection, state, workLayout(context.env), context);
+        } catch (error) {
+          // The pod may be gone already (evicted, deleted): the cleanup itself must still happen.
+          warning(`kubehook could not copy the workspace back: ${(error as Error).message}`);
+        }
+      }
+    }
+    const removed = await deleteJobObjects(client, namespace, settings.runnerPodName);
+    const what = [
+      ...removed.pods.map((p) => `pod ${p}`),
+      ...removed.secrets.map((s) => `secret ${s}`),
+    ];
+    console.log(what.length ? `Deleted ${what.join(", ")}.` : "Nothing to clean up.");
+    return 0;
+  } finally {
+    endGroup();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What every hook starts from: the process environment, the cancellation signal, the settings, a
+ * client for the cluster, and the job's state as prepare_job recorded it.
+ *
+ * @module
+ */
+import type { KubeClient } from "../kube/client.ts";
+import type { HookState } from "../runner/input.ts";
+import { readSettings, type Settings } from "../runner/settings.ts";
+
+/** Handed to every hook by `main.ts`. */
+export interface HookContext {
+  env: Record<string, string>;
+  /** Aborted on SIGINT/SIGTERM (the runner cancelling the job). */
+  signal: AbortSignal;
+}
+
+/** A hook's connection to the cluster. Dispose it to release pooled connections. */
+export interface Connection extends Disposable {
+  settings: Settings;
+  client: KubeClient;
+  namespace: string;
+}
+
+/** Reads the settings and opens a client for the configured cluster and namespace. */
+export async function connect(context: HookContext): Promise<Connection> {
+  const settings = readSettings(context.env);
+  const [{ loadKubeAccess }, { KubeClient }] = await Promise.all([
+    import("../kube/config.ts"),
+    import("../kube/client.ts"),
+  ]);
+  const access = await loadKubeAccess(context.env);
+  const client = new KubeClient(access);
+  return {
+    settings,
+    client,
+    namespace: settings.namespace ?? access.namespace,
+    [Symbol.dispose]: () => client.close(),
+  };
+}
+
+/** What prepare_job records for the later hooks (the runner hands it back on every call). */
+export interface JobState {
+  /** The job pod's name. */
+  jobPod: string;
+  namespace: string;
+  /** Whether the pod has a job container (steps run there). */
+  hasJobContainer: boolean;
+  /** Transfer bookkeeping: when `<work>` was last in sync with the pod (see src/transfer). */
+  sync?: unknown;
+}
+
+/** The job state from a hook's input, or a clear error when prepare_job did not record one. */
+export function jobState(state: HookState, hook: string): JobState {
+  const jobPod = state?.jobPod;
+  const namespace = state?.namespace;
+  if (typeof jobPod !== "string" || typeof namespace !== "string") {
+    throw new Error(
+      `${hook} got no job pod in its state (state: ${
+        JSON.stringify(state)
+      }). prepare_job records it; ` +
+        `it probably failed earlier in this job — see its log above.`,
+    );
+  }
+  return {
+    jobPod,
+    namespace,
+    hasJobContainer: state?.hasJobContainer !== false,
+    sync: state?.sync,
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * Runs a step in the job container so that its result survives a broken exec connection.
+ *
+ * The first exec receives the step's files and environment as a tar stream on stdin, extracts them,
+ * starts the step detached (its own session, output to a file in the pod, exit code to a file written
+ * last) and follows the output file. While the step is quiet the follower prints a heartbeat on its
+ * own stderr, so idle connections carry traffic and a stalled socket is noticed. When the connection
+ * drops or stalls, a new exec resumes following at the byte already shown; the step never starts
+ * twice (a `mkdir` lock guards the start). The step's exit code arrives in-band on stderr and as the
+ * exec's own exit status.
+ *
+ * @module
+ */
+import type { KubeClient } from "../kube/client.ts";
+import { openExec } from "../kube/exec.ts";
+import { KubeApiError } from "../kube/errors.ts";
+
+/** Where kubehook keeps a step's bookkeeping in the job container (never synced back). */
+export const STEP_ROOT = "/__w/.kubehook/steps";
+
+/** The follower: prints the output file from byte `$off` until the step's code file exists, with a
+ * heartbeat on stderr every `$hb` quiet ticks of 0.1 s; then reports the exit code and exits with it. */
+const FOLLOW = `
+quiet=0
+while :; do
+  if [ -e "$d/code" ]; then fin=1; else fin=0; fi
+  size=$(($(wc -c <"$d/out")))
+  if [ "$size" -gt "$off" ]; then
+    tail -c +$((off + 1)) "$d/out" | head -c $((size - off))
+    off=$size
+    quiet=0
+  elif [ "$fin" = 0 ]; then
+    quiet=$((quiet + 1))
+    if [ "$quiet" -ge "$hb" ]; then echo kubehook-alive >&2; quiet=0; fi
+    sleep 0.1
+  fi
+  [ "$fin" = 1 ] && break
+done
+code=$(cat "$d/code")
+echo "kubehook-exit $code" >&2
+exit "$code"
+`;
+
+/** Starts the step unless it already started: `sh -c START kubehook DIR HB WORKDIR ARGV...`. The
+ * step's environment file, extracted with the upload, is read by the step's shell and then removed. */
+function startScript(extract: string): string {
+  return `set -u
+d=$1 hb=$2 wd=$3
+shift 3
+${extract}
+mkdir -p "$d" || exit 96
+if mkdir "$d/started" 2>/dev/null; then
+  : >"$d/out"
+  setsid sh -c '
+    d=$1 wd=$2
+    shift 2
+    (
+      cd "$wd" 2>/dev/null || { echo "kubehook: the working directory $wd does not exist in the job container" >&2; exit 1; }
+      . "$d/env" && rm -f "$d/env" && exec "$@"
+    ) >>"$d/out" 2>&1 </dev/null
+    echo $? >"$d/code.tmp" && mv "$d/code.tmp" "$d/code"
+  ' kubehook-step "$d" "$wd" "$@" </dev/null >/dev/null 2>&1 &
+  echo $! >"$d/pid"
+fi
+echo kubehook-started >&2
+off=0
+${FOLLOW}`;
+}
+
+/** Resumes following: `sh -c RESUME kubehook DIR HB OFFSET`. */
+const RESUME = `set -u
+d=$1 hb=$2 off=$3
+[ -d "$d/started" ] || { echo "kubehook-missing" >&2; exit 97; }
+${FOLLOW}`;
+
+/** Stops the step's whole process group: `sh -c STOP kubehook DIR`; TERM, then KILL after 5 s. */
+const STOP = `d=$1
+[ -f "$d/pid" ] || exit 0
+pid=$(cat "$d/pid")
+kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+i=0
+while [ ! -e "$d/code" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$d/code" ] || kill -KILL -"$pid" 2>/dev/null
+exit 0`;
+
+/** A step to run. */
+export interface DetachedStep {
+  client: KubeClient;
+  namespace: string;
+  pod: string;
+  container: string;
+  /** Unique per step: names its bookkeeping directory in the pod. */
+  id: string;
+  workingDirectory: string;
+  /** The exact argv of the step (program first). */
+  argv: string[];
+  /** Pod-side shell fragment that reads the upload (a tar stream) from stdin into place. */
+  extractScript: string;
+  /** A fresh upload stream for each attempt of the first exec. */
+  upload: () => ReadableStream<Uint8Array>;
+  heartbeatMs: number;
+  deadlineMs: number;
+  signal: AbortSignal;
+  /** Receives the step's output, byte-exact and in order. */
+  output: (chunk: Uint8Array) => Promise<void>;
+  /** Receives kubehook's own messages about reconnecting. */
+  log: (line: string) => void;
+}
+
+/** The directory in the job container that holds this step's bookkeeping. */
+export function stepDirectory(id: string): string {
+  return `${STEP_ROOT}/${id}`;
+}
+
+const MAX_RECONNECTS = 20;
+
+/** Runs the step and resolves with its exit code (0–255). Throws when the step cannot be started or
+ * followed any more (the pod is gone), saying which and why. */
+export async function runDetachedStep(step: DetachedStep): Promise<number> {
+  const dir = stepDirectory(step.id);
+  const ticks = String(Math.max(1, Math.round(step.heartbeatMs / 100)));
+  let shown = 0;
+  let started = false;
+  for (let attempt = 0; attempt <= MAX_RECONNECTS; attempt++) {
+    if (step.signal.aborted) return await stopStep(step, dir);
+    const command = started ? ["sh", "-c", RESUME, "kubehook", dir, ticks, String(shown)] : [
+      "sh",
+      "-c",
+      startScript(step.extractScript),
+      "kubehook",
+      dir,
+      ticks,
+      step.workingDirectory,
+      ...step.argv,
+    ];
+    const outcome = await follow(step, command, !started, (n) => shown += n, () => started = true);
+    if (outcome.kind === "exit") return outcome.code;
+    if (outcome.kind === "cancelled") return await stopStep(step, dir);
+    if (outcome.kind === "failed") throw new Error(outcome.message);
+    step.log(
+      `::warning::kubehook: the connection to pod "${step.pod}" broke (${outcome.reason}); ` +
+        `reconnecting and resuming the step's output at byte ${shown}.`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 5_000)));
+  }
+  throw new Error(
+    `kubehook lost the connection to pod "${step.pod}" in namespace "${step.namespace}" ` +
+      `${MAX_RECONNECTS} times while following a step and gave up. Check the network path to the API ` +
+      `server (load balancers that cut idle connections; raise ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS).`,
+  );
+}
+
+type Outcome =
+  | { kind: "exit"; code: number }
+  | { kind: "lost"; reason: string }
+  | { kind: "cancelled" }
+  | { kind: "failed"; message: string };
+
+async function follow(
+  step: DetachedStep,
+  command: string[],
+  withUpload: boolean,
+  onShown: (bytes: number) => void,
+  onStarted: () => void,
+): Promise<Outcome> {
+  let session;
+  try {
+    session = await openExec(step.client, {
+      namespace: step.namespace,
+      pod: step.pod,
+      container: step.container,
+      command,
+      stdin: withUpload,
+      idleTimeoutMs: step.deadlineMs,
+    });
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 404) {
+      return {
+        kind: "failed",
+        message:
+          `the job pod "${step.pod}" in namespace "${step.namespace}" is gone (${error.message}); ` +
+          `the step's result is lost with it. Look for an eviction or deletion in the namespace's events.`,
+      };
+    }
+    if (error instanceof KubeApiError) throw error;
+    return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+  }
+  const onAbort = () => session.close();
+  step.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const uploading = withUpload && session.stdin
+      ? step.upload().pipeTo(session.stdin).catch(() => {})
+      : Promise.resolve();
+    const control = readControl(session.stderr, onStarted);
+    const output = session.stdout.pipeTo(
+      new WritableStream({
+        async write(chunk) {
+          await step.output(chunk);
+          onShown(chunk.byteLength);
+        },
+      }),
+    ).catch(() => {});
+    const result = await session.result;
+    await Promise.all([uploading, output]);
+    const { exitCode, messages } = await control;
+    if (step.signal.aborted) return { kind: "cancelled" };
+    if (exitCode !== undefined) return { kind: "exit", code: exitCode };
+    if (result.kind === "lost") return { kind: "lost", reason: result.reason };
+    if (messages.includes("kubehook-missing")) {
+      return {
+        kind: "failed",
+        message:
+          `the step's bookkeeping in pod "${step.pod}" is gone: the job container was restarted ` +
+          `or replaced while the step ran, so its result is lost.`,
+      };
+    }
+    return {
+      kind: "failed",
+      message: `kubehook could not start the step in container "${step.container}" of pod ` +
+        `"${step.pod}" (exit ${result.exitCode}): ${messages.join(" ").trim() || "no message"}`,
+    };
+  } finally {
+    step.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Reads the follower's stderr: heartbeats are dropped, the start and exit markers are noted, any
+ * other line (the extraction's own errors) is kept for the failure message and shown. */
+async function readControl(
+  stderr: ReadableStream<Uint8Array>,
+  onStarted: () => void,
+): Promise<{ exitCode?: number; messages: string[] }> {
+  const messages: string[] = [];
+  let exitCode: number | undefined;
+  let pending = "";
+  const take = (line: string) => {
+    if (line === "kubehook-alive" || line === "") return;
+    if (line === "kubehook-started") return onStarted();
+    const exit = /^kubehook-exit (\d+)$/.exec(line);
+    if (exit) exitCode = Number(exit[1]);
+    else messages.push(line);
+  };
+  try {
+    for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
+      pending += text;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      lines.forEach(take);
+    }
+  } catch {
+    // A cut connection ends the stream with an error; what arrived so far still counts.
+  }
+  take(pending);
+  return { exitCode, messages };
+}
+
+/** Cancels a running step: its process group gets TERM, then KILL; resolves with the code the runner
+ * shows for a cancelled step. */
+async function stopStep(step: DetachedStep, dir: string): Promise<number> {
+  step.log(`kubehook: cancelling the step in pod "${step.pod}".`);
+  try {
+    const session = await openExec(step.client, {
+      namespace: step.namespace,
+      pod: step.pod,
+      container: step.container,
+      command: ["sh", "-c", STOP, "kubehook", dir],
+      stdin: false,
+    });
+    await session.result;
+  } catch (error) {
+    step.log(
+      `kubehook: could not stop the step: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  return 130;
+}

@@ -1,0 +1,163 @@
+/**
+ * prepare_job: creates the job pod (job container and services), waits for it to run, brings the
+ * runner's `<work>` into it and tells the runner what it needs for the later hooks.
+ *
+ * Whatever fails after the first object was created, the objects are removed again before the hook
+ * exits: a failed prepare_job leaves no pod and no secret behind.
+ *
+ * @module
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { KubeApiError } from "../kube/errors.ts";
+import { podsPath, secretsPath } from "../kube/paths.ts";
+import { waitForPodRunning } from "../kube/watch_pod.ts";
+import { renderJobPod, type WorkspaceSource } from "../pod/job_pod.ts";
+import { kubehookLabels, runnerOwnerReference } from "../pod/metadata.ts";
+import { jobPodName, secretName, serviceContainerNames } from "../pod/names.ts";
+import { servicePorts } from "../pod/ports.ts";
+import { renderRegistrySecret } from "../pod/registry_secret.ts";
+import type { Container, Invocation } from "../runner/input.ts";
+import { workLayout } from "../runner/layout.ts";
+import { prepareJobResponse, writeResponse } from "../runner/response.ts";
+import type { Settings } from "../runner/settings.ts";
+import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
+import { connect, type Connection, type HookContext, type JobState } from "./context.ts";
+import { deleteJobObjects } from "./job_objects.ts";
+import { bringWorkspaceIn } from "./workspace.ts";
+
+type PrepareJob = Invocation & { command: "prepare_job" };
+
+/** Runs prepare_job; resolves with the hook's exit code. */
+export async function prepareJob(invocation: PrepareJob, context: HookContext): Promise<number> {
+  const { container, services } = invocation.args;
+  using connection = await connect(context);
+  const { client, namespace, settings } = connection;
+  const started = performance.now();
+  group("Preparing job pod");
+  try {
+    const leftovers = await deleteJobObjects(client, namespace, settings.runnerPodName);
+    if (leftovers.pods.length + leftovers.secrets.length > 0) {
+      console.log(
+        `Removed what an earlier job of runner pod "${settings.runnerPodName}" left behind: ` +
+          [...leftovers.pods, ...leftovers.secrets].join(", "),
+      );
+    }
+    const runner = await findRunnerPod(connection);
+    const name = jobPodName(settings.runnerPodName);
+    const serviceNames = serviceContainerNames(services.map((s) => s.image ?? ""));
+    const labels = kubehookLabels(settings.runnerPodName, name);
+    const owners = runner?.metadata?.uid
+      ? [runnerOwnerReference(settings.runnerPodName, runner.metadata.uid)]
+      : undefined;
+    try {
+      const pullSecrets = await createRegistrySecrets(
+        connection,
+        [container, ...services],
+        labels,
+        owners,
+      );
+      let pod = renderJobPod({
+        name,
+        runnerPodName: settings.runnerPodName,
+        runnerPodUid: runner?.metadata?.uid,
+        container,
+        services,
+        serviceNames,
+        imagePullSecrets: pullSecrets,
+        runnerImage: settings.runnerImage,
+        workspace: workspaceSource(settings, runner),
+      });
+      if (settings.templatePath) {
+        const { loadPodTemplate } = await import("../pod/template.ts");
+        const { mergePodTemplate } = await import("../pod/template_merge.ts");
+        const merged = mergePodTemplate(pod, await loadPodTemplate(settings.templatePath), {
+          serviceNames,
+        });
+        merged.warnings.forEach((w) => warning(w));
+        pod = merged.pod;
+      }
+      await client.create(podsPath(namespace), pod, context.signal);
+      console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
+      await waitForPodRunning(client, {
+        namespace,
+        name,
+        timeoutMs: settings.prepareJobTimeoutSeconds * 1000,
+        signal: context.signal,
+        onWaiting: (why) => console.log(`Still waiting for pod "${name}": ${why}`),
+      });
+      const state: JobState = { jobPod: name, namespace, hasJobContainer: container !== null };
+      let isAlpine = false;
+      if (container) {
+        const brought = await bringWorkspaceIn(connection, state, workLayout(context.env), context);
+        state.sync = brought.sync;
+        isAlpine = brought.isAlpine;
+      }
+      await writeResponse(
+        invocation.responseFile,
+        prepareJobResponse({
+          state: { ...state },
+          container: container ? { id: name } : null,
+          services: services.map((service, i) => ({
+            id: serviceNames[i],
+            ports: servicePorts(service.portMappings, `services[${i}]`),
+          })),
+          isAlpine,
+        }),
+      );
+      console.log(
+        `Job pod "${name}" is ready (${((performance.now() - started) / 1000).toFixed(1)} s).`,
+      );
+      return 0;
+    } catch (error) {
+      await deleteJobObjects(client, namespace, settings.runnerPodName, 30_000).catch(() => {});
+      throw error;
+    }
+  } finally {
+    endGroup();
+  }
+}
+
+/** The runner pod, when kubehook runs in one that the API knows (it owns the job's objects then). */
+async function findRunnerPod(connection: Connection): Promise<V1Pod | undefined> {
+  try {
+    return await connection.client.get<V1Pod>(
+      podsPath(connection.namespace, connection.settings.runnerPodName),
+    );
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** One immutable dockerconfigjson secret per container with registry credentials. */
+async function createRegistrySecrets(
+  connection: Connection,
+  containers: (Container | null)[],
+  labels: Record<string, string>,
+  ownerReferences: ReturnType<typeof runnerOwnerReference>[] | undefined,
+): Promise<string[]> {
+  const names: string[] = [];
+  for (const container of containers) {
+    if (!container?.registry) continue;
+    addMask(container.registry.password);
+    const secret = renderRegistrySecret({
+      name: secretName(connection.settings.runnerPodName),
+      registry: container.registry,
+      labels,
+      ownerReferences,
+    });
+    await connection.client.create(secretsPath(connection.namespace), secret);
+    names.push(secret.metadata!.name!);
+  }
+  return names;
+}
+
+function workspaceSource(settings: Settings, runner: V1Pod | undefined): WorkspaceSource {
+  if (settings.workspace === "copy") return { mode: "copy" };
+  return {
+    mode: "volume",
+    claimName: settings.claimName,
+    runnerNodeName: runner?.spec?.nodeName,
+    useKubeScheduler: settings.useKubeScheduler,
+  };
+}

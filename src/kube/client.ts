@@ -1,0 +1,221 @@
+/**
+ * The REST client every kubehook call goes through: JSON over `fetch` with one
+ * `Deno.createHttpClient` (custom CA, client certificate), retries with backoff for calls that may
+ * repeat, and errors that name the call, the object and the fix.
+ *
+ * @example
+ * ```ts
+ * const client = new KubeClient(await loadKubeAccess());
+ * try {
+ *   const pods = await client.list<V1Pod>(podsPath(client.access.namespace), {
+ *     labelSelector: "runner-pod=runner-1",
+ *   });
+ * } finally {
+ *   client.close();
+ * }
+ * ```
+ *
+ * @module
+ */
+import type { V1DeleteOptions } from "@kubernetes/client-node";
+import type { KubeAccess } from "./config.ts";
+import { KubeApiError, KubeConnectionError } from "./errors.ts";
+import {
+  DEFAULT_RETRY,
+  isRetryableError,
+  isRetryableStatus,
+  parseRetryAfter,
+  retryDelay,
+  type RetryPolicy,
+  sleep,
+} from "./retry.ts";
+import { type WatchEvent, watchEvents } from "./watch_stream.ts";
+
+export type { WatchEvent };
+
+/** Query parameters; arrays repeat the key, undefined values are left out. */
+export type Query = Record<string, string | number | boolean | string[] | undefined>;
+
+export interface RequestOptions {
+  query?: Query;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Whether the call may be repeated after a 500/503/504 or a broken connection; defaults to
+   * true for GET, HEAD, PUT and DELETE. Every method is repeated after a 429. */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A list response (`PodList`, `SecretList`, ...). */
+export interface KubeList<T> {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  signal?: AbortSignal;
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: V1DeleteOptions["propagationPolicy"];
+  signal?: AbortSignal;
+}
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE"]);
+
+/** Talks to one API server with one set of credentials. Call {@link close} when done. */
+export class KubeClient {
+  readonly access: KubeAccess;
+  readonly retryPolicy: RetryPolicy;
+  /** Shared by fetch and WebSocket, so TLS settings are made once. */
+  readonly httpClient: Deno.HttpClient;
+
+  constructor(access: KubeAccess, options: { retry?: Partial<RetryPolicy> } = {}) {
+    this.access = access;
+    this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+    this.httpClient = Deno.createHttpClient({
+      caCerts: access.caPem ? [access.caPem] : undefined,
+      ...(access.certPem && access.keyPem ? { cert: access.certPem, key: access.keyPem } : {}),
+    });
+  }
+
+  /** The absolute URL of `path` on this server with `query` appended. */
+  url(path: string, query: Query = {}): URL {
+    const url = new URL(this.access.server + path);
+    for (const [key, value] of Object.entries(query)) {
+      for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+        url.searchParams.append(key, String(v));
+      }
+    }
+    return url;
+  }
+
+  /** Headers that authenticate a request (none with client certificates alone). */
+  authHeaders(): Record<string, string> {
+    return this.access.token ? { Authorization: `Bearer ${this.access.token}` } : {};
+  }
+
+  /** Sends one call and returns its decoded JSON body (undefined when empty). Throws
+   * {@link KubeApiError} for an error status and {@link KubeConnectionError} when the server
+   * cannot be reached, each after the retries the call allows. */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.send(method, path, options);
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T>(path: string, options: { query?: Query; signal?: AbortSignal } = {}): Promise<T> {
+    return this.request<T>("GET", path, options);
+  }
+
+  list<T>(path: string, options: ListOptions = {}): Promise<KubeList<T>> {
+    const { labelSelector, fieldSelector, signal } = options;
+    return this.request<KubeList<T>>("GET", path, {
+      query: { labelSelector, fieldSelector },
+      signal,
+    });
+  }
+
+  /** POSTs `body` to the collection at `path` and returns the stored object. */
+  create<T>(path: string, body: T, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("POST", path, { body, signal });
+  }
+
+  /** Deletes the object at `path`; resolves undefined when it was already gone. */
+  async delete<T>(path: string, options: DeleteOptions = {}): Promise<T | undefined> {
+    const { gracePeriodSeconds, propagationPolicy, signal } = options;
+    try {
+      return await this.request<T>("DELETE", path, {
+        query: { gracePeriodSeconds, propagationPolicy },
+        signal,
+      });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Watches the collection at `path` (add e.g. `resourceVersion`, `fieldSelector`,
+   * `timeoutSeconds` to `query`). Ends when the server ends the watch, the connection breaks or
+   * `signal` aborts; an ERROR event throws a {@link KubeApiError} (410: re-list). */
+  async *watch<T>(path: string, query: Query = {}, signal?: AbortSignal): AsyncIterable<
+    WatchEvent<T>
+  > {
+    const response = await this.send("GET", path, { query: { ...query, watch: 1 }, signal });
+    yield* watchEvents<T>(response.body!, path);
+  }
+
+  /** Opens a WebSocket to `path` with this client's TLS settings and credentials. */
+  openWebSocket(path: string, query: Query, protocols: string[]): WebSocket {
+    const url = this.url(path, query);
+    url.protocol = url.protocol === "http:" ? "ws:" : "wss:";
+    return new WebSocket(url, { protocols, headers: this.authHeaders(), client: this.httpClient });
+  }
+
+  /** Releases the HTTP client (its pooled connections). */
+  close(): void {
+    this.httpClient.close();
+  }
+
+  /** Fetches with retries; returns only a successful response (body unread). */
+  private async send(method: string, path: string, options: RequestOptions): Promise<Response> {
+    const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);
+    const init: RequestInit & { client: Deno.HttpClient } = {
+      method,
+      headers: {
+        ...this.authHeaders(),
+        Accept: "application/json",
+        ...(options.body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+      client: this.httpClient,
+    };
+    const url = this.url(path, options.query);
+    const started = Date.now();
+    for (let attempt = 0;; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, init);
+      } catch (err) {
+        const delay = isRetryableError(err, idempotent)
+          ? retryDelay(this.retryPolicy, attempt, Date.now() - started)
+          : undefined;
+        if (delay === undefined) {
+          if (err instanceof Error && err.name === "AbortError") throw err;
+          throw new KubeConnectionError(method, path, this.access, err);
+        }
+        await sleep(delay, options.signal);
+        continue;
+      }
+      if (response.ok) return response;
+      const delay = isRetryableStatus(response.status, idempotent)
+        ? retryDelay(
+          this.retryPolicy,
+          attempt,
+          Date.now() - started,
+          parseRetryAfter(response.headers.get("Retry-After")),
+        )
+        : undefined;
+      if (delay === undefined) throw await apiError(method, path, response);
+      await response.body?.cancel();
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+async function apiError(method: string, path: string, response: Response): Promise<KubeApiError> {
+  const text = await response.text();
+  let body: string | object = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not a Status (a proxy's HTML page, plain text): keep the text.
+  }
+  return new KubeApiError(method, path, response.status, typeof body === "object" ? body : text);
+}

@@ -1,0 +1,123 @@
+/**
+ * Reads a pod's status the way a person at `kubectl describe` would: is it ready, still coming up
+ * (and why), or stuck for good. Pure, so the rules are unit-tested; `watch_pod.ts` applies them to a
+ * live watch.
+ *
+ * @module
+ */
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+
+/** Waiting reasons that never resolve by themselves: waiting longer only hides the failure. */
+const TERMINAL_WAITING = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "ErrImageNeverPull",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "CrashLoopBackOff",
+  "RunContainerError",
+]);
+
+/** What a pod's status means to a hook waiting for it to run. */
+export type PodVerdict =
+  | { state: "ready" }
+  | { state: "waiting"; why: string; unschedulable: boolean }
+  | { state: "failed"; reason: string; container?: string; message: string };
+
+/** Classifies a pod: ready when every container runs and is ready, failed when it can never get
+ * there, waiting otherwise (with the reason a person would want to read). */
+export function classifyPod(pod: V1Pod): PodVerdict {
+  const status = pod.status ?? {};
+  if (status.phase === "Failed" || status.phase === "Succeeded") {
+    const reason = status.reason ?? (status.phase === "Failed" ? "Failed" : "Completed");
+    const exited = firstTerminated(status.containerStatuses ?? []);
+    return {
+      state: "failed",
+      reason,
+      container: exited?.name,
+      message: status.message ??
+        (exited ? describeTerminated(exited) : `the pod is ${status.phase}`),
+    };
+  }
+  for (const init of status.initContainerStatuses ?? []) {
+    const terminated = init.state?.terminated;
+    if (terminated && terminated.exitCode !== 0) {
+      return {
+        state: "failed",
+        reason: "InitContainerFailed",
+        container: init.name,
+        message: `init container "${init.name}" ${describeTerminated(init)}`,
+      };
+    }
+    const stuck = terminalWaiting(init);
+    if (stuck) return stuck;
+  }
+  const containers = status.containerStatuses ?? [];
+  for (const container of containers) {
+    const stuck = terminalWaiting(container);
+    if (stuck) return stuck;
+    if (container.state?.terminated) {
+      return {
+        state: "failed",
+        reason: "ContainerExited",
+        container: container.name,
+        message: `container "${container.name}" ${describeTerminated(container)}`,
+      };
+    }
+  }
+  const expected = pod.spec?.containers?.length ?? 0;
+  const running = containers.filter((c) => c.state?.running && c.ready !== false);
+  if (status.phase === "Running" && expected > 0 && running.length === expected) {
+    return { state: "ready" };
+  }
+  return waitingVerdict(pod);
+}
+
+function terminalWaiting(container: V1ContainerStatus): PodVerdict | undefined {
+  const waiting = container.state?.waiting;
+  if (!waiting?.reason || !TERMINAL_WAITING.has(waiting.reason)) return undefined;
+  return {
+    state: "failed",
+    reason: waiting.reason,
+    container: container.name,
+    message: waiting.message ?? waiting.reason,
+  };
+}
+
+function firstTerminated(statuses: V1ContainerStatus[]): V1ContainerStatus | undefined {
+  return statuses.find((s) => s.state?.terminated && s.state.terminated.exitCode !== 0) ??
+    statuses.find((s) => s.state?.terminated);
+}
+
+function describeTerminated(container: V1ContainerStatus): string {
+  const t = container.state?.terminated;
+  if (!t) return "is not running";
+  const why = t.reason ? ` (${t.reason}${t.message ? `: ${t.message.trim()}` : ""})` : "";
+  return `exited with code ${t.exitCode}${why}`;
+}
+
+function waitingVerdict(pod: V1Pod): PodVerdict {
+  const status = pod.status ?? {};
+  const scheduled = status.conditions?.find((c) => c.type === "PodScheduled");
+  if (scheduled?.status === "False") {
+    return {
+      state: "waiting",
+      unschedulable: scheduled.reason === "Unschedulable",
+      why: `not scheduled yet: ${scheduled.message ?? scheduled.reason ?? "no node fits"}`,
+    };
+  }
+  const statuses = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])];
+  const waiting = statuses.find((s) => s.state?.waiting);
+  if (waiting?.state?.waiting) {
+    const w = waiting.state.waiting;
+    return {
+      state: "waiting",
+      unschedulable: false,
+      why: `container "${waiting.name}" is ${w.reason ?? "waiting"}${
+        w.message ? `: ${w.message}` : ""
+      }`,
+    };
+  }
+  return { state: "waiting", unschedulable: false, why: `the pod is ${status.phase ?? "Pending"}` };
+}

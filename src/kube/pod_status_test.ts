@@ -1,0 +1,120 @@
+import { deepEqual as assertEquals } from "node:assert/strict";
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import { classifyPod } from "./pod_status.ts";
+
+function pod(status: V1Pod["status"], containers = ["job"]): V1Pod {
+  return { spec: { containers: containers.map((name) => ({ name })) }, status };
+}
+
+function waiting(name: string, reason: string, message?: string): V1ContainerStatus {
+  return {
+    name,
+    image: "x",
+    imageID: "",
+    ready: false,
+    restartCount: 0,
+    state: { waiting: { reason, message } },
+  };
+}
+
+Deno.test("a running pod whose containers are all ready is ready", () => {
+  const running: V1ContainerStatus = {
+    name: "job",
+    image: "x",
+    imageID: "",
+    ready: true,
+    restartCount: 0,
+    state: { running: {} },
+  };
+  assertEquals(classifyPod(pod({ phase: "Running", containerStatuses: [running] })), {
+    state: "ready",
+  });
+  // One of two containers still creating: not ready yet.
+  const creating = pod({
+    phase: "Running",
+    containerStatuses: [running, waiting("redis", "ContainerCreating")],
+  }, ["job", "redis"]);
+  assertEquals(classifyPod(creating).state, "waiting");
+});
+
+Deno.test("image pull failures fail at once with the container and the message", () => {
+  const verdict = classifyPod(
+    pod({ phase: "Pending", containerStatuses: [waiting("job", "ErrImagePull", "not found")] }),
+  );
+  assertEquals(verdict, {
+    state: "failed",
+    reason: "ErrImagePull",
+    container: "job",
+    message: "not found",
+  });
+  assertEquals(
+    classifyPod(pod({ phase: "Pending", containerStatuses: [waiting("job", "ImagePullBackOff")] }))
+      .state,
+    "failed",
+  );
+});
+
+Deno.test("ContainerCreating and PodInitializing keep waiting", () => {
+  const verdict = classifyPod(
+    pod({ phase: "Pending", containerStatuses: [waiting("job", "ContainerCreating")] }),
+  );
+  assertEquals(verdict.state, "waiting");
+});
+
+Deno.test("a failed init container fails the pod", () => {
+  const verdict = classifyPod(pod({
+    phase: "Pending",
+    initContainerStatuses: [{
+      name: "fs-init",
+      image: "x",
+      imageID: "",
+      ready: false,
+      restartCount: 0,
+      state: { terminated: { exitCode: 2, reason: "Error" } },
+    }],
+  }));
+  assertEquals(verdict.state, "failed");
+  if (verdict.state === "failed") {
+    assertEquals(verdict.container, "fs-init");
+    assertEquals(verdict.message, 'init container "fs-init" exited with code 2 (Error)');
+  }
+});
+
+Deno.test("an exited container and an evicted pod fail", () => {
+  const exited = classifyPod(pod({
+    phase: "Running",
+    containerStatuses: [{
+      name: "job",
+      image: "x",
+      imageID: "",
+      ready: false,
+      restartCount: 0,
+      state: { terminated: { exitCode: 0, reason: "Completed" } },
+    }],
+  }));
+  assertEquals(exited.state === "failed" && exited.reason, "ContainerExited");
+  const evicted = classifyPod(pod({ phase: "Failed", reason: "Evicted", message: "low memory" }));
+  assertEquals(evicted, {
+    state: "failed",
+    reason: "Evicted",
+    container: undefined,
+    message: "low memory",
+  });
+});
+
+Deno.test("an unschedulable pod waits and says why", () => {
+  const verdict = classifyPod(pod({
+    phase: "Pending",
+    conditions: [{
+      type: "PodScheduled",
+      status: "False",
+      reason: "Unschedulable",
+      message: "0/1 nodes are available",
+    }],
+  }));
+  assertEquals(verdict, {
+    state: "waiting",
+    unschedulable: true,
+    why: "not scheduled yet: 0/1 nodes are available",
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * Waits for a pod to run by watching it (no polling), resuming the watch when the server ends it, and
+ * failing fast when the pod can never run: a bad image, a failed init container, an exited
+ * container, an eviction. The failure names the container, the reason and the latest Warning event.
+ *
+ * @module
+ */
+import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
+import type { KubeClient } from "./client.ts";
+import { KubeApiError } from "./errors.ts";
+import { classifyPod, type PodVerdict } from "./pod_status.ts";
+
+/** How to wait. */
+export interface WaitOptions {
+  namespace: string;
+  name: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called with the reason a pod is still waiting, at most every `reportEveryMs`. */
+  onWaiting?: (why: string) => void;
+  reportEveryMs?: number;
+}
+
+/** A pod that cannot run, with everything a person needs to fix it. */
+export class PodStartError extends Error {
+  constructor(message: string, readonly verdict: PodVerdict) {
+    super(message);
+    this.name = "PodStartError";
+  }
+}
+
+/** Resolves with the pod once all its containers run; throws {@link PodStartError} when it never
+ * will, or when `timeoutMs` passes. */
+export async function waitForPodRunning(client: KubeClient, options: WaitOptions): Promise<V1Pod> {
+  const { namespace, name } = options;
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const reportEveryMs = options.reportEveryMs ?? 30_000;
+  let lastReport = Date.now();
+  let verdict: PodVerdict = {
+    state: "waiting",
+    why: "the pod was just created",
+    unschedulable: false,
+  };
+  let resourceVersion: string | undefined;
+  try {
+    while (true) {
+      if (resourceVersion === undefined) {
+        const pod = await client.get<V1Pod>(`/api/v1/namespaces/${namespace}/pods/${name}`, {
+          signal,
+        });
+        resourceVersion = pod.metadata?.resourceVersion;
+        verdict = classifyPod(pod);
+        if (verdict.state === "ready") return pod;
+        if (verdict.state === "failed") throw await startError(client, options, verdict);
+      }
+      try {
+        for await (
+          const event of client.watch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, {
+            fieldSelector: `metadata.name=${name}`,
+            resourceVersion,
+            allowWatchBookmarks: "true",
+          }, signal)
+        ) {
+          resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+          if (event.type === "BOOKMARK") continue;
+          if (event.type === "DELETED") {
+            throw new PodStartError(
+              `pod "${name}" in namespace "${namespace}" was deleted while kubehook waited for it ` +
+                `to start. Something else removed it (a cleanup, an operator, a person); run the job again.`,
+              { state: "failed", reason: "Deleted", message: "deleted" },
+            );
+          }
+          verdict = classifyPod(event.object);
+          if (verdict.state === "ready") return event.object;
+          if (verdict.state === "failed") throw await startError(client, options, verdict);
+          if (options.onWaiting && Date.now() - lastReport >= reportEveryMs) {
+            lastReport = Date.now();
+            options.onWaiting(verdict.why);
+          }
+        }
+      } catch (error) {
+        // 410 Gone: our resourceVersion is too old; list again and watch from there.
+        if (error instanceof KubeApiError && error.status === 410) resourceVersion = undefined;
+        else throw error;
+      }
+    }
+  } catch (error) {
+    if (deadline.aborted && !(error instanceof PodStartError)) {
+      const why = verdict.state === "waiting" ? verdict.why : "";
+      throw new PodStartError(
+        `pod "${name}" in namespace "${namespace}" did not start within ` +
+          `${Math.round(options.timeoutMs / 1000)} s: ${why}. Raise ` +
+          `ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS if the cluster is only slow (an autoscaler adding ` +
+          `a node), or fix what the reason names.`,
+        verdict,
+      );
+    }
+    throw error;
+  }
+}
+
+async function startError(
+  client: KubeClient,
+  options: WaitOptions,
+  verdict: PodVerdict & { state: "failed" },
+): Promise<PodStartError> {
+  const event = await latestWarning(client, options.namespace, options.name);
+  const where = verdict.container ? `container "${verdict.container}" of pod` : "pod";
+  const told = event ? ` (event: ${event.reason} ${event.message?.trim() ?? ""})` : "";
+  return new PodStartError(
+    `${where} "${options.name}" in namespace "${options.namespace}" cannot start: ` +
+      `${verdict.reason}: ${verdict.message}${told}`,
+    verdict,
+  );
+}
+
+/** The newest Warning event about the pod, or undefined (events are a courtesy: never fail on them). */
+async function latestWarning(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<CoreV1Event | undefined> {
+  try {
+    const list = await client.list<CoreV1Event>(`/api/v1/namespaces/${namespace}/events`, {
+      fieldSelector: `involvedObject.name=${name}`,
+    });
+    return list.items.filter((e) => e.type === "Warning").sort((a, b) =>
+      eventTime(a) - eventTime(b)
+    ).at(-1);
+  } catch {
+    return undefined;
+  }
+}
+
+function eventTime(event: CoreV1Event): number {
+  const when = event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp;
+  return when ? new Date(when as unknown as string).getTime() : 0;
+}

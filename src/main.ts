@@ -1,0 +1,106 @@
+/**
+ * kubehook's entry point: with arguments it is a small CLI, with none it reads one hook invocation
+ * from stdin (the runner's contract) and dispatches to the hook module named by `command`. Each hook
+ * is imported on demand so a step pays only for its own code.
+ *
+ * @module
+ */
+import meta from "../deno.json" with { type: "json" };
+
+/** Exit code for a hook that failed before or outside a step (the runner marks the step failed). */
+const HOOK_FAILED = 1;
+
+const HELP = `kubehook ${meta.version}: GitHub Actions runner container hooks for Kubernetes.
+
+Usage:
+  kubehook                    run one hook: the runner pipes the hook JSON to stdin
+  kubehook render --input FILE [--template FILE]
+                              print the pod spec(s) a hook would create, as YAML, without a cluster
+  kubehook doctor             check the cluster, namespace, permissions and template kubehook will use
+  kubehook --version          print version, Deno version and target
+  kubehook --help             print this help
+
+Point the runner at it with ACTIONS_RUNNER_CONTAINER_HOOKS=<dir>/hook.sh (see the README).
+`;
+
+async function main(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  switch (first) {
+    case undefined:
+      return await runHook();
+    case "--version":
+    case "-V":
+      console.log(
+        `kubehook ${meta.version} (deno ${Deno.version.deno}, ${Deno.build.target})`,
+      );
+      return 0;
+    case "--help":
+    case "-h":
+    case "help":
+      console.log(HELP);
+      return 0;
+    case "render":
+      return await (await import("./cli/render.ts")).render(rest);
+    case "doctor":
+      return await (await import("./cli/doctor.ts")).doctor(rest);
+    default:
+      console.error(
+        `kubehook: unknown argument "${first}". Run "kubehook --help" for the commands; with no ` +
+          `arguments kubehook reads a hook invocation from stdin.`,
+      );
+      return 2;
+  }
+}
+
+async function runHook(): Promise<number> {
+  const { parseInvocation } = await import("./runner/input.ts");
+  const text = await new Response(Deno.stdin.readable).text();
+  const invocation = parseInvocation(text);
+  const cancel = new AbortController();
+  const onSignal = () => cancel.abort(new Error("the job was cancelled"));
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const context = { env: Deno.env.toObject(), signal: cancel.signal };
+    switch (invocation.command) {
+      case "prepare_job":
+        return await (await import("./hooks/prepare_job.ts")).prepareJob(invocation, context);
+      case "run_script_step":
+        return await (await import("./hooks/run_script_step.ts")).runScriptStep(
+          invocation,
+          context,
+        );
+      case "run_container_step":
+        return await (await import("./hooks/run_container_step.ts")).runContainerStep(
+          invocation,
+          context,
+        );
+      case "cleanup_job":
+        return await (await import("./hooks/cleanup_job.ts")).cleanupJob(invocation, context);
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (error) {
+    // The message is the whole story (what, where, the fix); a stack only with debug logging on.
+    const debug = Deno.env.get("RUNNER_DEBUG") === "1" ||
+      Deno.env.get("ACTIONS_STEP_DEBUG") === "true";
+    const message = error instanceof Error
+      ? (debug ? error.stack ?? error.message : error.message)
+      : String(error);
+    console.error(
+      `::error::kubehook: ${
+        message.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A")
+      }`,
+    );
+    code = HOOK_FAILED;
+  }
+  Deno.exit(code);
+}

@@ -1,0 +1,231 @@
+/**
+ * The job pod prepare_job creates: the job container (named `job`) and every service in one pod, so
+ * steps reach services on localhost; runner externals at `/__e` brought by an init container from the
+ * runner image, as upstream does; `/__w`, `/github/home` and `/github/workflow` laid out as the runner
+ * expects (protocol §4). Pure: {@link renderJobPod} returns the object, the hook creates it and
+ * `kubehook render` prints it.
+ *
+ * @example
+ * ```ts
+ * const pod = renderJobPod({
+ *   name: "arc-x-workflow", runnerPodName: "arc-x", container: invocation.args.container,
+ *   services: invocation.args.services, serviceNames: serviceContainerNames(["redis:7"]),
+ *   imagePullSecrets: [], runnerImage: settings.runnerImage, workspace: { mode: "copy" },
+ * });
+ * ```
+ * @module
+ */
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Pod,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import type { Container } from "../runner/input.ts";
+import {
+  CONTAINER_EXTERNALS,
+  CONTAINER_GITHUB_HOME,
+  CONTAINER_GITHUB_WORKFLOW,
+  CONTAINER_WORK,
+} from "../runner/layout.ts";
+import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
+import { JOB_CONTAINER_NAME } from "./names.ts";
+import { containerPorts } from "./ports.ts";
+
+/** The volume holding `<work>` (`/__w`). */
+export const WORK_VOLUME = "work";
+/** The volume holding the runner's externals (`/__e`). */
+export const EXTERNALS_VOLUME = "externals";
+/** The init container that fills the externals volume. */
+export const EXTERNALS_INIT_CONTAINER = "externals";
+
+/** The job container's command when the workflow gives no entrypoint: sleeps until told to stop.
+ * A shell that is PID 1 ignores SIGTERM unless it traps it, and runs a trap only after the
+ * foreground command ends; `sleep & wait` keeps the shell in `wait`, which a trapped signal
+ * interrupts at once, so deleting the pod takes milliseconds, not the grace period. Needs only `sh`. */
+export const KEEP_ALIVE_COMMAND: readonly string[] = [
+  "sh",
+  "-c",
+  "trap 'kill $! 2>/dev/null; exit 0' TERM INT; while :; do sleep 3600 & wait $!; done",
+];
+
+/** Where the job pod's `/__w` comes from. */
+export type WorkspaceSource =
+  | { mode: "copy" }
+  | {
+    mode: "volume";
+    /** The runner's work PVC (its root is `<work>`). */
+    claimName: string;
+    /** The runner pod's node: a ReadWriteOnce volume is only usable there. */
+    runnerNodeName?: string;
+    /** Let the scheduler place the pod anywhere (the volume must then be ReadWriteMany). */
+    useKubeScheduler: boolean;
+  };
+
+/** Everything the job pod depends on. */
+export interface JobPodInput {
+  /** The pod's name (see `jobPodName`). */
+  name: string;
+  runnerPodName: string;
+  /** The runner pod's uid, when it was found in the namespace: makes it the pod's owner. */
+  runnerPodUid?: string;
+  /** The job container, or null for a job with services only. */
+  container: Container | null;
+  services: readonly Container[];
+  /** Container names of the services, in input order (see `serviceContainerNames`). */
+  serviceNames: readonly string[];
+  /** Names of the registry secrets the hook creates for the job container and the services. */
+  imagePullSecrets: readonly string[];
+  /** Image providing `/home/runner/externals` (ACTIONS_RUNNER_IMAGE). */
+  runnerImage: string;
+  workspace: WorkspaceSource;
+}
+
+/** Renders the job pod. No user or group IDs are set: the images decide, and a pod template adds a
+ * securityContext when the cluster requires one. */
+export function renderJobPod(input: JobPodInput): V1Pod {
+  if (input.serviceNames.length !== input.services.length) {
+    throw new Error(
+      `renderJobPod got ${input.serviceNames.length} service names for ${input.services.length} services.`,
+    );
+  }
+  const containers: V1Container[] = [];
+  if (input.container) containers.push(jobContainer(input.container));
+  input.services.forEach((service, i) =>
+    containers.push(serviceContainer(service, input.serviceNames[i]))
+  );
+  if (containers.length === 0) {
+    throw new Error(
+      "The job has neither a job container nor services: there is no job pod to create.",
+    );
+  }
+  const pod: V1Pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: input.name,
+      labels: kubehookLabels(input.runnerPodName, input.name),
+      annotations: {},
+      ...(input.runnerPodUid
+        ? { ownerReferences: [runnerOwnerReference(input.runnerPodName, input.runnerPodUid)] }
+        : {}),
+    },
+    spec: {
+      restartPolicy: "Never",
+      // Docker mode has no service-link variables; they would only add noise to every step's env.
+      enableServiceLinks: false,
+      containers,
+      ...(input.imagePullSecrets.length > 0
+        ? { imagePullSecrets: input.imagePullSecrets.map((name) => ({ name })) }
+        : {}),
+    },
+  };
+  // Only the job container uses the workspace and externals; a services-only pod needs neither.
+  if (input.container) {
+    pod.spec!.initContainers = [externalsInit(input.runnerImage)];
+    pod.spec!.volumes = [workVolume(input.workspace), { name: EXTERNALS_VOLUME, emptyDir: {} }];
+    Object.assign(pod.spec!, placement(input.workspace));
+  }
+  return pod;
+}
+
+function jobContainer(container: Container): V1Container {
+  const command = container.entryPoint
+    ? { command: [container.entryPoint], args: [...container.entryPointArgs] }
+    : { command: [...KEEP_ALIVE_COMMAND] };
+  return {
+    name: JOB_CONTAINER_NAME,
+    image: requireImage(container, "job container"),
+    ...command,
+    ...(container.workingDirectory ? { workingDir: container.workingDirectory } : {}),
+    env: envList({
+      HOME: CONTAINER_GITHUB_HOME,
+      CI: "true",
+      GITHUB_ACTIONS: "true",
+      ...container.environmentVariables,
+    }),
+    ports: containerPorts(container.portMappings, `job container ${container.image}`),
+    volumeMounts: jobMounts(),
+  };
+}
+
+function serviceContainer(service: Container, name: string): V1Container {
+  // Like `docker run`: the image's command stays unless the workflow overrides it.
+  const command = service.entryPoint ? { command: [service.entryPoint] } : {};
+  const args = service.entryPointArgs.length > 0 ? { args: [...service.entryPointArgs] } : {};
+  return {
+    name,
+    image: requireImage(service, `service ${name}`),
+    ...command,
+    ...args,
+    ...(service.workingDirectory ? { workingDir: service.workingDirectory } : {}),
+    env: envList(service.environmentVariables),
+    ports: containerPorts(service.portMappings, `service ${name} (${service.image})`),
+  };
+}
+
+function jobMounts(): V1VolumeMount[] {
+  return [
+    { name: WORK_VOLUME, mountPath: CONTAINER_WORK },
+    { name: EXTERNALS_VOLUME, mountPath: CONTAINER_EXTERNALS, readOnly: true },
+    { name: WORK_VOLUME, mountPath: CONTAINER_GITHUB_HOME, subPath: "_temp/_github_home" },
+    { name: WORK_VOLUME, mountPath: CONTAINER_GITHUB_WORKFLOW, subPath: "_temp/_github_workflow" },
+  ];
+}
+
+/** Copies the runner image's externals (node20, node20_alpine, ...) into the externals volume. */
+function externalsInit(runnerImage: string): V1Container {
+  return {
+    name: EXTERNALS_INIT_CONTAINER,
+    image: runnerImage,
+    command: ["sh", "-c", "cp -a /home/runner/externals/. /mnt/externals/"],
+    volumeMounts: [{ name: EXTERNALS_VOLUME, mountPath: "/mnt/externals" }],
+  };
+}
+
+function workVolume(source: WorkspaceSource): V1Volume {
+  return source.mode === "copy"
+    ? { name: WORK_VOLUME, emptyDir: {} }
+    : { name: WORK_VOLUME, persistentVolumeClaim: { claimName: source.claimName } };
+}
+
+/** Volume mode without the scheduler's freedom: require the runner's node, where a ReadWriteOnce
+ * work volume is attached. Affinity (not `nodeName`) keeps the scheduler's resource checks and its
+ * "why unschedulable" events. */
+function placement(source: WorkspaceSource): Partial<NonNullable<V1Pod["spec"]>> {
+  if (source.mode === "copy" || source.useKubeScheduler) return {};
+  if (!source.runnerNodeName) {
+    throw new Error(
+      `Volume mode needs the runner pod's node to place the job pod next to the work volume ` +
+        `${source.claimName}, and it is unknown. Make the runner pod readable (pods get), or set ` +
+        "ACTIONS_RUNNER_USE_KUBE_SCHEDULER=true with a ReadWriteMany volume.",
+    );
+  }
+  return {
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{
+            matchFields: [{
+              key: "metadata.name",
+              operator: "In",
+              values: [source.runnerNodeName],
+            }],
+          }],
+        },
+      },
+    },
+  };
+}
+
+function envList(vars: Record<string, string>): V1EnvVar[] {
+  return Object.entries(vars).map(([name, value]) => ({ name, value }));
+}
+
+function requireImage(container: Container, what: string): string {
+  if (!container.image) {
+    throw new Error(`The ${what} has no image; a job pod can only run images, not Dockerfiles.`);
+  }
+  return container.image;
+}

@@ -1,0 +1,258 @@
+/**
+ * Every environment variable kubehook reads, in one place: typed, validated, with its default and a
+ * one-line meaning. {@link SETTINGS} is the single source for the README configuration table and
+ * `kubehook --help`; {@link readSettings} turns an environment into {@link Settings}.
+ *
+ * The upstream hook's variable names keep their meaning (kubehook is a drop-in replacement); new knobs
+ * are `KUBEHOOK_*`.
+ *
+ * @example
+ * ```ts
+ * const settings = readSettings(Deno.env.toObject());
+ * console.log(settings.runnerPodName, settings.workspace);
+ * ```
+ * @module
+ */
+
+/** Where the job pod's `/__w` comes from. */
+export type WorkspaceMode = "copy" | "volume";
+/** What cleanup copies from the pod back to the runner's `<work>`. */
+export type CopyBack = "changed" | "all" | "none";
+/** Whether workspace transfers are gzip-compressed. */
+export type Compression = "auto" | "gzip" | "none";
+
+/** The typed configuration of one hook invocation. */
+export interface Settings {
+  /** The runner pod's name: names and labels every object kubehook creates. */
+  runnerPodName: string;
+  /** Namespace for kubehook's objects; undefined = the kubeconfig's or the in-cluster namespace. */
+  namespace: string | undefined;
+  /** The PVC holding the runner's `_work` (used in volume mode). */
+  claimName: string;
+  /** Path of a pod template YAML merged into the job pod, or undefined. */
+  templatePath: string | undefined;
+  /** How long prepare_job waits for the job pod to run, in seconds. */
+  prepareJobTimeoutSeconds: number;
+  /** Volume mode: let the scheduler place the job pod freely instead of on the runner's node. */
+  useKubeScheduler: boolean;
+  /** Image of the init container that copies the runner's externals into the pod. */
+  runnerImage: string;
+  /** Period of the in-band exec heartbeat, in milliseconds. */
+  heartbeatPeriodMs: number;
+  /** A silent exec connection older than this is considered stalled, in milliseconds. */
+  heartbeatDeadlineMs: number;
+  /** Copy `<work>` into the pod, or mount the runner's work PVC. */
+  workspace: WorkspaceMode;
+  /** What cleanup copies back from the pod. */
+  copyBack: CopyBack;
+  /** Compression of workspace transfers. */
+  compression: Compression;
+  /** The runner asked for debug logs (`RUNNER_DEBUG=1` or `ACTIONS_STEP_DEBUG=true`). */
+  debug: boolean;
+}
+
+/** One row of the configuration table. */
+export interface SettingSpec {
+  /** The environment variable. */
+  name: string;
+  /** The default, as shown to users. */
+  default: string;
+  /** The accepted values, as shown to users (empty when free-form). */
+  values: string;
+  /** What it does, in one line. */
+  meaning: string;
+}
+
+/** Every variable kubehook reads, in the order the README and `--help` show them. */
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    name: "ACTIONS_RUNNER_POD_NAME",
+    default: "(required)",
+    values: "a pod name",
+    meaning:
+      "The runner pod: names `<pod>-workflow`, `<pod>-step-<8>`, `<pod>-secret-<8>` and labels `runner-pod=<pod>`.",
+  },
+  {
+    name: "ACTIONS_RUNNER_KUBERNETES_NAMESPACE",
+    default: "kubeconfig or in-cluster namespace",
+    values: "a namespace",
+    meaning: "Namespace of the job pod and secrets.",
+  },
+  {
+    name: "ACTIONS_RUNNER_CLAIM_NAME",
+    default: "`<pod>-work`",
+    values: "a PVC name",
+    meaning: "PVC holding the runner's `_work`; setting it turns on volume mode.",
+  },
+  {
+    name: "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE",
+    default: "(none)",
+    values: "a file path",
+    meaning: "Pod template YAML merged into the job pod (see templates/).",
+  },
+  {
+    name: "ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS",
+    default: "600",
+    values: "a positive integer",
+    meaning: "How long prepare_job waits for the job pod to be running.",
+  },
+  {
+    name: "ACTIONS_RUNNER_USE_KUBE_SCHEDULER",
+    default: "false",
+    values: "true|false",
+    meaning:
+      "Volume mode: let the scheduler place the job pod instead of pinning it to the runner's node.",
+  },
+  {
+    name: "ACTIONS_RUNNER_IMAGE",
+    default: "ghcr.io/actions/actions-runner:latest",
+    values: "an image",
+    meaning: "Image whose `/home/runner/externals` an init container copies to `/__e`.",
+  },
+  {
+    name: "ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS",
+    default: "5000",
+    values: "a positive integer",
+    meaning: "Period of the exec heartbeat that keeps quiet steps' connections alive.",
+  },
+  {
+    name: "ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS",
+    default: "period × 12 + 1000",
+    values: "a positive integer",
+    meaning: "An exec connection silent for this long is treated as stalled and reopened.",
+  },
+  {
+    name: "KUBEHOOK_WORKSPACE",
+    default: "copy",
+    values: "copy|volume",
+    meaning: "Stream `<work>` into the pod (copy) or mount the runner's work PVC (volume).",
+  },
+  {
+    name: "KUBEHOOK_COPY_BACK",
+    default: "changed",
+    values: "changed|all|none",
+    meaning: "What cleanup_job copies from the pod's `/__w` back to the runner.",
+  },
+  {
+    name: "KUBEHOOK_TRANSFER_COMPRESSION",
+    default: "auto",
+    values: "auto|gzip|none",
+    meaning: "Gzip workspace transfers; auto compresses only when it pays off.",
+  },
+  {
+    name: "RUNNER_DEBUG",
+    default: "(set by the runner)",
+    values: "1",
+    meaning: "Debug logging (also `ACTIONS_STEP_DEBUG=true`): kubehook prints `::debug::` details.",
+  },
+];
+
+/** A variable holds a value kubehook cannot use. */
+export class SettingsError extends Error {
+  /** The environment variable at fault. */
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(message);
+    this.name = "SettingsError";
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates every setting from `env` (e.g. `Deno.env.toObject()`); throws
+ * {@link SettingsError} naming the variable, its value and the accepted values. */
+export function readSettings(env: Env): Settings {
+  const runnerPodName = text(env, "ACTIONS_RUNNER_POD_NAME");
+  if (runnerPodName === undefined) {
+    throw new SettingsError(
+      "ACTIONS_RUNNER_POD_NAME",
+      "ACTIONS_RUNNER_POD_NAME is not set: kubehook needs the runner pod's name to name and label the job pod. " +
+        "Set it from the pod's metadata.name (ARC does this for you: `valueFrom.fieldRef.fieldPath: metadata.name`).",
+    );
+  }
+  const explicitClaim = text(env, "ACTIONS_RUNNER_CLAIM_NAME");
+  const period = positiveInt(env, "ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS", 5000);
+  const debugFlag = text(env, "RUNNER_DEBUG") === "1" ||
+    text(env, "ACTIONS_STEP_DEBUG")?.toLowerCase() === "true";
+  return {
+    runnerPodName,
+    namespace: text(env, "ACTIONS_RUNNER_KUBERNETES_NAMESPACE"),
+    claimName: explicitClaim ?? `${runnerPodName}-work`,
+    templatePath: text(env, "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE"),
+    prepareJobTimeoutSeconds: positiveInt(env, "ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS", 600),
+    useKubeScheduler: bool(env, "ACTIONS_RUNNER_USE_KUBE_SCHEDULER", false),
+    runnerImage: text(env, "ACTIONS_RUNNER_IMAGE") ?? "ghcr.io/actions/actions-runner:latest",
+    heartbeatPeriodMs: period,
+    heartbeatDeadlineMs: positiveInt(
+      env,
+      "ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS",
+      period * 12 + 1000,
+    ),
+    // Setting the claim name is how upstream users asked for the shared volume, so it implies it.
+    workspace: oneOf(
+      env,
+      "KUBEHOOK_WORKSPACE",
+      ["copy", "volume"],
+      explicitClaim ? "volume" : "copy",
+    ),
+    copyBack: oneOf(env, "KUBEHOOK_COPY_BACK", ["changed", "all", "none"], "changed"),
+    compression: oneOf(env, "KUBEHOOK_TRANSFER_COMPRESSION", ["auto", "gzip", "none"], "auto"),
+    debug: debugFlag,
+  };
+}
+
+/** `SETTINGS` as a Markdown table (variable, default, values, meaning) for the README. */
+export function settingsMarkdown(): string {
+  const rows = SETTINGS.map((s) =>
+    `| \`${s.name}\` | ${s.default} | ${s.values} | ${s.meaning.replaceAll("|", "\\|")} |`
+  );
+  return ["| variable | default | values | meaning |", "|---|---|---|---|", ...rows].join("\n");
+}
+
+/** `SETTINGS` as plain text for `kubehook --help`: one variable per paragraph. */
+export function settingsHelp(): string {
+  return SETTINGS.map((s) =>
+    `  ${s.name}\n      ${s.meaning.replaceAll("`", "")}\n      default: ${
+      s.default.replaceAll("`", "")
+    }; values: ${s.values}`
+  ).join("\n");
+}
+
+/** The variable's value, or undefined when unset or blank (the runner passes empty strings through). */
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  if (!/^[0-9]+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw invalid(name, value, "a positive integer");
+  }
+  return Number(value);
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (lower === "true" || lower === "1") return true;
+  if (lower === "false" || lower === "0") return false;
+  throw invalid(name, value, "true or false");
+}
+
+function oneOf<T extends string>(env: Env, name: string, accepted: readonly T[], fallback: T): T {
+  const value = text(env, name);
+  if (value === undefined) return fallback;
+  if ((accepted as readonly string[]).includes(value)) return value as T;
+  throw invalid(name, value, accepted.join(", "));
+}
+
+function invalid(name: string, value: string, accepted: string): SettingsError {
+  return new SettingsError(
+    name,
+    `${name}=${JSON.stringify(value)} is not valid: use ${accepted}. Fix the runner's environment.`,
+  );
+}

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import {
+  readSettings,
+  SETTINGS,
+  SettingsError,
+  settingsHelp,
+  settingsMarkdown,
+} from "./settings.ts";
+
+Deno.test("defaults apply when only the runner pod name is set", () => {
+  const s = readSettings({ ACTIONS_RUNNER_POD_NAME: "arc-x" });
+  assert.deepEqual(s, {
+    runnerPodName: "arc-x",
+    namespace: undefined,
+    claimName: "arc-x-work",
+    templatePath: undefined,
+    prepareJobTimeoutSeconds: 600,
+    useKubeScheduler: false,
+    runnerImage: "ghcr.io/actions/actions-runner:latest",
+    heartbeatPeriodMs: 5000,
+    heartbeatDeadlineMs: 61000,
+    workspace: "copy",
+    copyBack: "changed",
+    compression: "auto",
+    debug: false,
+  });
+});
+
+Deno.test("the runner pod name is required and the error says how to set it", () => {
+  assert.throws(() => readSettings({}), SettingsError);
+  assert.throws(
+    () => readSettings({ ACTIONS_RUNNER_POD_NAME: "  " }),
+    /ACTIONS_RUNNER_POD_NAME is not set.*fieldRef/,
+  );
+});
+
+Deno.test("values are parsed and the deadline follows the period", () => {
+  const s = readSettings({
+    ACTIONS_RUNNER_POD_NAME: "p",
+    ACTIONS_RUNNER_KUBERNETES_NAMESPACE: "ci",
+    ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: "30",
+    ACTIONS_RUNNER_USE_KUBE_SCHEDULER: "TRUE",
+    ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS: "1000",
+    KUBEHOOK_COPY_BACK: "none",
+    KUBEHOOK_TRANSFER_COMPRESSION: "gzip",
+    RUNNER_DEBUG: "1",
+  });
+  assert.equal(s.namespace, "ci");
+  assert.equal(s.prepareJobTimeoutSeconds, 30);
+  assert.equal(s.useKubeScheduler, true);
+  assert.equal(s.heartbeatDeadlineMs, 13000);
+  assert.equal(s.copyBack, "none");
+  assert.equal(s.compression, "gzip");
+  assert.equal(s.debug, true);
+});
+
+Deno.test("an explicit claim name turns on volume mode unless KUBEHOOK_WORKSPACE says copy", () => {
+  const env = { ACTIONS_RUNNER_POD_NAME: "p", ACTIONS_RUNNER_CLAIM_NAME: "work-pvc" };
+  assert.equal(readSettings(env).workspace, "volume");
+  assert.equal(readSettings(env).claimName, "work-pvc");
+  assert.equal(readSettings({ ...env, KUBEHOOK_WORKSPACE: "copy" }).workspace, "copy");
+  assert.equal(
+    readSettings({ ACTIONS_RUNNER_POD_NAME: "p", KUBEHOOK_WORKSPACE: "volume" }).claimName,
+    "p-work",
+  );
+});
+
+Deno.test("invalid values name the variable, the value and the accepted values", () => {
+  const cases: [string, string, RegExp][] = [
+    ["KUBEHOOK_WORKSPACE", "shared", /KUBEHOOK_WORKSPACE="shared" is not valid: use copy, volume/],
+    ["KUBEHOOK_COPY_BACK", "some", /use changed, all, none/],
+    [
+      "ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS",
+      "10m",
+      /"10m" is not valid: use a positive integer/,
+    ],
+    ["ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS", "0", /use a positive integer/],
+    ["ACTIONS_RUNNER_USE_KUBE_SCHEDULER", "yes please", /use true or false/],
+  ];
+  for (const [name, value, message] of cases) {
+    assert.throws(() => readSettings({ ACTIONS_RUNNER_POD_NAME: "p", [name]: value }), message);
+  }
+  assert.throws(
+    () => readSettings({ ACTIONS_RUNNER_POD_NAME: "p", KUBEHOOK_WORKSPACE: "x" }),
+    (e: unknown) => e instanceof SettingsError && e.variable === "KUBEHOOK_WORKSPACE",
+  );
+});
+
+Deno.test("the table documents every variable readSettings reads", async () => {
+  const source = await Deno.readTextFile(new URL("./settings.ts", import.meta.url));
+  const read = new Set([...source.matchAll(/\(env, "([A-Z_]+)"/g)].map((m) => m[1]));
+  const documented = new Set(SETTINGS.map((s) => s.name));
+  for (const name of read) {
+    if (name !== "ACTIONS_STEP_DEBUG") {
+      assert.ok(documented.has(name), `${name} is read but not documented`);
+    }
+  }
+  assert.match(settingsMarkdown(), /^\| variable \| default \| values \| meaning \|\n\|---/);
+  assert.equal(settingsMarkdown().split("\n").length, SETTINGS.length + 2);
+  for (const s of SETTINGS) assert.ok(settingsHelp().includes(`  ${s.name}\n`));
+});

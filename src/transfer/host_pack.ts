@@ -1,0 +1,118 @@
+/**
+ * Packs part of the runner's `<work>` into a tar stream, on the fly, by running the host's GNU
+ * tar: its stdout is already a web stream, so the archive flows from disk to the exec socket with
+ * the socket's backpressure and no file in between. Measured on a 2-core machine, GNU tar through
+ * a Deno pipe is within 1.2–1.5× of a local `tar c | tar x`, while a packer written in TypeScript
+ * was 3–10× slower on small files (docs/design.md, "Workspace transfer").
+ *
+ * The archive is POSIX (PAX) so long names, long link targets and files over 8 GiB survive, with
+ * the per-file atime/ctime/mtime records GNU tar would add removed (they double the size of an
+ * archive of small files and receivers do not need them). Owners are numeric: the pod extracts
+ * with its own user anyway.
+ *
+ * @example
+ * ```ts
+ * const archive = packHostTree(work, { exclude: ["_temp/_runner_hook_responses"] });
+ * await archive.stream.pipeTo(session.stdin);
+ * const { warnings } = await archive.done;
+ * ```
+ * @module
+ */
+
+/** What to put in the archive. */
+export interface PackOptions {
+  /** Paths relative to the root, archived without their contents (an incremental sync, from
+   * `listHostChanges`). Undefined: the whole tree, every top-level entry with its contents. */
+  paths?: string[];
+  /** Paths relative to the root left out of a whole-tree archive (with everything below them). */
+  exclude?: string[];
+}
+
+/** A running pack. */
+export interface HostArchive {
+  /** The tar bytes; cancelling it stops tar. */
+  stream: ReadableStream<Uint8Array>;
+  /** Resolves when tar has exited: warnings are files that changed or vanished while read (tar
+   * exit code 1). Rejects when tar failed. */
+  done: Promise<{ warnings: string }>;
+  /** Stops tar now (after a failed transfer). */
+  kill(): void;
+}
+
+/** Starts GNU tar on `root`. Throws when `root` cannot be read. */
+export async function packHostTree(root: string, options: PackOptions = {}): Promise<HostArchive> {
+  const exclude = (options.exclude ?? []).map((p) => p.replace(/\/+$/, ""));
+  const names = options.paths ?? await topLevelNames(root, exclude);
+  const args = [
+    "--create",
+    "--file=-",
+    "--format=posix",
+    "--pax-option=delete=atime,delete=ctime,delete=mtime",
+    "--numeric-owner",
+    `--directory=${root}`,
+    ...(options.paths ? ["--no-recursion"] : ["--anchored", "--no-wildcards"]),
+    ...(options.paths ? [] : exclude.map((p) => `--exclude=${p}`)),
+    // Names come on stdin, NUL-separated and never read as options (`-rf` is a file name).
+    "--verbatim-files-from",
+    "--null",
+    "--files-from=-",
+  ];
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("tar", {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "Cannot pack the workspace: GNU tar is not installed on the runner (kubehook runs `tar` " +
+          "from PATH). Install it in the runner image (Debian/Ubuntu package `tar`).",
+      );
+    }
+    throw err;
+  }
+  const list = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
+  const writing = (async () => {
+    const writer = child.stdin.getWriter();
+    try {
+      await writer.write(list);
+      await writer.close();
+    } catch {
+      // tar exited before reading its list: its status and stderr say why.
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  const done = (async () => {
+    const [status, text] = await Promise.all([child.status, stderr, writing]);
+    if (status.success) return { warnings: text.trim() };
+    if (status.code === 1) return { warnings: text.trim() };
+    throw new Error(
+      `Cannot pack ${root} for the job pod: tar exited with ${
+        status.signal ? `signal ${status.signal}` : `code ${status.code}`
+      }: ${text.trim() || "no message"}`,
+    );
+  })();
+  return {
+    stream: child.stdout,
+    done,
+    kill() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    },
+  };
+}
+
+/** The entries directly under `root`, minus excluded ones, sorted for a stable archive. */
+async function topLevelNames(root: string, exclude: string[]): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(root)) {
+    if (!exclude.includes(entry.name)) names.push(entry.name);
+  }
+  return names.sort();
+}

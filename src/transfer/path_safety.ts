@@ -1,0 +1,182 @@
+/**
+ * Path safety for extracting an untrusted archive on the host: {@link TargetGuard.admit} is the
+ * one check every entry goes through before anything is written, and the one that decides where
+ * it goes. Its rules are the fixes of the `kubectl cp` CVEs (CVE-2018-1002100, CVE-2019-1002101,
+ * CVE-2019-11246, CVE-2019-11249):
+ * - no absolute names and no `..` component anywhere (not even one that would stay inside);
+ * - no entry below a symbolic link, whether the link was on disk before or came earlier in the
+ *   same archive: parent directories are checked with `lstat` on disk, never resolved;
+ * - symbolic links may only point inside the target; hard links only to a regular file that is
+ *   already inside it;
+ * - only files, directories and links: no device nodes, FIFOs or unknown types.
+ *
+ * Missing parent directories are created here, one component at a time, so a parent is never
+ * reached through a link. Directories already checked are remembered; the extractor calls
+ * {@link TargetGuard.forget} when it replaces something, so the memory never goes stale.
+ *
+ * @module
+ */
+import type { TarEntry } from "./tar_reader.ts";
+
+/** Where an admitted entry goes, or why it was refused. */
+export type Verdict =
+  | {
+    ok: true;
+    /** Normalised path relative to the target ("" for the target itself). */
+    rel: string;
+    /** Absolute path inside the target. */
+    abs: string;
+    /** For hard links: the absolute path of the existing file to link to. */
+    linkAbs?: string;
+  }
+  | { ok: false; reason: string };
+
+export class TargetGuard {
+  /** Directories (relative paths) known to be real directories, not links. */
+  #dirs = new Set<string>([""]);
+
+  private constructor(readonly root: string) {}
+
+  /** A guard for `root`, which must exist; its own path is resolved once (it may be a link). */
+  static async open(root: string): Promise<TargetGuard> {
+    const real = await Deno.realPath(root);
+    if (!(await Deno.stat(real)).isDirectory) {
+      throw new Error(`Cannot extract into ${root}: it is not a directory.`);
+    }
+    return new TargetGuard(real);
+  }
+
+  /** Decides whether `entry` may be written, creating its missing parent directories. */
+  async admit(entry: TarEntry): Promise<Verdict> {
+    if (!entry.utf8) return refuse("its name is not valid UTF-8");
+    const name = normalizeName(entry.name);
+    if (typeof name !== "string") return name;
+    if (name === "" && entry.type !== "directory") return refuse("it names the target itself");
+    const kind = typeProblem(entry);
+    if (kind) return refuse(kind);
+    let linkAbs: string | undefined;
+    if (entry.type === "symlink") {
+      const problem = symlinkProblem(name, entry.linkname);
+      if (problem) return refuse(problem);
+    } else if (entry.type === "hardlink") {
+      const target = normalizeName(entry.linkname);
+      if (typeof target !== "string") return refuse(`its link target ${target.reason}`);
+      if (target === "" || target === name) return refuse("it links to itself or the target");
+      const parents = await this.#parents(target, false);
+      if (parents) return refuse(`its link target is unusable: ${parents}`);
+      linkAbs = this.#abs(target);
+      const info = await lstatOrNull(linkAbs);
+      if (!info?.isFile) return refuse("its link target is not a regular file extracted before it");
+    }
+    const parents = await this.#parents(name, true);
+    if (parents) return refuse(parents);
+    return { ok: true, rel: name, abs: this.#abs(name), linkAbs };
+  }
+
+  /** Whether `rel` (admitted earlier) is still reached without passing through a link, and is
+   * (still) of the `kind` wanted: checked again before touching it late, since later entries may
+   * have replaced its parents. */
+  async stillThere(rel: string, kind: "directory" | "symlink"): Promise<boolean> {
+    if (await this.#parents(rel, false)) return false;
+    const info = await lstatOrNull(this.#abs(rel));
+    return kind === "directory" ? info?.isDirectory === true : info?.isSymlink === true;
+  }
+
+  /** Records that `rel` is now a real directory. */
+  noteDirectory(rel: string): void {
+    this.#dirs.add(rel);
+  }
+
+  /** Forgets what is known about `rel` and everything below it (it was removed or replaced). */
+  forget(rel: string): void {
+    for (const dir of this.#dirs) {
+      if (dir === rel || dir.startsWith(rel + "/")) this.#dirs.delete(dir);
+    }
+  }
+
+  #abs(rel: string): string {
+    return rel ? `${this.root}/${rel}` : this.root;
+  }
+
+  /** Checks (and with `create`, makes) each parent of `rel`; returns a problem or undefined. */
+  async #parents(rel: string, create: boolean): Promise<string | undefined> {
+    const parts = rel.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      if (this.#dirs.has(dir)) continue;
+      const info = await lstatOrNull(this.#abs(dir));
+      if (info === null && create) {
+        await Deno.mkdir(this.#abs(dir), { mode: 0o755 }).catch((err) => {
+          if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        });
+        const made = await Deno.lstat(this.#abs(dir));
+        if (!made.isDirectory) return `its parent "${dir}" changed while extracting`;
+      } else if (info === null) {
+        return `"${dir}" does not exist`;
+      } else if (info.isSymlink) {
+        return `it would be written through the symbolic link "${dir}"`;
+      } else if (!info.isDirectory) {
+        return `its parent "${dir}" is not a directory`;
+      }
+      this.#dirs.add(dir);
+    }
+    return undefined;
+  }
+}
+
+/** Splits an archive name into a relative path: `./`, empty and trailing `/` parts are dropped;
+ * absolute names, `..` components and NUL bytes are refused. */
+export function normalizeName(name: string): string | { ok: false; reason: string } {
+  if (name.includes("\0")) return refuse("its name contains a NUL byte");
+  if (name.startsWith("/")) return refuse("its name is absolute");
+  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) return refuse('its name contains a ".." component');
+  return parts.join("/");
+}
+
+function typeProblem(entry: TarEntry): string | undefined {
+  switch (entry.type) {
+    case "file":
+    case "directory":
+    case "symlink":
+    case "hardlink":
+      return undefined;
+    case "char-device":
+    case "block-device":
+      return "it is a device node";
+    case "fifo":
+      return "it is a FIFO";
+    default:
+      return `its type "${entry.typeflag}" is not supported`;
+  }
+}
+
+/** A symbolic link may hold any text, but must resolve (lexically) inside the target. */
+function symlinkProblem(rel: string, target: string): string | undefined {
+  if (target === "") return "it is a symbolic link with an empty target";
+  if (target.startsWith("/")) return `it is a symbolic link to the absolute path "${target}"`;
+  const depth = [...rel.split("/").slice(0, -1), ...target.split("/")].reduce(
+    (stack, part) => {
+      if (stack < 0 || part === "" || part === ".") return stack;
+      return part === ".." ? stack - 1 : stack + 1;
+    },
+    0,
+  );
+  return depth < 0
+    ? `it is a symbolic link that leads outside the target ("${target}")`
+    : undefined;
+}
+
+function refuse(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
+}
+
+/** `Deno.lstat`, or null when nothing is there. */
+export async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}

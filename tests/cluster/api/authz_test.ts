@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { createUsers, forbiddenMessage, isAllowed, verbOf } from "./authz.ts";
+
+const users = createUsers();
+const exec = (verb: string) => ({
+  verb,
+  group: "",
+  resource: "pods",
+  subresource: "exec",
+  namespace: "default",
+  name: "job",
+});
+
+Deno.test("authz: tokens are distinct and the admin may do anything", () => {
+  assert.equal(new Set(Object.values(users).map((u) => u.token)).size, 3);
+  assert.ok(isAllowed(users.admin, { verb: "delete", group: "", resource: "namespaces" }));
+});
+
+Deno.test("authz: runner holds the documented Role, restricted lacks pods/exec", () => {
+  const pods = { group: "", resource: "pods", namespace: "ci" };
+  for (const verb of ["get", "list", "watch", "create", "delete"]) {
+    assert.ok(isAllowed(users.runner, { ...pods, verb }), verb);
+    assert.ok(isAllowed(users.restricted, { ...pods, verb }), verb);
+  }
+  assert.ok(!isAllowed(users.runner, { ...pods, verb: "deletecollection" }));
+  assert.ok(!isAllowed(users.runner, { ...pods, verb: "patch" }));
+  assert.ok(isAllowed(users.runner, exec("get")) && isAllowed(users.runner, exec("create")));
+  assert.ok(!isAllowed(users.restricted, exec("get")));
+  assert.ok(!isAllowed(users.restricted, exec("create")));
+  assert.ok(!isAllowed(users.runner, { ...exec("get"), subresource: "attach" }));
+  assert.ok(isAllowed(users.runner, { ...pods, verb: "get", subresource: "log" }));
+  assert.ok(
+    isAllowed(users.runner, { group: "", resource: "events", namespace: "ci", verb: "watch" }),
+  );
+  assert.ok(
+    !isAllowed(users.runner, { group: "", resource: "events", namespace: "ci", verb: "get" }),
+  );
+  assert.ok(
+    !isAllowed(users.runner, {
+      group: "",
+      resource: "persistentvolumeclaims",
+      namespace: "ci",
+      verb: "create",
+    }),
+  );
+});
+
+Deno.test("authz: namespaced rules do not reach cluster scope", () => {
+  assert.ok(!isAllowed(users.runner, { verb: "list", group: "", resource: "pods" }));
+  assert.ok(
+    !isAllowed(users.runner, { verb: "get", group: "", resource: "namespaces", name: "default" }),
+  );
+});
+
+Deno.test("authz: everyone may review their own access", () => {
+  const review = {
+    verb: "create",
+    group: "authorization.k8s.io",
+    resource: "selfsubjectaccessreviews",
+  };
+  assert.ok(isAllowed(users.restricted, review));
+});
+
+Deno.test("authz: denial messages read like the API server's", () => {
+  assert.equal(
+    forbiddenMessage(users.runner, exec("create")),
+    'pods "job" is forbidden: User "system:serviceaccount:default:runner" cannot create resource "pods/exec" in API group "" in the namespace "default"',
+  );
+  assert.equal(
+    forbiddenMessage(users.restricted, { verb: "list", group: "", resource: "namespaces" }),
+    'namespaces is forbidden: User "system:serviceaccount:default:restricted" cannot list resource "namespaces" in API group "" at the cluster scope',
+  );
+});
+
+Deno.test("authz: verbs come from the method, the name and watch", () => {
+  assert.equal(verbOf("GET", false, false), "list");
+  assert.equal(verbOf("GET", false, true), "watch");
+  assert.equal(verbOf("GET", true, false), "get");
+  assert.equal(verbOf("POST", false, false), "create");
+  assert.equal(verbOf("DELETE", true, false), "delete");
+  assert.equal(verbOf("DELETE", false, false), "deletecollection");
+  assert.equal(verbOf("PATCH", true, false), "patch");
+});

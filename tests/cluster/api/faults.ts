@@ -1,0 +1,172 @@
+/**
+ * Fault injection, so tests can torture clients: what `POST /_cluster/faults` accepts, what is
+ * left of each fault, and the questions the rest of the server asks ("should this exec session
+ * be cut?", "should this request fail?"). Each question consumes one `count` of the fault that
+ * answers it; a fault whose count reaches zero is gone.
+ *
+ * @module
+ */
+import { badRequest } from "./status.ts";
+
+/** A fault as posted, with `count` meaning what is left of it. */
+export type Fault =
+  | { kind: "exec-drop"; afterBytes: number; count: number }
+  | { kind: "exec-stall"; afterBytes: number; count: number }
+  | { kind: "api-error"; status: number; count: number; method?: string; path?: string }
+  | { kind: "pod-start-delay"; ms: number; count?: number }
+  | { kind: "unschedulable"; count: number }
+  | { kind: "evict"; pod: string; namespace?: string; message?: string };
+
+/** An exec/attach session's fault: cut or stall after this many output bytes. */
+export interface ExecFault {
+  kind: "exec-drop" | "exec-stall";
+  afterBytes: number;
+}
+
+const KINDS = ["exec-drop", "exec-stall", "api-error", "pod-start-delay", "unschedulable", "evict"];
+
+function number(input: Record<string, unknown>, field: string, fallback?: number): number {
+  const value = input[field] ?? fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw badRequest(
+      `fault ${JSON.stringify(input)}: "${field}" must be a non-negative integer`,
+    );
+  }
+  return value;
+}
+
+function optionalString(input: Record<string, unknown>, field: string): string | undefined {
+  const value = input[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") {
+    throw badRequest(`fault ${JSON.stringify(input)}: "${field}" must be a string`);
+  }
+  return value;
+}
+
+/** Checks one posted fault and fills in defaults (`count` 1, except pod-start-delay: forever). */
+export function parseFault(input: unknown): Fault {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw badRequest(`a fault must be a JSON object, got ${JSON.stringify(input)}`);
+  }
+  const raw = input as Record<string, unknown>;
+  switch (raw.kind) {
+    case "exec-drop":
+    case "exec-stall":
+      return {
+        kind: raw.kind,
+        afterBytes: number(raw, "afterBytes", 0),
+        count: number(raw, "count", 1),
+      };
+    case "api-error": {
+      const path = optionalString(raw, "path");
+      if (path !== undefined) {
+        try {
+          new RegExp(path);
+        } catch (error) {
+          throw badRequest(`fault api-error: "path" is not a valid regular expression: ${error}`);
+        }
+      }
+      const status = number(raw, "status");
+      if (status < 400 || status > 599) {
+        throw badRequest(`fault api-error: "status" must be an HTTP error status, got ${status}`);
+      }
+      const method = optionalString(raw, "method")?.toUpperCase();
+      return {
+        kind: "api-error",
+        status,
+        count: number(raw, "count", 1),
+        ...(method ? { method } : {}),
+        ...(path !== undefined ? { path } : {}),
+      };
+    }
+    case "pod-start-delay":
+      return {
+        kind: "pod-start-delay",
+        ms: number(raw, "ms"),
+        ...(raw.count !== undefined ? { count: number(raw, "count") } : {}),
+      };
+    case "unschedulable":
+      return { kind: "unschedulable", count: number(raw, "count", 1) };
+    case "evict": {
+      const pod = optionalString(raw, "pod");
+      if (!pod) throw badRequest(`fault evict: "pod" (the pod's name) is required`);
+      const namespace = optionalString(raw, "namespace");
+      const message = optionalString(raw, "message");
+      return {
+        kind: "evict",
+        pod,
+        ...(namespace ? { namespace } : {}),
+        ...(message ? { message } : {}),
+      };
+    }
+    default:
+      throw badRequest(
+        `unknown fault kind ${JSON.stringify(raw.kind)}; use one of ${KINDS.join(", ")}`,
+      );
+  }
+}
+
+/** The active faults. */
+export class Faults {
+  #faults: Fault[] = [];
+
+  /** Parses and adds one fault or an array of them; returns them as stored. Evictions are
+   * returned but not kept: the caller carries them out at once. */
+  add(input: unknown): Fault[] {
+    const faults = (Array.isArray(input) ? input : [input]).map(parseFault);
+    this.#faults.push(...faults.filter((f) => f.kind !== "evict"));
+    return faults;
+  }
+
+  /** Copies of the active faults with what is left of each. */
+  list(): Fault[] {
+    return structuredClone(this.#faults);
+  }
+
+  clear(): void {
+    this.#faults = [];
+  }
+
+  /** Consumes one count of the first fault matching `test`; returns it, or undefined. */
+  #take<F extends Fault>(test: (f: Fault) => f is F): F | undefined {
+    const index = this.#faults.findIndex(test);
+    if (index < 0) return undefined;
+    const fault = this.#faults[index] as F & { count?: number };
+    if (fault.count !== undefined) {
+      fault.count--;
+      if (fault.count <= 0) this.#faults.splice(index, 1);
+    }
+    return fault;
+  }
+
+  /** The fault for the next exec/attach session, if one is pending. */
+  takeExecFault(): ExecFault | undefined {
+    const fault = this.#take((f): f is Extract<Fault, ExecFault> =>
+      f.kind === "exec-drop" || f.kind === "exec-stall"
+    );
+    return fault && { kind: fault.kind, afterBytes: fault.afterBytes };
+  }
+
+  /** The status an api-error fault imposes on this request, if one matches. */
+  takeApiError(method: string, path: string): number | undefined {
+    return this.#take((f): f is Extract<Fault, { kind: "api-error" }> =>
+      f.kind === "api-error" && (!f.method || f.method === method) &&
+      (f.path === undefined || new RegExp(f.path).test(path))
+    )?.status;
+  }
+
+  /** The start delay for the next pod, if a pod-start-delay fault is active. */
+  takeStartDelay(): number | undefined {
+    return this.#take((f): f is Extract<Fault, { kind: "pod-start-delay" }> =>
+      f.kind === "pod-start-delay"
+    )?.ms;
+  }
+
+  /** Whether the next pod must stay unschedulable. */
+  takeUnschedulable(): boolean {
+    return this.#take((f): f is Extract<Fault, { kind: "unschedulable" }> =>
+      f.kind === "unschedulable"
+    ) !== undefined;
+  }
+}

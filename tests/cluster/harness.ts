@@ -1,0 +1,174 @@
+/**
+ * Starts and stops a whole local cluster (API server and kubelet) inside a test process, and
+ * runs the real `kubectl` against it with a private HOME (so kubectl's discovery cache stays in
+ * the cluster's state dir). Everything it made is gone after `stop()`.
+ *
+ * ```ts
+ * await using cluster = await startCluster();
+ * const { code, stdout } = await cluster.kubectl(["get", "pods", "-o", "wide"]);
+ * await cluster.addFaults({ kind: "exec-drop", afterBytes: 100 });
+ * ```
+ *
+ * @module
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import type { ClusterStore, PodRuntime } from "./contract.ts";
+import type { Identity } from "./api/authz.ts";
+import type { Fault } from "./api/faults.ts";
+import { kubeconfigText, writeFileAtomic } from "./api/kubeconfig.ts";
+import { type ApiServer, startApiServer } from "./api/mod.ts";
+import { createKubelet } from "./kubelet/mod.ts";
+
+/** How to start a cluster. */
+export interface ClusterOptions {
+  /** Defaults to a new temporary directory, removed by `stop()`. */
+  stateDir?: string;
+  /** Defaults to `<stateDir>/kubeconfig`. */
+  kubeconfigPath?: string;
+  /** How many changes watches can resume from (default 1000). */
+  watchHistory?: number;
+  /** The kubelet; the real one (bwrap pods) unless a test supplies another. */
+  createRuntime?: (store: ClusterStore, options: { stateDir: string }) => PodRuntime;
+}
+
+/** What `kubectl` printed and how it exited. */
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running cluster. */
+export interface Cluster extends AsyncDisposable {
+  url: string;
+  kubeconfigPath: string;
+  stateDir: string;
+  tokens: Record<Identity, string>;
+  caPem: string;
+  /** The API server itself, for tests that look inside. */
+  server: ApiServer;
+  /** A fetch against the cluster with a context's token (default admin) and its CA. */
+  fetch(path: string, init?: RequestInit & { context?: Identity }): Promise<Response>;
+  addFaults(faults: Partial<Fault> | Partial<Fault>[]): Promise<void>;
+  clearFaults(): Promise<void>;
+  /** Pods as stored, in one namespace or all. */
+  listPods(namespace?: string): V1Pod[];
+  /** Runs the real kubectl with this cluster's kubeconfig. */
+  kubectl(
+    args: string[],
+    options?: { context?: Identity; stdin?: string | Uint8Array },
+  ): Promise<KubectlResult>;
+  stop(): Promise<void>;
+}
+
+/** Starts a cluster; resolves once the API answers. */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const ownDir = options.stateDir === undefined;
+  const stateDir = options.stateDir ??
+    await Deno.makeTempDir({ prefix: "kubehook-cluster-" });
+  const createRuntime = options.createRuntime ?? createKubelet;
+  let server: ApiServer;
+  try {
+    server = await startApiServer({
+      stateDir,
+      createRuntime: (store) => createRuntime(store, { stateDir }),
+      watchHistory: options.watchHistory,
+    });
+  } catch (error) {
+    if (ownDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const kubeconfigPath = options.kubeconfigPath ?? `${stateDir}/kubeconfig`;
+  const home = `${stateDir}/home`;
+  await Deno.mkdir(home, { recursive: true });
+  await writeFileAtomic(kubeconfigPath, kubeconfigText(server.url, server.caPem, server.users));
+  const client = Deno.createHttpClient({ caCerts: [server.caPem] });
+  const tokens = {
+    admin: server.users.admin.token,
+    runner: server.users.runner.token,
+    restricted: server.users.restricted.token,
+  };
+
+  const fetchAs = (path: string, init: RequestInit & { context?: Identity } = {}) => {
+    const { context = "admin", ...rest } = init;
+    const headers = new Headers(rest.headers);
+    headers.set("authorization", `Bearer ${tokens[context]}`);
+    return fetch(`${server.url}${path}`, { ...rest, headers, client });
+  };
+  const faultRequest = async (method: string, body?: unknown) => {
+    const response = await fetchAs("/_cluster/faults", {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: { "content-type": "application/json" },
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`The local cluster refused the fault request: ${text}`);
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      client.close();
+      await server.close();
+      const made = ownDir ? [stateDir] : [home, kubeconfigPath];
+      for (const path of made) await Deno.remove(path, { recursive: true }).catch(() => {});
+    })();
+
+  return {
+    url: server.url,
+    kubeconfigPath,
+    stateDir,
+    tokens,
+    caPem: server.caPem,
+    server,
+    fetch: fetchAs,
+    addFaults: (faults) => faultRequest("POST", faults),
+    clearFaults: () => faultRequest("DELETE"),
+    listPods: (namespace) => server.control.store.list("pods", namespace) as V1Pod[],
+    kubectl: async (args, opts = {}) => {
+      const command = new Deno.Command("kubectl", {
+        args: [...(opts.context ? ["--context", opts.context] : []), ...args],
+        env: { KUBECONFIG: kubeconfigPath, HOME: home },
+        stdin: opts.stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const child = command.spawn();
+      if (opts.stdin !== undefined) {
+        const writer = child.stdin.getWriter();
+        await writer.write(
+          typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+        );
+        await writer.close();
+      }
+      const output = await child.output();
+      const decoder = new TextDecoder();
+      return {
+        code: output.code,
+        stdout: decoder.decode(output.stdout),
+        stderr: decoder.decode(output.stderr),
+      };
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Why kubectl tests cannot run here (kubectl missing or older than 1.30), or undefined. */
+export async function kubectlSkipReason(): Promise<string | undefined> {
+  try {
+    const output = await new Deno.Command("kubectl", {
+      args: ["version", "--client", "-o", "json"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const version = JSON.parse(new TextDecoder().decode(output.stdout)).clientVersion;
+    const minor = parseInt(version.minor, 10);
+    if (version.major !== "1" || minor < 30) {
+      return `kubectl ${version.gitVersion} is older than 1.30; install kubectl 1.30 or newer`;
+    }
+    return undefined;
+  } catch {
+    return "kubectl is not installed (put kubectl 1.30 or newer on PATH to run these tests)";
+  }
+}

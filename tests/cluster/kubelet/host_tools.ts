@@ -1,0 +1,52 @@
+/**
+ * The host programs the kubelet runs pods with, found once on PATH. Children get absolute paths
+ * because they run with the container's environment, whose PATH means nothing on the host.
+ *
+ * @module
+ */
+
+/** Absolute paths of the host programs pods are built from. */
+export interface HostTools {
+  /** Sandboxes each container (mount, pid, ipc and uts namespaces, `--die-with-parent`). */
+  bwrap: string;
+  /** Holds a pod's network namespace (`unshare --net`) and a container's private mounts. */
+  unshare: string;
+  /** Joins a pod's network namespace, and a running container's namespaces for exec. */
+  nsenter: string;
+  /** A static busybox: the busybox images' only binary, and `ip` for the pod's loopback. */
+  busybox: string;
+  /** The POSIX shell that mounts a container's overlays before starting bwrap. */
+  sh: string;
+  /** Mounts the overlays, inside the container's private mount namespace. */
+  mount: string;
+  /** The host's node, copied into the actions-runner image's externals. */
+  node: string | undefined;
+}
+
+const REQUIRED = ["bwrap", "unshare", "nsenter", "busybox", "sh", "mount"] as const;
+
+/** Finds the kubelet's host programs; throws naming the missing ones and the packages to install. */
+export function findHostTools(
+  path = Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+): HostTools {
+  const dirs = path.split(":").filter((dir) => dir.startsWith("/"));
+  const find = (name: string) => dirs.map((dir) => `${dir}/${name}`).find(isExecutable);
+  const found = Object.fromEntries(REQUIRED.map((name) => [name, find(name)]));
+  const missing = REQUIRED.filter((name) => !found[name]);
+  if (missing.length > 0) {
+    throw new Error(
+      `The local cluster's kubelet cannot run pods: ${missing.join(", ")} not found on PATH. ` +
+        "Install them (Debian: apt-get install bubblewrap busybox-static util-linux).",
+    );
+  }
+  return { ...(found as Record<(typeof REQUIRED)[number], string>), node: find("node") };
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}

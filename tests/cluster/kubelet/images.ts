@@ -1,0 +1,201 @@
+/**
+ * The local cluster's image catalogue: which references pull, what each image contains (layers
+ * stacked by overlayfs into a container's root) and its config (entrypoint, cmd, env, workingDir,
+ * user). Pulls are local; layers are built lazily, once per kubelet, under the state directory.
+ *
+ * | reference                                  | contents                                        |
+ * | ------------------------------------------ | ----------------------------------------------- |
+ * | `busybox`, `docker.io/library/busybox`     | busybox-static with every applet linked          |
+ * | `alpine`                                   | busybox plus /etc/alpine-release, ID=alpine      |
+ * | `nginx`                                    | busybox whose httpd serves "Welcome to nginx!" on :80 |
+ * | `debian`, `ubuntu`, `node`                 | the host's /usr and /etc, writable per container |
+ * | `ghcr.io/actions/actions-runner`           | host userland plus /home/runner/externals/node20 |
+ * | `registry.local/private/<name>`            | busybox, only with robot/s3cret pull credentials |
+ *
+ * Any tag or digest pulls; any other repository is not found.
+ *
+ * @module
+ */
+import type { ImageReference } from "./image_reference.ts";
+import type { Credential } from "./pull_secrets.ts";
+import type { HostTools } from "./host_tools.ts";
+import { buildLayer, hostDirectories, IMAGE_PATH, type LayerName, RUNNER_UID } from "./rootfs.ts";
+
+/** An image's runtime config, as in an OCI image config. */
+export interface ImageConfig {
+  entrypoint: string[];
+  cmd: string[];
+  /** `NAME=value` entries. */
+  env: string[];
+  /** Empty means `/`. */
+  workingDir: string;
+  /** `uid[:gid]` or a user name from the image's /etc/passwd; empty means root. */
+  user: string;
+}
+
+/** One overlay of a container's root: `lowers` (topmost first) stacked at `target`. */
+export interface Layer {
+  target: string;
+  lowers: string[];
+}
+
+/** A pulled image, ready to be stacked into a container root. */
+export interface PulledImage {
+  reference: ImageReference;
+  config: ImageConfig;
+  /** Overlays, parents before children ("/" first). */
+  layers: Layer[];
+  /** `repository@sha256:...`, as kubelet reports it. */
+  imageID: string;
+  sizeBytes: number;
+}
+
+/** Why a pull failed; `message` follows containerd's wording. */
+export class ImagePullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ImagePullError";
+  }
+}
+
+interface Entry {
+  /** Cached layers stacked at "/", topmost first; "host" adds the host's directories. */
+  layers: LayerName[];
+  /** The /etc layer of host-userland images. */
+  etc?: LayerName;
+  config: Partial<ImageConfig>;
+  private?: boolean;
+  sizeBytes: number;
+}
+
+const BUSYBOX: Entry = { layers: ["busybox"], config: { cmd: ["sh"] }, sizeBytes: 2_155_616 };
+const HOST = (etc: LayerName, config: Partial<ImageConfig>): Entry => ({
+  layers: ["host"],
+  etc,
+  config,
+  sizeBytes: 48_480_000,
+});
+
+const CATALOGUE: Record<string, Entry> = {
+  "docker.io/library/busybox": BUSYBOX,
+  "docker.io/library/alpine": {
+    ...BUSYBOX,
+    layers: ["alpine", "busybox"],
+    config: { cmd: ["/bin/sh"] },
+  },
+  "docker.io/library/nginx": {
+    layers: ["nginx", "busybox"],
+    config: {
+      cmd: ["httpd", "-f", "-v", "-p", "80", "-h", "/usr/share/nginx/html"],
+      env: [IMAGE_PATH, "NGINX_VERSION=1.27.3"],
+    },
+    sizeBytes: 2_163_808,
+  },
+  "docker.io/library/debian": HOST("etc-debian", { cmd: ["bash"] }),
+  "docker.io/library/ubuntu": HOST("etc-ubuntu", { cmd: ["/bin/bash"] }),
+  "docker.io/library/node": HOST("etc-debian", { cmd: ["node"] }),
+  "ghcr.io/actions/actions-runner": {
+    ...HOST("etc-runner", {
+      cmd: ["bash"],
+      workingDir: "/home/runner",
+      user: `${RUNNER_UID}`,
+      env: [IMAGE_PATH, "RUNNER_MANUALLY_TRAP_SIG=1", "ACTIONS_RUNNER_PRINT_LOG_TO_STDOUT=1"],
+    }),
+    layers: ["runner-home", "host"],
+  },
+};
+
+const PRIVATE_REGISTRY = "registry.local";
+const PRIVATE_PREFIX = `${PRIVATE_REGISTRY}/private/`;
+/** The only credential the private registry accepts. */
+const ROBOT: Credential = { username: "robot", password: "s3cret" };
+
+/** Pulls from the catalogue and caches the layers under `dir`. */
+export class ImageStore {
+  #layers = new Map<LayerName, Promise<string>>();
+  #pulled = new Set<string>();
+
+  constructor(readonly dir: string, readonly tools: HostTools) {}
+
+  /** Whether `reference` was pulled before (kubelet's "already present on machine"). */
+  isPresent(reference: ImageReference): boolean {
+    return this.#pulled.has(reference.normalized);
+  }
+
+  /** Pulls `reference` offering `credentials`; throws {@link ImagePullError} as containerd words it. */
+  async pull(reference: ImageReference, credentials: Credential[]): Promise<PulledImage> {
+    const name = reference.normalized;
+    const isPrivate = reference.repository.startsWith(PRIVATE_PREFIX);
+    const entry = isPrivate ? { ...BUSYBOX, private: true } : CATALOGUE[reference.repository];
+    const failure =
+      `failed to pull and unpack image "${name}": failed to resolve reference "${name}"`;
+    if (!entry) {
+      throw new ImagePullError(`rpc error: code = NotFound desc = ${failure}: ${name}: not found`);
+    }
+    if (
+      entry.private &&
+      !credentials.some((c) => c.username === ROBOT.username && c.password === ROBOT.password)
+    ) {
+      const why = credentials.length === 0
+        ? "authorization failed: no basic auth credentials"
+        : "unexpected status from HEAD request: 401 Unauthorized";
+      throw new ImagePullError(
+        `rpc error: code = Unknown desc = ${failure}: pull access denied, repository does not ` +
+          `exist or may require authorization: ${why}`,
+      );
+    }
+    const image: PulledImage = {
+      reference,
+      config: {
+        entrypoint: [],
+        cmd: [],
+        env: [IMAGE_PATH],
+        workingDir: "",
+        user: "",
+        ...entry.config,
+      },
+      layers: await this.#stack(entry),
+      imageID: `${reference.repository}@${
+        reference.digest ?? await digestOf(entry.layers.join("+"))
+      }`,
+      sizeBytes: entry.sizeBytes,
+    };
+    this.#pulled.add(name);
+    return image;
+  }
+
+  async #stack(entry: Entry): Promise<Layer[]> {
+    const roots = await Promise.all(entry.layers.map((name) => this.#layer(name)));
+    if (!entry.etc) return [{ target: "/", lowers: roots }];
+    const etc = await this.#layer(entry.etc);
+    return [
+      { target: "/", lowers: roots },
+      ...hostDirectories().map((name) => ({ target: `/${name}`, lowers: [`/${name}`] })),
+      { target: "/etc", lowers: [`${etc}/etc`, "/etc"] },
+    ];
+  }
+
+  /** Builds a layer once (into a temporary name, renamed when complete) and returns its path. */
+  #layer(name: LayerName): Promise<string> {
+    let built = this.#layers.get(name);
+    if (!built) {
+      built = (async () => {
+        const final = `${this.dir}/${name}`;
+        const partial = `${final}.partial`;
+        await Deno.remove(partial, { recursive: true }).catch(() => {});
+        await buildLayer(name, partial, this.tools);
+        await Deno.rename(partial, final);
+        return final;
+      })();
+      built.catch(() => this.#layers.delete(name));
+      this.#layers.set(name, built);
+    }
+    return built;
+  }
+}
+
+async function digestOf(text: string): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return "sha256:" +
+    Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,216 @@
+/**
+ * One pod's life on the node: status Pending with containers ContainerCreating (PodInitializing
+ * behind init containers), the sandbox, the volumes (FailedMount and retry while e.g. a secret is
+ * missing), init containers one after another (a failure fails the pod under restartPolicy Never,
+ * else is retried with back-off), then every container at once, restarted per restartPolicy with
+ * kubelet's back-off (the first restart is immediate, then CrashLoopBackOff 10 s, 20 s, ... 5 min).
+ * Stopping (deletion, eviction) sends SIGTERM, then SIGKILL after the grace period.
+ *
+ * @module
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import type { ClusterStore } from "../contract.ts";
+import type { HostTools } from "./host_tools.ts";
+import type { ImageStore } from "./images.ts";
+import { type ContainerSlot, runContainer, type RunPlace } from "./container_run.ts";
+import { backOffSeconds, type PodContext, podKey, sleep } from "./pod_context.ts";
+import { type PodRecord, podStatus, timestamp } from "./pod_status.ts";
+import { PodSandbox } from "./sandbox.ts";
+import { preparePodVolumes, VolumeError } from "./volumes.ts";
+
+/** The kubelet services a pod needs. */
+export interface NodeServices {
+  store: ClusterStore;
+  images: ImageStore;
+  tools: HostTools;
+}
+
+/** Runs one pod and answers for its containers. */
+export class PodWorker {
+  readonly record: PodRecord;
+  readonly initSlots: ContainerSlot[];
+  readonly slots: ContainerSlot[];
+  #stop = new AbortController();
+  #context: PodContext;
+  #sandbox: PodSandbox | undefined;
+  #lifecycle: Promise<void> = Promise.resolve();
+
+  constructor(
+    node: NodeServices,
+    readonly pod: V1Pod,
+    readonly dir: string,
+    podIP: string,
+    hostIP: string,
+  ) {
+    const initial = (reason: string) => (c: { name: string; image?: string }) => ({
+      spec: c,
+      record: {
+        name: c.name,
+        image: c.image ?? "",
+        state: { waiting: { reason } },
+        restartCount: 0,
+      },
+      logs: [],
+    });
+    const inits = pod.spec?.initContainers ?? [];
+    this.initSlots = inits.map(initial("PodInitializing"));
+    this.slots = (pod.spec?.containers ?? []).map(
+      initial(inits.length > 0 ? "PodInitializing" : "ContainerCreating"),
+    );
+    this.record = {
+      pod,
+      initContainers: this.initSlots.map((s) => s.record),
+      containers: this.slots.map((s) => s.record),
+      podIP,
+      hostIP,
+      startTime: timestamp(),
+      sandboxReady: false,
+    };
+    const { namespace = "default", name = "" } = pod.metadata ?? {};
+    this.#context = {
+      ...node,
+      pod,
+      signal: this.#stop.signal,
+      publish: () =>
+        node.store.updatePodStatus(namespace, name, (old) => podStatus(this.record, old)),
+      event: (type, reason, message) => node.store.recordEvent(pod, type, reason, message),
+    };
+  }
+
+  /** Starts the pod's lifecycle in the background. */
+  start(delayMs = 0): void {
+    this.#lifecycle = this.#run(delayMs).catch((error) => {
+      // A kubelet bug must not take the cluster down; it shows on the pod instead.
+      this.#context.event(
+        "Warning",
+        "FailedCreatePodSandBox",
+        `Failed to run the pod: ${error?.message ?? error}`,
+      );
+    });
+  }
+
+  /** The slot of `name` among containers and init containers. */
+  slot(name: string): ContainerSlot | undefined {
+    return [...this.slots, ...this.initSlots].find((s) => s.spec.name === name);
+  }
+
+  /** Stops every container: SIGTERM, SIGKILL after `graceSeconds`; resolves when all are gone. */
+  async stop(graceSeconds: number): Promise<void> {
+    this.#stop.abort();
+    const running = [...this.initSlots, ...this.slots].filter((s) => s.active);
+    for (const slot of running) {
+      this.#context.event("Normal", "Killing", `Stopping container ${slot.spec.name}`);
+      slot.active!.handle.signal(graceSeconds > 0 ? "SIGTERM" : "SIGKILL");
+    }
+    const exits = Promise.all(running.map((s) => s.active?.handle.exitCode));
+    const killer = new AbortController();
+    const grace = sleep(graceSeconds * 1000, killer.signal).then((elapsed) => {
+      if (elapsed) { for (const slot of running) slot.active?.handle.signal("SIGKILL"); }
+    });
+    await exits;
+    killer.abort();
+    await grace;
+    await this.#lifecycle;
+    await this.#sandbox?.release();
+  }
+
+  /** Kills the containers and marks the pod Failed with reason Evicted. */
+  async evict(message: string): Promise<void> {
+    this.record.terminal = { phase: "Failed", reason: "Evicted", message };
+    this.#context.event("Warning", "Evicted", message);
+    await this.stop(0);
+    this.#context.publish();
+  }
+
+  /** Removes the sandbox directory (after {@link stop}). */
+  async remove(): Promise<void> {
+    for (const slot of [...this.initSlots, ...this.slots]) {
+      for (const log of slot.logs) await log.close();
+    }
+    await (this.#sandbox?.remove() ?? Deno.remove(this.dir, { recursive: true }).catch(() => {}));
+  }
+
+  async #run(delayMs: number): Promise<void> {
+    const context = this.#context;
+    context.publish();
+    if (delayMs > 0 && !await sleep(delayMs, context.signal)) return;
+    this.#sandbox = await PodSandbox.create(context.tools, this.dir, this.pod, this.record.podIP);
+    this.record.sandboxReady = true;
+    context.publish();
+    const place = await this.#volumes(this.#sandbox);
+    if (!place) return;
+    for (const slot of this.initSlots) {
+      if (!await this.#runInit(slot, place)) return await this.#finish();
+    }
+    await Promise.all(this.slots.map((slot) => this.#runMain(slot, place)));
+    await this.#finish();
+  }
+
+  async #volumes(sandbox: PodSandbox): Promise<RunPlace | undefined> {
+    for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
+      try {
+        const volumes = await preparePodVolumes(
+          this.pod,
+          `${sandbox.dir}/volumes`,
+          this.#context.store,
+        );
+        return { sandbox, volumes, podIP: this.record.podIP, hostIP: this.record.hostIP };
+      } catch (error) {
+        if (!(error instanceof VolumeError)) throw error;
+        this.#context.event("Warning", "FailedMount", error.message);
+        if (!await sleep(Math.min(2 ** attempt, 30) * 1000, this.#stop.signal)) return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Runs an init container to success; false when the pod failed or was stopped. */
+  async #runInit(slot: ContainerSlot, place: RunPlace): Promise<boolean> {
+    while (true) {
+      const code = await runContainer(this.#context, slot, place);
+      if (code === undefined || this.#stop.signal.aborted) return false;
+      if (code === 0) return true;
+      if (this.pod.spec?.restartPolicy === "Never") return false;
+      if (!await this.#backOff(slot)) return false;
+    }
+  }
+
+  async #runMain(slot: ContainerSlot, place: RunPlace): Promise<void> {
+    const policy = this.pod.spec?.restartPolicy ?? "Always";
+    while (true) {
+      const code = await runContainer(this.#context, slot, place);
+      if (code === undefined || this.#stop.signal.aborted) return;
+      if (policy === "Never" || (policy === "OnFailure" && code === 0)) return;
+      if (!await this.#backOff(slot)) return;
+    }
+  }
+
+  /** Waits before a restart (none before the first); false when the pod was stopped meanwhile. */
+  async #backOff(slot: ContainerSlot): Promise<boolean> {
+    const { record } = slot;
+    record.lastState = { terminated: record.state.terminated };
+    if (record.restartCount > 0) {
+      const seconds = backOffSeconds(record.restartCount - 1);
+      const message = `back-off ${seconds}s restarting failed container=${slot.spec.name} pod=${
+        podKey(this.pod)
+      }`;
+      record.state = { waiting: { reason: "CrashLoopBackOff", message } };
+      this.#context.event(
+        "Warning",
+        "BackOff",
+        `Back-off restarting failed container ${slot.spec.name} in pod ${podKey(this.pod)}`,
+      );
+      this.#context.publish();
+      if (!await sleep(seconds * 1000, this.#stop.signal)) return false;
+    }
+    record.restartCount++;
+    return true;
+  }
+
+  /** Every container is done for good: the network namespace goes, logs stay. */
+  async #finish(): Promise<void> {
+    await this.#sandbox?.release();
+    this.record.sandboxReady = false;
+    this.#context.publish();
+  }
+}

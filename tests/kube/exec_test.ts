@@ -1,0 +1,142 @@
+/**
+ * The exec WebSocket against the local cluster: output channels, exit codes, stdin with EOF,
+ * start failures, missing permissions, and connections that drop or stall mid-command.
+ */
+import assert from "node:assert/strict";
+import type { V1Pod } from "@kubernetes/client-node";
+import { startCluster } from "../cluster/harness.ts";
+import { KubeClient } from "../../src/kube/client.ts";
+import { loadKubeAccess } from "../../src/kube/config.ts";
+import { KubeApiError } from "../../src/kube/errors.ts";
+import { type ExecResult, openExec } from "../../src/kube/exec.ts";
+import { podsPath } from "../../src/kube/paths.ts";
+
+interface Outcome {
+  result: ExecResult;
+  stdout: string;
+  stderr: string;
+}
+
+Deno.test("exec against the local cluster", async (t) => {
+  const cluster = await startCluster();
+  const access = await loadKubeAccess({ KUBECONFIG: cluster.kubeconfigPath });
+  const client = new KubeClient(access, { retry: { baseDelayMs: 20 } });
+  const namespace = access.namespace;
+  const pod = "exec-pod";
+
+  /** Runs `command` in the pod, feeding `stdin` when given, and collects everything. */
+  async function run(
+    command: string[],
+    options: { stdin?: Uint8Array; idleTimeoutMs?: number; via?: KubeClient } = {},
+  ): Promise<Outcome> {
+    const session = await openExec(options.via ?? client, {
+      namespace,
+      pod,
+      container: "main",
+      command,
+      stdin: options.stdin !== undefined,
+      idleTimeoutMs: options.idleTimeoutMs,
+    });
+    assert.equal(session.protocol, "v5.channel.k8s.io");
+    const feed = options.stdin &&
+      ReadableStream.from([options.stdin]).pipeTo(session.stdin!);
+    const [result, stdout, stderr] = await Promise.all([
+      session.result,
+      new Response(session.stdout).text(),
+      new Response(session.stderr).text(),
+      feed,
+    ]);
+    return { result, stdout, stderr };
+  }
+
+  try {
+    await client.create<V1Pod>(podsPath(namespace), {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: pod },
+      spec: {
+        restartPolicy: "Never",
+        containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }],
+      },
+    });
+    for await (
+      const event of client.watch<V1Pod>(podsPath(namespace), {
+        fieldSelector: `metadata.name=${pod}`,
+      })
+    ) {
+      if (event.object.status?.phase === "Running") break;
+    }
+
+    await t.step("stdout, stderr and the exit code arrive apart", async () => {
+      assert.deepEqual(await run(["sh", "-c", "echo out; echo err >&2; exit 7"]), {
+        result: { kind: "exited", exitCode: 7 },
+        stdout: "out\n",
+        stderr: "err\n",
+      });
+      assert.deepEqual((await run(["true"])).result, { kind: "exited", exitCode: 0 });
+    });
+
+    await t.step("stdin reaches the command, and closing it is its EOF", async () => {
+      const big = new Uint8Array(3 * 1024 * 1024 + 17).fill(0x61);
+      const counted = await run(["wc", "-c"], { stdin: big });
+      assert.deepEqual(counted.result, { kind: "exited", exitCode: 0 });
+      assert.equal(counted.stdout.trim(), String(big.length));
+      const echoed = await run(["cat"], { stdin: new TextEncoder().encode("line 1\nlīne 2\n") });
+      assert.equal(echoed.stdout, "line 1\nlīne 2\n");
+    });
+
+    await t.step("a command that cannot start rejects with the server's reason", async () => {
+      await assert.rejects(() => run(["/no/such/program"]), (err: KubeApiError) => {
+        assert.equal(err.status, 500);
+        assert.match(err.message, /exec into pod "exec-pod"/);
+        return true;
+      });
+    });
+
+    await t.step("a missing pod is a 404 with the server's message", async () => {
+      await assert.rejects(
+        () => openExec(client, { namespace, pod: "no-such-pod", command: ["true"], stdin: false }),
+        (err: KubeApiError) => err.status === 404 && /no-such-pod/.test(err.message),
+      );
+    });
+
+    await t.step("without pods/exec, the error shows the Role rule to add", async () => {
+      const restricted = new KubeClient(
+        await loadKubeAccess({
+          KUBECONFIG: cluster.kubeconfigPath,
+          KUBEHOOK_CONTEXT: "restricted",
+        }),
+      );
+      try {
+        await assert.rejects(() => run(["true"], { via: restricted }), (err: KubeApiError) => {
+          assert.equal(err.status, 403);
+          assert.match(err.message, /resources: \["pods\/exec"\]\n\s+verbs: \["get", "create"\]/);
+          return true;
+        });
+      } finally {
+        restricted.close();
+      }
+    });
+
+    await t.step("a dropped connection is 'lost' with the output up to the drop", async () => {
+      await cluster.addFaults({ kind: "exec-drop", afterBytes: 6, count: 1 });
+      const outcome = await run(["sh", "-c", "echo one; sleep 1; echo two"]);
+      assert.equal(outcome.result.kind, "lost");
+      assert.ok("one\n".startsWith(outcome.stdout) || outcome.stdout.startsWith("one"));
+      assert.ok(!outcome.stdout.includes("two"));
+    });
+
+    await t.step("a stalled connection is 'lost' after the idle timeout", async () => {
+      await cluster.addFaults({ kind: "exec-stall", afterBytes: 4, count: 1 });
+      const outcome = await run(
+        ["sh", "-c", "while true; do echo beat; sleep 0.1; done"],
+        { idleTimeoutMs: 500 },
+      );
+      assert.deepEqual(outcome.result, { kind: "lost", reason: "no frame arrived for 500 ms" });
+    });
+  } finally {
+    await client.delete(podsPath(namespace, pod), { gracePeriodSeconds: 0 }).catch(() => {});
+    client.close();
+    await cluster.stop();
+  }
+});

@@ -1,0 +1,34 @@
+/**
+ * Container descriptions exactly as the runner sends them in hook arguments (protocol §2): every
+ * field present, nulls included. Tests start from these and override what they exercise.
+ *
+ * @example
+ * ```ts
+ * await sim.prepareJob({ container: jobContainer("node:20"), services: [serviceContainer("redis:7", { portMappings: ["6379"] })] });
+ * ```
+ * @module
+ */
+import type { Container } from "../../src/runner/input.ts";
+
+/** A job container as the runner describes it (every field, nulls included). */
+export function jobContainer(image: string, over: Partial<Container> = {}): Container {
+  return {
+    image,
+    dockerfile: null,
+    entryPoint: null,
+    entryPointArgs: [],
+    workingDirectory: "/__w/repo/repo",
+    createOptions: null,
+    registry: null,
+    environmentVariables: { HOME: "/github/home" },
+    portMappings: [],
+    systemMountVolumes: [],
+    userMountVolumes: [],
+    ...over,
+  };
+}
+
+/** A service container as the runner describes it. */
+export function serviceContainer(image: string, over: Partial<Container> = {}): Container {
+  return jobContainer(image, { workingDirectory: null, environmentVariables: {}, ...over });
+}

@@ -1,0 +1,93 @@
+/** Host change detection: what the runner changed under `<work>` since a sync mark. */
+import assert from "node:assert/strict";
+import { listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
+
+async function withWork(fn: (work: string) => Promise<void>): Promise<void> {
+  const work = await Deno.makeTempDir({ prefix: "kubehook-changes-" });
+  try {
+    await fn(work);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+async function write(path: string, text: string, mtime?: number): Promise<void> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(path, text);
+  if (mtime !== undefined) await Deno.utime(path, mtime, mtime);
+}
+
+Deno.test("nothing listed when nothing changed since the mark", async () => {
+  await withWork(async (work) => {
+    for (let d = 0; d < 20; d++) {
+      for (let f = 0; f < 50; f++) await write(`${work}/repo/d${d}/f${f}.txt`, `${d}/${f}`);
+    }
+    const mark = await syncMarkNow();
+    assert.deepEqual(await listHostChanges(work, mark), []);
+  });
+});
+
+Deno.test("new, edited and old-mtime files, and moved directories with their contents", async () => {
+  await withWork(async (work) => {
+    await write(`${work}/repo/kept.txt`, "kept");
+    await write(`${work}/repo/edited.txt`, "v1");
+    await write(`${work}/_actions/_temp_1/pkg/action.yml`, "name: x", 1_500_000_000);
+    await write(`${work}/_actions/_temp_1/pkg/dist/index.js`, "js", 1_500_000_000);
+    await Deno.utime(`${work}/_actions/_temp_1/pkg/dist`, 1_500_000_000, 1_500_000_000);
+    await Deno.utime(`${work}/_actions/_temp_1/pkg`, 1_500_000_000, 1_500_000_000);
+    await write(`${work}/_temp/_runner_hook_responses/r1.json`, "");
+    const mark = await syncMarkNow();
+
+    // What the runner does between two hook calls.
+    await write(`${work}/repo/edited.txt`, "v2");
+    await write(`${work}/_temp/abc.sh`, "echo hi");
+    await write(`${work}/_temp/_runner_file_commands/set_env_x`, "");
+    await write(`${work}/_temp/_github_workflow/event.json`, "{}", 1_400_000_000);
+    await Deno.mkdir(`${work}/_actions/owner`);
+    await Deno.rename(`${work}/_actions/_temp_1/pkg`, `${work}/_actions/owner/pkg`);
+    await write(`${work}/_temp/_runner_hook_responses/r2.json`, "");
+
+    const changed = await listHostChanges(work, mark, {
+      exclude: ["_temp/_runner_hook_responses"],
+    });
+    assert.deepEqual(changed.sort(), [
+      "_actions",
+      "_actions/_temp_1",
+      "_actions/owner",
+      "_actions/owner/pkg",
+      "_actions/owner/pkg/action.yml",
+      "_actions/owner/pkg/dist",
+      "_actions/owner/pkg/dist/index.js",
+      "_temp",
+      "_temp/_github_workflow",
+      "_temp/_github_workflow/event.json",
+      "_temp/_runner_file_commands",
+      "_temp/_runner_file_commands/set_env_x",
+      "_temp/abc.sh",
+      "repo",
+      "repo/edited.txt",
+    ]);
+  });
+});
+
+Deno.test("files kubehook wrote before taking the mark are not listed again", async () => {
+  await withWork(async (work) => {
+    await write(`${work}/repo/a.txt`, "a");
+    const first = await syncMarkNow();
+    await write(`${work}/repo/copied-back.txt`, "from the pod");
+    const second = await syncMarkNow();
+    assert.deepEqual((await listHostChanges(work, first)).sort(), ["repo", "repo/copied-back.txt"]);
+    assert.deepEqual(await listHostChanges(work, second), []);
+  });
+});
+
+Deno.test("names with spaces, newlines and glob characters are listed exactly", async () => {
+  await withWork(async (work) => {
+    const mark = await syncMarkNow();
+    await write(`${work}/odd [x]*?/new\nline -rf`, "x");
+    assert.deepEqual((await listHostChanges(work, mark, { exclude: ["odd [x]*?/skip"] })).sort(), [
+      "odd [x]*?",
+      "odd [x]*?/new\nline -rf",
+    ]);
+  });
+});

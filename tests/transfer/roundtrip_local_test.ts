@@ -1,0 +1,178 @@
+/**
+ * Host → "pod" → host without a cluster: the host packer feeds the pod-side extract fragment run
+ * locally with GNU tools and with busybox alone; the pod-side pack fragment feeds the host's safe
+ * extractor. Trees are compared byte for byte, with modes, mtimes and links.
+ */
+import assert from "node:assert/strict";
+import { gunzipStream, gzipStream } from "../../src/transfer/compression.ts";
+import { archiveTap } from "../../src/transfer/counting.ts";
+import { extractTar } from "../../src/transfer/extract.ts";
+import { packHostTree } from "../../src/transfer/host_pack.ts";
+import {
+  podExtractScript,
+  podMarkScript,
+  podPackChangedScript,
+} from "../../src/transfer/pod_scripts.ts";
+import { extractReceiptProblem, parseReceipt } from "../../src/transfer/receipt.ts";
+import { type Flavor, localPod } from "./local_pod.ts";
+import { makeFidelityTree, type Snapshot, snapshot, withoutDirMtimes } from "./tree.ts";
+
+async function withDirs(fn: (dirs: { host: string; pod: string; back: string }) => Promise<void>) {
+  const base = await Deno.makeTempDir({ prefix: "kubehook-roundtrip-" });
+  try {
+    const dirs = { host: `${base}/host`, pod: `${base}/pod/__w`, back: `${base}/back` };
+    await Deno.mkdir(dirs.host);
+    await Deno.mkdir(dirs.back);
+    await fn(dirs);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+}
+
+/** Sends `host` (all of it, or `paths`) into `pod` through the extract fragment. */
+async function sendToPod(
+  flavor: Flavor,
+  host: string,
+  pod: string,
+  options: { gzip?: boolean; paths?: string[] } = {},
+) {
+  await using runner = await localPod(flavor);
+  const archive = await packHostTree(host, { paths: options.paths });
+  const tap = archiveTap();
+  let input = archive.stream.pipeThrough(tap.stream);
+  if (options.gzip) input = input.pipeThrough(gzipStream());
+  const run = runner.run(podExtractScript(pod, { gzip: options.gzip ?? false }), input);
+  await run.stdout.cancel();
+  const [{ code, stderr }] = await Promise.all([run.done, archive.done]);
+  const { receipt, messages } = parseReceipt(stderr);
+  return { code, messages, problem: extractReceiptProblem(receipt, tap.count), count: tap.count };
+}
+
+/** Runs the pack fragment in `pod` and extracts its output into `back`. */
+async function bringBack(flavor: Flavor, script: string, back: string, gzip: boolean) {
+  await using runner = await localPod(flavor);
+  const run = runner.run(script);
+  const stream = gzip ? run.stdout.pipeThrough(gunzipStream()) : run.stdout;
+  const [report, { code, stderr }] = await Promise.all([extractTar(stream, back), run.done]);
+  return { report, code, ...parseReceipt(stderr) };
+}
+
+function without(snap: Snapshot, ...drop: string[]): Snapshot {
+  return Object.fromEntries(Object.entries(snap).filter(([k]) => !drop.includes(k)));
+}
+
+for (const flavor of ["gnu", "busybox"] as const) {
+  for (const gzip of [false, true]) {
+    Deno.test(`${flavor}${gzip ? " + gzip" : ""}: every fidelity case survives host → pod → host`, async () => {
+      await withDirs(async ({ host, pod, back }) => {
+        await makeFidelityTree(host);
+        const sent = await sendToPod(flavor, host, pod, { gzip });
+        assert.equal(sent.code, 0, sent.messages);
+        assert.equal(sent.problem, undefined);
+        const original = await snapshot(host);
+        assert.equal(sent.count.entries, Object.keys(original).length);
+        // busybox tar sets a directory's mtime before writing into it, so only GNU tar keeps it.
+        const comparable = flavor === "gnu" ? (s: Snapshot) => s : withoutDirMtimes;
+        assert.deepEqual(comparable(await snapshot(pod)), comparable(original));
+
+        const got = await bringBack(flavor, podPackChangedScript(pod, { gzip }), back, gzip);
+        assert.equal(got.code, 0, got.messages);
+        assert.deepEqual(got.receipt, { pack_exit: 0 });
+        // Only the absolute link is refused on the way back (the pod is not trusted).
+        assert.deepEqual(got.report.rejected.map((r) => r.name), ["./abs-link"]);
+        assert.deepEqual(
+          comparable(await snapshot(back)),
+          comparable(without(original, "abs-link")),
+        );
+      });
+    });
+  }
+}
+
+Deno.test("gnu: only what changed after the marker comes back, moved directories whole", async () => {
+  await withDirs(async ({ host, pod, back }) => {
+    await Deno.mkdir(`${host}/_temp/_runner_file_commands`, { recursive: true });
+    await Deno.writeTextFile(`${host}/_temp/_runner_file_commands/set_env_1`, "");
+    await Deno.mkdir(`${host}/repo/src`, { recursive: true });
+    await Deno.writeTextFile(`${host}/repo/src/a.txt`, "a");
+    await Deno.writeTextFile(`${host}/repo/b.txt`, "b");
+    await Deno.mkdir(`${host}/staging/pkg`, { recursive: true });
+    await Deno.writeTextFile(`${host}/staging/pkg/index.js`, "x");
+    for (const p of ["staging/pkg/index.js", "staging/pkg", "staging", "repo/b.txt"]) {
+      await Deno.utime(`${host}/${p}`, 1_500_000_000, 1_500_000_000);
+    }
+    assert.equal((await sendToPod("gnu", host, pod)).code, 0);
+    // The marker is stamped 20 ms in the past (see podMarkScript): a step starts later than that
+    // after prepare_job's copy.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const marker = `${pod}/../kubehook/step-1`;
+    await using runner = await localPod("gnu");
+    assert.equal((await runner.run(podMarkScript(marker)).done).code, 0);
+
+    // What a step does: edit, create, move a directory in, extract old files.
+    await Deno.writeTextFile(`${pod}/repo/b.txt`, "changed");
+    await Deno.writeTextFile(`${pod}/repo/new.txt`, "new");
+    await Deno.rename(`${pod}/staging/pkg`, `${pod}/repo/pkg`);
+    await Deno.writeTextFile(`${pod}/_temp/_runner_file_commands/set_env_1`, "A=1\n");
+
+    const got = await bringBack(
+      "gnu",
+      podPackChangedScript(pod, {
+        since: marker,
+        always: ["_temp/_runner_file_commands"],
+        gzip: false,
+      }),
+      back,
+      false,
+    );
+    assert.equal(got.code, 0, got.messages);
+    assert.deepEqual(Object.keys(await snapshot(back)).sort(), [
+      "_temp",
+      "_temp/_runner_file_commands",
+      "_temp/_runner_file_commands/set_env_1",
+      "repo",
+      "repo/b.txt",
+      "repo/new.txt",
+      "repo/pkg",
+      "repo/pkg/index.js",
+      "staging",
+    ]);
+    assert.equal(await Deno.readTextFile(`${back}/repo/pkg/index.js`), "x");
+    assert.equal(await Deno.readTextFile(`${back}/_temp/_runner_file_commands/set_env_1`), "A=1\n");
+  });
+});
+
+Deno.test("busybox: changed files come back by mtime; unchanged ones do not", async () => {
+  await withDirs(async ({ host, pod, back }) => {
+    await Deno.mkdir(`${host}/repo`);
+    await Deno.writeTextFile(`${host}/repo/old.txt`, "old");
+    await Deno.utime(`${host}/repo/old.txt`, 1_500_000_000, 1_500_000_000);
+    await Deno.utime(`${host}/repo`, 1_500_000_000, 1_500_000_000);
+    assert.equal((await sendToPod("busybox", host, pod)).code, 0);
+    const marker = `${pod}/../kubehook/m`;
+    await using runner = await localPod("busybox");
+    assert.equal((await runner.run(podMarkScript(marker)).done).code, 0);
+    await Deno.writeTextFile(`${pod}/repo/new.txt`, "new");
+    const got = await bringBack(
+      "busybox",
+      podPackChangedScript(pod, { since: marker, exclude: ["repo/skip"], gzip: true }),
+      back,
+      true,
+    );
+    assert.equal(got.code, 0, got.messages);
+    assert.deepEqual(Object.keys(await snapshot(back)).sort(), ["repo", "repo/new.txt"]);
+  });
+});
+
+for (const flavor of ["gnu", "busybox"] as const) {
+  Deno.test(`${flavor}: a failing tar in the pod fails the fragment and the receipt says so`, async () => {
+    await withDirs(async ({ host, pod }) => {
+      await Deno.writeTextFile(`${host}/f`, "x");
+      await Deno.mkdir(`${pod}/f`, { recursive: true }); // a directory where a file must go
+      await Deno.writeTextFile(`${pod}/f/keep`, "blocks the replacement");
+      const sent = await sendToPod(flavor, host, pod);
+      assert.notEqual(sent.code, 0);
+      assert.match(sent.problem ?? "", /tar in the pod exited with code [1-9]/);
+    });
+  });
+}
