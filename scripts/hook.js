@@ -16,7 +16,7 @@ const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
 const binary = process.env.KUBEHOOK_BIN || path.join(__dirname, "kubehook");
 
 function forward(signal) {
-  if (child.exitCode === null && child.signalCode === null) void signal;
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
 }
 
 // Listening before the child starts leaves no moment in which a signal kills Node alone. Handlers
@@ -38,7 +38,7 @@ child.on("error", (error) => {
 });
 
 child.on("exit", (code, signal) => {
-  if (signal === null) process.exit(0);
+  if (signal === null) process.exit(code);
   // Die of the same signal, as a shell's `exec` would have; the exit code covers a signal that
   // cannot kill Node (one it ignores).
   for (const forwarded of FORWARDED_SIGNALS) process.removeListener(forwarded, forward);

@@ -1,9 +1,9 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # The file ACTIONS_RUNNER_CONTAINER_HOOKS points at. The runner runs it as `bash -e hook.sh` with the
 # hook JSON on stdin; everything (stdin, output, exit code, signals) passes straight through `exec`.
 # A compiled `kubehook` beside this file wins; otherwise the source in this repository runs with Deno
 # (from PATH, or the copy npm installs under node_modules/.bin).
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
 if [ -x "$here/kubehook" ]; then
   exec "$here/kubehook" "$@"
 fi

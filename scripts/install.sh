@@ -70,11 +70,6 @@ if [ -z "$binary" ]; then
 kubehook and ../dist/kubehook-$triple). Download it from the release or run 'deno task compile', \
 or pass --binary FILE."
 fi
-# A bare file name would be looked up on PATH when run below.
-case "$binary" in
-  */*) ;;
-  *) binary="./$binary" ;;
-esac
 for file in "$binary" "$from/hook.sh" "$from/hook.js"; do
   [ -f "$file" ] || fail "$file does not exist. Pass --from with the folder holding the release files."
 done
@@ -123,27 +118,32 @@ use the checksums file of the release the binary comes from."
   done
 fi
 
-# A binary that cannot start here (wrong architecture, or a musl system such as Alpine) would fail
-# every job later; find out now.
-if ! version=$("$binary" --version 2>&1); then
-  fail "$binary does not run on this machine: $version. kubehook needs glibc Linux on \
-x86_64 or aarch64 (Alpine/musl is not supported)."
-fi
-
-# place SOURCE NAME: copy under a temporary name, then rename, so a runner starting a job meanwhile
-# never sees a half-written file.
-place() {
+# stage SOURCE NAME: copy under a temporary name first, so a runner starting a job meanwhile never
+# sees a half-written file; `commit NAME` renames it into place.
+stage() {
   cp "$1" "$dest/.$2.partial"
   chmod 0755 "$dest/.$2.partial"
-  mv -f "$dest/.$2.partial" "$dest/$2"
+}
+commit() {
+  mv -f "$dest/.$1.partial" "$dest/$1"
 }
 
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
-place "$binary" kubehook
-place "$from/hook.sh" hook.sh
-place "$from/hook.js" hook.js
-place "$from/hook.js" index.js
+stage "$binary" kubehook
+# A binary that cannot start here (wrong architecture, or a musl system such as Alpine) would fail
+# every job later; find out now. The staged copy is executable even when the download was not.
+status=0
+version=$("$dest/.kubehook.partial" --version 2>&1) || status=$?
+if [ "$status" -ne 0 ]; then
+  rm -f "$dest/.kubehook.partial"
+  fail "$binary does not run on this machine (exit $status${version:+: $version}). kubehook \
+needs glibc Linux on x86_64 or aarch64 (Alpine/musl is not supported)."
+fi
+stage "$from/hook.sh" hook.sh
+stage "$from/hook.js" hook.js
+stage "$from/hook.js" index.js
+for name in kubehook hook.sh hook.js index.js; do commit "$name"; done
 
 echo "installed $version into $dest"
 echo "set ACTIONS_RUNNER_CONTAINER_HOOKS=$dest/hook.sh (no Node needed);"

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
+import { parseInvocation } from "../src/runner/input.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const hookJs = `${root}scripts/hook.js`;
@@ -106,7 +107,10 @@ Deno.test({
     withTempDir(async (dir) => {
       await writeExecutable(
         `${dir}/fake`,
-        `#!/bin/sh\ntrap 'echo "got INT"; exit 42' INT\necho ready\nwhile :; do sleep 0.05; done\n`,
+        // Bounded, so that a shim that does not forward the signal fails the test instead of
+        // hanging it.
+        `#!/bin/sh\ntrap 'echo "got INT"; exit 42' INT\necho ready\n` +
+          `i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done\nexit 99\n`,
       );
       const child = new Deno.Command("node", {
         args: [hookJs],
@@ -161,7 +165,8 @@ async function fakeRelease(dir: string): Promise<{ from: string; binaryName: str
   const from = `${dir}/release`;
   await Deno.mkdir(from);
   const binaryName = `kubehook-${Deno.build.arch}-unknown-linux-gnu`;
-  await writeExecutable(`${from}/${binaryName}`, `#!/bin/sh\necho "kubehook 9.9.9 (fake)"\n`);
+  // Not executable, like a file fresh from a release download.
+  await Deno.writeTextFile(`${from}/${binaryName}`, `#!/bin/sh\necho "kubehook 9.9.9 (fake)"\n`);
   await Deno.copyFile(`${root}scripts/hook.sh`, `${from}/hook.sh`);
   await Deno.copyFile(hookJs, `${from}/hook.js`);
   const sums = await run("sha256sum", [binaryName, "hook.sh", "hook.js"], { cwd: from });
@@ -238,6 +243,20 @@ Deno.test("install.sh rejects a tampered shim listed in the checksums file", () 
     assert.ok(!(await exists(dest)));
   }));
 
+Deno.test("install.sh refuses a binary that does not run on this machine", () =>
+  withTempDir(async (dir) => {
+    const { from, binaryName } = await fakeRelease(dir);
+    await Deno.writeTextFile(
+      `${from}/${binaryName}`,
+      "#!/bin/sh\necho 'wrong ELF class' >&2\nexit 126\n",
+    );
+    const dest = `${dir}/k8s`;
+    const result = await run("sh", [installSh, "--from", from, "--dest", dest]);
+    assert.equal(result.code, 1);
+    includes(result.stderr, "does not run on this machine (exit 126: wrong ELF class)");
+    assert.deepEqual([...Deno.readDirSync(dest)], [], "install.sh left files behind");
+  }));
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -300,6 +319,25 @@ Deno.test("compile refuses a DENORT_BIN built for another architecture than the 
   includes(result.stderr, `--target ${other}`);
 });
 
+Deno.test("compile with DENORT_BIN builds the executable and embeds no type-only npm package", async () => {
+  // The running deno stands in for denort: the result does not run, but everything up to it does
+  // (flags, type check, embedding), with no download.
+  await withTempDir(async (outDir) => {
+    const target = `${Deno.build.arch}-unknown-linux-gnu`;
+    const result = await run(
+      Deno.execPath(),
+      ["run", "-A", `${root}scripts/compile.ts`, "--target", target, "--out-dir", outDir],
+      { cwd: root, env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" } },
+    );
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const output = `${result.stdout}\n${result.stderr}`;
+    includes(output, `built ${outDir}/kubehook-${target}`);
+    assert.ok(!output.includes("@kubernetes/client-node"), `client-node was embedded:\n${output}`);
+    const mode = (await Deno.stat(`${outDir}/kubehook-${target}`)).mode!;
+    assert.equal(mode & 0o111, 0o111, "the executable is not executable");
+  });
+});
+
 const yamlFiles = [
   ...[...Deno.readDirSync(`${root}.github/workflows`)].map((e) => `.github/workflows/${e.name}`),
   "examples/rbac.yaml",
@@ -352,4 +390,11 @@ Deno.test("examples/rbac.yaml grants exactly the documented permissions", async 
     name: objects[0].metadata.name,
     namespace: objects[0].metadata.namespace,
   }]);
+});
+
+Deno.test("tests/fixtures/prepare_job.json is a prepare_job invocation kubehook accepts", async () => {
+  const invocation = parseInvocation(
+    await Deno.readTextFile(`${root}tests/fixtures/prepare_job.json`),
+  );
+  assert.equal(invocation.command, "prepare_job");
 });

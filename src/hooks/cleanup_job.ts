@@ -18,19 +18,19 @@ type CleanupJob = Invocation & { command: "cleanup_job" };
 export async function cleanupJob(invocation: CleanupJob, context: HookContext): Promise<number> {
   using connection = await connect(context);
   const { client, namespace, settings } = connection;
-  group("Cleaning up job pod");
-  try {
-    if (invocation.state?.jobPod && settings.copyBack !== "none") {
-      const state = jobState(invocation.state, "cleanup_job");
-      if (state.hasJobContainer) {
-        try {
-          await bringWorkspaceBack(connection, state, workLayout(context.env), context);
-        } catch (error) {
-          // The pod may be gone already (evicted, deleted): the cleanup itself must still happen.
-          warning(`kubehook could not copy the workspace back: ${(error as Error).message}`);
-        }
+  if (invocation.state?.jobPod && settings.copyBack !== "none") {
+    const state = jobState(invocation.state, "cleanup_job");
+    if (state.hasJobContainer) {
+      try {
+        await bringWorkspaceBack(connection, state, workLayout(context.env), context);
+      } catch (error) {
+        // The pod may be gone already (evicted, deleted): the cleanup itself must still happen.
+        warning(`kubehook could not copy the workspace back: ${(error as Error).message}`);
       }
     }
+  }
+  group("Deleting the job pod");
+  try {
     const removed = await deleteJobObjects(client, namespace, settings.runnerPodName);
     const what = [
       ...removed.pods.map((p) => `pod ${p}`),

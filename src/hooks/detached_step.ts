@@ -47,8 +47,11 @@ function startScript(extract: string): string {
   return `set -u
 d=$1 hb=$2 wd=$3
 shift 3
+{
 ${extract}
+} || exit 95
 mkdir -p "$d" || exit 96
+for old in ${STEP_ROOT}/*; do [ "$old" = "$d" ] || rm -rf "$old"; done
 if mkdir "$d/started" 2>/dev/null; then
   : >"$d/out"
   setsid sh -c '
@@ -96,8 +99,8 @@ export interface DetachedStep {
   argv: string[];
   /** Pod-side shell fragment that reads the upload (a tar stream) from stdin into place. */
   extractScript: string;
-  /** A fresh upload stream for each attempt of the first exec. */
-  upload: () => ReadableStream<Uint8Array>;
+  /** A fresh upload stream for each attempt of the first exec; undefined: nothing to send. */
+  upload?: () => Promise<ReadableStream<Uint8Array>>;
   heartbeatMs: number;
   deadlineMs: number;
   signal: AbortSignal;
@@ -133,7 +136,8 @@ export async function runDetachedStep(step: DetachedStep): Promise<number> {
       step.workingDirectory,
       ...step.argv,
     ];
-    const outcome = await follow(step, command, !started, (n) => shown += n, () => started = true);
+    const upload = started ? undefined : step.upload;
+    const outcome = await follow(step, command, upload, (n) => shown += n, () => started = true);
     if (outcome.kind === "exit") return outcome.code;
     if (outcome.kind === "cancelled") return await stopStep(step, dir);
     if (outcome.kind === "failed") throw new Error(outcome.message);
@@ -159,7 +163,7 @@ type Outcome =
 async function follow(
   step: DetachedStep,
   command: string[],
-  withUpload: boolean,
+  upload: (() => Promise<ReadableStream<Uint8Array>>) | undefined,
   onShown: (bytes: number) => void,
   onStarted: () => void,
 ): Promise<Outcome> {
@@ -170,7 +174,7 @@ async function follow(
       pod: step.pod,
       container: step.container,
       command,
-      stdin: withUpload,
+      stdin: upload !== undefined,
       idleTimeoutMs: step.deadlineMs,
     });
   } catch (error) {
@@ -188,8 +192,9 @@ async function follow(
   const onAbort = () => session.close();
   step.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const uploading = withUpload && session.stdin
-      ? step.upload().pipeTo(session.stdin).catch(() => {})
+    // An upload that fails half-way makes the pod's tar fail, which the start script reports.
+    const uploading = upload
+      ? upload().then((stream) => stream.pipeTo(session.stdin!)).catch(() => {})
       : Promise.resolve();
     const control = readControl(session.stderr, onStarted);
     const output = session.stdout.pipeTo(

@@ -32,7 +32,10 @@ export async function deleteJobObjects(
   const podNames = pods.items.map((p) => p.metadata!.name!);
   const secretNames = secrets.items.map((s) => s.metadata!.name!);
   await Promise.all([
-    ...podNames.map((name) => client.delete(podsPath(namespace, name), { gracePeriodSeconds: 5 })),
+    // The job is over and its files are back: nothing in these pods needs a graceful stop, and
+    // images whose PID 1 ignores SIGTERM (busybox httpd, many daemons) would hold cleanup for the
+    // whole grace period.
+    ...podNames.map((name) => client.delete(podsPath(namespace, name), { gracePeriodSeconds: 0 })),
     ...secretNames.map((name) => client.delete(secretsPath(namespace, name))),
   ]);
   if (podNames.length > 0) await waitUntilGone(client, namespace, labelSelector, waitMs);

@@ -40,9 +40,11 @@ export async function runScriptStep(
   const id = crypto.randomUUID();
   const environment = stepEnvironment(args.environmentVariables, args.prependPath);
   for (const name of environment.skipped) {
-    warning(`The variable "${name}" is not a valid shell name, so the step cannot see it. Rename it.`);
+    warning(
+      `The variable "${name}" is not a valid shell name, so the step cannot see it. Rename it.`,
+    );
   }
-  const upload = await stepUpload(connection, state, layout, stepDirectory(id), environment.text);
+  const upload = await stepUpload(connection, state, layout, id, environment.text);
   const encoder = new TextEncoder();
   let code: number;
   try {
@@ -66,7 +68,8 @@ export async function runScriptStep(
     });
   } finally {
     // File commands must reach the host also when the step failed or was cancelled.
-    state.sync = await bringStepChangesBack(connection, state, layout, stepDirectory(id), upload.sync);
+    await upload.dispose();
+    state.sync = await bringStepChangesBack(connection, state, layout, id);
     const response: StateResponse = { state: { ...state } };
     await writeResponse(invocation.responseFile, response);
   }

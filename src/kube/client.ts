@@ -43,6 +43,8 @@ export interface RequestOptions {
   /** Whether the call may be repeated after a 500/503/504 or a broken connection; defaults to
    * true for GET, HEAD, PUT and DELETE. Every method is repeated after a 429. */
   idempotent?: boolean;
+  /** false: one attempt only, for calls that only diagnose a failure another call had. */
+  retry?: boolean;
   signal?: AbortSignal;
 }
 
@@ -178,13 +180,16 @@ export class KubeClient {
     };
     const url = this.url(path, options.query);
     const started = Date.now();
+    const policy = options.retry === false
+      ? { ...this.retryPolicy, attempts: 1 }
+      : this.retryPolicy;
     for (let attempt = 0;; attempt++) {
       let response: Response;
       try {
         response = await fetch(url, init);
       } catch (err) {
         const delay = isRetryableError(err, idempotent)
-          ? retryDelay(this.retryPolicy, attempt, Date.now() - started)
+          ? retryDelay(policy, attempt, Date.now() - started)
           : undefined;
         if (delay === undefined) {
           if (err instanceof Error && err.name === "AbortError") throw err;
@@ -196,7 +201,7 @@ export class KubeClient {
       if (response.ok) return response;
       const delay = isRetryableStatus(response.status, idempotent)
         ? retryDelay(
-          this.retryPolicy,
+          policy,
           attempt,
           Date.now() - started,
           parseRetryAfter(response.headers.get("Retry-After")),

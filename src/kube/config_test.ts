@@ -87,6 +87,22 @@ Deno.test("kubeconfig: KUBEHOOK_CONTEXT picks a context; relative files resolve 
   });
 });
 
+Deno.test("kubeconfig: a JSON file (as generated ones often are) is read the same", async () => {
+  await inTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      JSON.stringify({
+        "current-context": "c",
+        contexts: [{ name: "c", context: { cluster: "k", user: "u" } }],
+        clusters: [{ name: "k", cluster: { server: "https://k:6443" } }],
+        users: [{ name: "u", user: { token: "json" } }],
+      }),
+    );
+    const access = await loadKubeAccess({ KUBECONFIG: `${dir}/config` });
+    assert.deepEqual([access.server, access.token], ["https://k:6443", "json"]);
+  });
+});
+
 Deno.test("kubeconfig: ACTIONS_RUNNER_KUBERNETES_NAMESPACE wins over the context's namespace", async () => {
   await inTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/config`, KUBECONFIG);

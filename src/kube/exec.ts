@@ -72,7 +72,8 @@ export interface ExecSession {
 /** Starts `command` in the container and resolves once the WebSocket is open. A failed upgrade
  * throws the API server's real answer (403 with the missing permission, 404 for a missing pod)
  * as a {@link KubeApiError}; 429/5xx answers and connection failures are retried first, which is
- * safe because the command has not started. */
+ * safe because the command has not started. An upgrade lost in between (a proxy without
+ * WebSocket support) throws an Error that says so. */
 export async function openExec(client: KubeClient, options: ExecOptions): Promise<ExecSession> {
   const path = podSubresourcePath(options.namespace, options.pod, "exec");
   const query: Query = {
@@ -97,11 +98,11 @@ export async function openExec(client: KubeClient, options: ExecOptions): Promis
           "a proxy in between may strip Sec-WebSocket-Protocol; let it through.",
       );
     }
-    const status = Number(/status code:? (\d{3})/i.exec(failure)?.[1]) || undefined;
-    const delay = status === undefined || isRetryableStatus(status, true)
+    const { error, retryable } = await upgradeFailure(client, path, query, failure);
+    const delay = retryable
       ? retryDelay(client.retryPolicy, attempt, Date.now() - started)
       : undefined;
-    if (delay === undefined) throw await upgradeFailure(client, path, query, failure, status);
+    if (delay === undefined) throw error;
     await sleep(delay, options.signal);
   }
 }
@@ -124,25 +125,34 @@ function opened(ws: WebSocket, signal?: AbortSignal): Promise<string | undefined
   });
 }
 
-/** Deno's WebSocket reports a refused upgrade only as "Invalid status code: 403", without the
- * Status body that says why. A plain GET of the same URL with the same credentials gets the same
- * answer with its body; use it when it matches. */
+/** Why an upgrade failed, and whether trying again may help. Deno's WebSocket does not tell: over
+ * wss it retries over HTTP/2 and reports only that attempt's error, never the HTTP status or the
+ * Status body. A plain GET of the same URL with the same credentials meets the same
+ * authorization and lookup, so its answer (403 with the missing permission, 404 for a missing
+ * pod, 503) is the real one. "Upgrade request required" means the server takes the request now:
+ * the failure passed, or the upgrade is lost on the way (retried until the budget ends). */
 async function upgradeFailure(
   client: KubeClient,
   path: string,
   query: Query,
   failure: string,
-  status: number | undefined,
-): Promise<Error> {
+): Promise<{ error: Error; retryable: boolean }> {
   try {
-    await client.request("GET", path, { query, idempotent: false });
+    await client.request("GET", path, { query, retry: false });
   } catch (err) {
-    if (err instanceof KubeConnectionError) return err;
-    if (err instanceof KubeApiError && (status === undefined || err.status === status)) return err;
+    if (err instanceof KubeConnectionError) return { error: err, retryable: true };
+    const upgradeRequired = err instanceof KubeApiError && err.status === 400 &&
+      /upgrade request required/i.test(err.serverMessage);
+    if (err instanceof KubeApiError && !upgradeRequired) {
+      return { error: err, retryable: isRetryableStatus(err.status, true) };
+    }
   }
-  return status === undefined
-    ? new KubeConnectionError("GET", path, client.access, new Error(failure))
-    : new KubeApiError("GET", path, status, `the WebSocket upgrade failed: ${failure}`);
+  const error = new Error(
+    `Could not ${describeCall("GET", path).text}: the WebSocket upgrade failed (${failure}), ` +
+      "yet the API server answers the same request without it: a proxy or load balancer " +
+      "between kubehook and the API server may not pass WebSocket upgrades (HTTP/1.1 Upgrade).",
+  );
+  return { error, retryable: true };
 }
 
 function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSession {

@@ -29,17 +29,6 @@ export type PodVerdict =
  * there, waiting otherwise (with the reason a person would want to read). */
 export function classifyPod(pod: V1Pod): PodVerdict {
   const status = pod.status ?? {};
-  if (status.phase === "Failed" || status.phase === "Succeeded") {
-    const reason = status.reason ?? (status.phase === "Failed" ? "Failed" : "Completed");
-    const exited = firstTerminated(status.containerStatuses ?? []);
-    return {
-      state: "failed",
-      reason,
-      container: exited?.name,
-      message: status.message ??
-        (exited ? describeTerminated(exited) : `the pod is ${status.phase}`),
-    };
-  }
   for (const init of status.initContainerStatuses ?? []) {
     const terminated = init.state?.terminated;
     if (terminated && terminated.exitCode !== 0) {
@@ -52,6 +41,17 @@ export function classifyPod(pod: V1Pod): PodVerdict {
     }
     const stuck = terminalWaiting(init);
     if (stuck) return stuck;
+  }
+  if (status.phase === "Failed" || status.phase === "Succeeded") {
+    const reason = status.reason ?? (status.phase === "Failed" ? "Failed" : "Completed");
+    const exited = firstTerminated(status.containerStatuses ?? []);
+    return {
+      state: "failed",
+      reason,
+      container: exited?.name,
+      message: status.message ??
+        (exited ? describeTerminated(exited) : `the pod is ${status.phase}`),
+    };
   }
   const containers = status.containerStatuses ?? [];
   for (const container of containers) {

@@ -174,12 +174,14 @@ function jobMounts(): V1VolumeMount[] {
   ];
 }
 
-/** Copies the runner image's externals (node20, node20_alpine, ...) into the externals volume. */
+/** Copies the runner image's externals (node20, node20_alpine, ...) into the externals volume.
+ * `-R`, not `-a`: the image's user (runner, 1001) does not own the volume's root, so preserving
+ * its times fails with "Operation not permitted" on real clusters and here alike. */
 function externalsInit(runnerImage: string): V1Container {
   return {
     name: EXTERNALS_INIT_CONTAINER,
     image: runnerImage,
-    command: ["sh", "-c", "cp -a /home/runner/externals/. /mnt/externals/"],
+    command: ["sh", "-c", "cp -R /home/runner/externals/. /mnt/externals/"],
     volumeMounts: [{ name: EXTERNALS_VOLUME, mountPath: "/mnt/externals" }],
   };
 }

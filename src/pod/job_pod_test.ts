@@ -128,7 +128,7 @@ Deno.test("externals come from the runner image by an init container", () => {
   assert.deepEqual(spec.initContainers, [{
     name: "externals",
     image: "ghcr.io/actions/actions-runner:2.330.0",
-    command: ["sh", "-c", "cp -a /home/runner/externals/. /mnt/externals/"],
+    command: ["sh", "-c", "cp -R /home/runner/externals/. /mnt/externals/"],
     volumeMounts: [{ name: "externals", mountPath: "/mnt/externals" }],
   }]);
   assert.deepEqual(spec.volumes, [{ name: "work", emptyDir: {} }, {

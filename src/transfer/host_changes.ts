@@ -22,19 +22,20 @@
 /** A point in time on the host filesystem's clock; plain data, kept in the hook's state. */
 export interface SyncMark {
   /** Milliseconds since the epoch, rounded down. */
-  ctimeMs: number;
+  timeMs: number;
 }
 
 /** The current time as file timestamps see it. Files are stamped from the kernel's coarse clock,
- * which may lag `Date.now()` by a tick, so the mark is read from a file just created: anything
- * written after this call has a ctime at or after the mark. Take it after kubehook's own last
- * write to `<work>` (files it copied back are then not sent again) and before the runner writes
- * again (the runner waits for the hook). */
+ * which may lag `Date.now()` by a tick, so the mark is read from a file just created (its mtime:
+ * Deno reports ctime in whole seconds only): anything written after this call has a ctime at or
+ * after the mark. Writes in the same clock tick as the mark count as changed (sent twice rather
+ * than missed). Take it after kubehook's own last write to `<work>`, so files it copied back are
+ * not sent again, and before the runner writes again (the runner waits for the hook). */
 export async function syncMarkNow(): Promise<SyncMark> {
   const probe = await Deno.makeTempFile({ prefix: "kubehook-sync-" });
   try {
     const info = await Deno.lstat(probe);
-    return { ctimeMs: Math.floor((info.ctime ?? new Date()).getTime()) };
+    return { timeMs: (info.mtime ?? new Date()).getTime() };
   } finally {
     await Deno.remove(probe);
   }
@@ -47,9 +48,9 @@ export async function listHostChanges(
   since: SyncMark,
   options: { exclude?: string[] } = {},
 ): Promise<string[]> {
-  // find's -newerct is strict; one millisecond earlier makes it "at or after" (a file stamped in
-  // the same millisecond as the mark is sent again rather than missed).
-  const at = ((since.ctimeMs - 1) / 1000).toFixed(3);
+  // find's -newerct is strict and the mark is rounded down to the millisecond: one microsecond
+  // earlier makes it "at or after".
+  const at = ((since.timeMs - 0.001) / 1000).toFixed(6);
   const prune = (options.exclude ?? []).flatMap((p, i) => [
     ...(i ? ["-o"] : []),
     "-path",

@@ -55,6 +55,37 @@ Deno.test({
       await ok(cluster, ["run", "shell", "--image=busybox", "--", "sh", "-c", "exec sleep 3600"]);
     });
 
+    await t.step("create secret and namespace (protobuf bodies); get secrets", async () => {
+      await ok(cluster, ["create", "namespace", "extra"]);
+      await ok(cluster, [
+        "create",
+        "secret",
+        "docker-registry",
+        "reg",
+        "--docker-server=registry.local",
+        "--docker-username=robot",
+        "--docker-password=s3cret",
+      ]);
+      await ok(cluster, [
+        "create",
+        "secret",
+        "generic",
+        "plain",
+        "-n",
+        "extra",
+        "--from-literal=k=v",
+      ]);
+      assert.match(
+        await ok(cluster, ["get", "secrets"]),
+        /reg\s+kubernetes.io\/dockerconfigjson\s+1\s+/,
+      );
+      assert.equal(
+        await ok(cluster, ["get", "secret", "plain", "-n", "extra", "-o", "jsonpath={.data.k}"]),
+        btoa("v"),
+      );
+      await ok(cluster, ["delete", "namespace", "extra"]);
+    });
+
     await t.step("wait --for=condition=Ready and get pods -o wide", async () => {
       await ok(cluster, [
         "wait",
@@ -131,6 +162,26 @@ Deno.test({
       },
     );
 
+    await t.step("run -i attaches with stdin; the exit code comes from the pod", async () => {
+      const result = await cluster.kubectl(
+        [
+          "run",
+          "-i",
+          "attached",
+          "--image=busybox",
+          "--restart=Never",
+          "--",
+          "sh",
+          "-c",
+          "read x; echo got $x; exit 4",
+        ],
+        { stdin: "hello\n" },
+      );
+      assert.equal(result.code, 4, result.stderr);
+      assert.equal(result.stdout, "got hello\n");
+      assert.doesNotMatch(result.stderr, /falling back/);
+    });
+
     await t.step("auth can-i answers per context; restricted cannot exec", async () => {
       const canI = async (context: "admin" | "runner" | "restricted", ...args: string[]) =>
         (await cluster.kubectl(["auth", "can-i", ...args], { context })).stdout.trim();
@@ -161,7 +212,15 @@ Deno.test({
     });
 
     await t.step("delete removes pods", async () => {
-      await ok(cluster, ["delete", "pod", "applied", "shell", "counter", "--grace-period=1"]);
+      await ok(cluster, [
+        "delete",
+        "pod",
+        "applied",
+        "shell",
+        "counter",
+        "attached",
+        "--grace-period=1",
+      ]);
       assert.match((await cluster.kubectl(["get", "pods"])).stderr, /No resources found/);
       assert.deepEqual(cluster.listPods(), []);
     });

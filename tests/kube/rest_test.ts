@@ -11,6 +11,8 @@ import { KubeApiError } from "../../src/kube/errors.ts";
 import { podsPath, secretsPath } from "../../src/kube/paths.ts";
 
 const LABEL = "kubehook-test=rest";
+/** Ends a watch that would otherwise wait forever when the awaited event never comes. */
+const HANG_GUARD_MS = 60_000;
 
 Deno.test("KubeClient against the local cluster", async (t) => {
   const cluster = await startCluster();
@@ -60,7 +62,7 @@ Deno.test("KubeClient against the local cluster", async (t) => {
         const event of client.watch<V1Pod>(podsPath(ns), {
           fieldSelector: "metadata.name=rest-pod",
           resourceVersion: pod.metadata?.resourceVersion,
-        })
+        }, AbortSignal.timeout(HANG_GUARD_MS))
       ) {
         seen.push(event.type);
         if (event.object.status?.phase === "Running") break;
@@ -72,14 +74,19 @@ Deno.test("KubeClient against the local cluster", async (t) => {
         gracePeriodSeconds: 0,
       });
       assert.ok(deleting?.metadata?.deletionTimestamp || deleting?.kind === "Status");
+      // From the deletion's resourceVersion, so a removal that already happened is replayed.
       const abort = new AbortController();
+      let deleted = false;
       for await (
         const event of client.watch<V1Pod>(podsPath(ns), {
           fieldSelector: "metadata.name=rest-pod",
-        }, abort.signal)
+          resourceVersion: deleting?.metadata?.resourceVersion,
+        }, AbortSignal.any([abort.signal, AbortSignal.timeout(HANG_GUARD_MS)]))
       ) {
-        if (event.type === "DELETED") abort.abort();
+        deleted = event.type === "DELETED";
+        if (deleted) abort.abort();
       }
+      assert.ok(deleted, "the watch ended without a DELETED event");
       assert.equal(await client.delete(podsPath(ns, "rest-pod")), undefined);
     });
 

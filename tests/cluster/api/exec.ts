@@ -73,6 +73,7 @@ export async function serveExec(
     process,
     stdout: target.stdout,
     stderr: target.stderr,
+    reportExitCode: kind === "exec",
     fault: context.faults.takeExecFault(),
   });
   return null;

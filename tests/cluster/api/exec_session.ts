@@ -29,6 +29,9 @@ export interface SessionOptions {
   process: ContainerProcess;
   stdout: boolean;
   stderr: boolean;
+  /** exec reports the exit code; attach ends with Success when the container's output ends, as
+   * the kubelet does (clients read the exit code from the pod's status). */
+  reportExitCode: boolean;
   fault?: ExecFault;
 }
 
@@ -89,7 +92,8 @@ export async function runSession(options: SessionOptions): Promise<void> {
   ]);
   const exitCode = await process.exitCode;
   if (!cut && !socket.closed) {
-    await socket.send(statusFrame(exitStatus(exitCode))).catch(() => {});
+    const status = exitStatus(options.reportExitCode ? exitCode : 0);
+    await socket.send(statusFrame(status)).catch(() => {});
     await socket.close(1000);
   }
   if (!cut) await input;

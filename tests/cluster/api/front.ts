@@ -38,6 +38,19 @@ function indexOfHeadEnd(bytes: Uint8Array): number {
   return -1;
 }
 
+const REASON_PHRASES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Entity",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
 /** Parses a request head into a Request (without body) for `origin`. */
 export function parseHead(head: string, origin: string): Request {
   const [requestLine, ...lines] = head.split("\r\n");
@@ -53,13 +66,14 @@ export function parseHead(head: string, origin: string): Request {
 /** Writes a whole HTTP/1.1 response on a raw connection and closes it. */
 export async function writeRawResponse(conn: Deno.Conn, response: Response): Promise<void> {
   const body = new Uint8Array(await response.arrayBuffer());
-  let head = `HTTP/1.1 ${response.status} ${response.statusText || "Error"}\r\n`;
+  const phrase = response.statusText || REASON_PHRASES[response.status] || "Error";
+  let head = `HTTP/1.1 ${response.status} ${phrase}\r\n`;
   response.headers.forEach((value, name) => (head += `${name}: ${value}\r\n`));
   head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
   try {
     await writeAll(conn, new Uint8Array([...new TextEncoder().encode(head), ...body]));
   } finally {
-    conn.close();
+    closeQuietly(conn);
   }
 }
 
@@ -82,18 +96,8 @@ export class FrontDoor {
   }
 
   async close(): Promise<void> {
-    try {
-      this.options.listener.close();
-    } catch {
-      // Already closed.
-    }
-    for (const conn of this.#conns) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    closeQuietly(this.options.listener);
+    for (const conn of this.#conns) closeQuietly(conn);
     await this.#accepting;
   }
 
@@ -119,7 +123,7 @@ export class FrontDoor {
       let end = -1;
       while (end < 0) {
         const n = await conn.read(chunk);
-        if (n === null || buffered.length > MAX_HEAD) return conn.close();
+        if (n === null || buffered.length > MAX_HEAD) return closeQuietly(conn);
         buffered = new Uint8Array([...buffered, ...chunk.subarray(0, n)]);
         end = indexOfHeadEnd(buffered);
       }
@@ -141,20 +145,25 @@ export class FrontDoor {
     const untrack = this.#track(backend);
     try {
       await writeAll(backend, start);
+      // The client ending its side ends the backend's request side; the backend ending its
+      // responses ends the whole connection.
       const up = copy(conn, backend).then(() => backend.closeWrite()).catch(() => {});
       await copy(backend, conn).catch(() => {});
-      backend.close();
-      conn.close();
+      closeQuietly(backend);
+      closeQuietly(conn);
       await up;
     } finally {
       untrack();
-      for (const c of [backend, conn]) {
-        try {
-          c.close();
-        } catch {
-          // Already closed.
-        }
-      }
+      closeQuietly(backend);
     }
+  }
+}
+
+/** Closes a connection that may already be closed. */
+function closeQuietly(conn: Deno.Conn | Deno.Listener): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
   }
 }

@@ -47,12 +47,38 @@ export interface ApiServer {
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const apiDir = `${options.stateDir}/api`;
   await Deno.mkdir(apiDir, { recursive: true });
+  // Undone in reverse order if a later step fails, so a failed start leaves nothing behind.
+  const undo: (() => Promise<void>)[] = [() => Deno.remove(apiDir, { recursive: true })];
+  const unwind = async () => {
+    for (const step of [...undo].reverse()) {
+      try {
+        await step();
+      } catch {
+        // Already undone (the front door closes the listener itself); the rest must still run.
+      }
+    }
+  };
+  try {
+    return await serve(options, apiDir, undo, unwind);
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
+
+async function serve(
+  options: ApiServerOptions,
+  apiDir: string,
+  undo: (() => Promise<void>)[],
+  unwind: () => Promise<void>,
+): Promise<ApiServer> {
   const tls = await generateTls(apiDir);
   const store = new ObjectStore(options.watchHistory);
   const faults = new Faults();
   const control = new ControlPlane(store, { stateDir: options.stateDir, faults });
   const runtime = options.createRuntime(control.kubeletView());
   control.runtime = runtime;
+  undo.push(() => control.close(), () => runtime.shutdown());
   const users = createUsers();
   let url = "";
   const context: HandlerContext = { control, faults, users: Object.values(users), url: () => url };
@@ -63,12 +89,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       await handle(context, request) ??
         new Response("the upgrade was not handed over", { status: 500 }),
   );
+  undo.push(() => backend.shutdown());
   const listener = Deno.listenTls({
     hostname: "127.0.0.1",
     port: options.port ?? 0,
     cert: tls.certPem,
     key: tls.keyPem,
   });
+  undo.push(() => Promise.resolve(listener.close()));
   const port = listener.addr.port;
   url = `https://127.0.0.1:${port}`;
   const front = new FrontDoor({
@@ -90,11 +118,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     faults,
     close: () =>
       closing ??= (async () => {
+        // The front door first, so no request arrives while the rest goes down.
         await front.close();
-        await runtime.shutdown();
-        await control.close();
-        await backend.shutdown();
-        await Deno.remove(apiDir, { recursive: true }).catch(() => {});
+        await unwind();
       })(),
   };
 }

@@ -67,6 +67,9 @@ export function processRequest(
         `current phase is ${phase}`,
     );
   }
+  if (!pod.spec?.nodeName) {
+    throw badRequest(`pod ${pod.metadata?.name} does not have a host assigned`);
+  }
   const tty = flag(params, "tty");
   const request = {
     namespace: pod.metadata?.namespace ?? "",

@@ -1,12 +1,15 @@
 /**
- * Just enough Kubernetes protobuf to read what kubectl's typed clients send: the `k8s\0`
- * envelope (`runtime.Unknown`) and the spec of self-subject reviews (`kubectl auth can-i` posts
- * them as `application/vnd.kubernetes.protobuf`). Answers always go back as JSON, which those
+ * Just enough Kubernetes protobuf to read what kubectl's typed clients send as
+ * `application/vnd.kubernetes.protobuf`: the `k8s\0` envelope (`runtime.Unknown`), self-subject
+ * reviews (`kubectl auth can-i`), and the secrets and namespaces `kubectl create secret` and
+ * `kubectl create namespace` post. Answers always go back as JSON, which those
  * clients accept too.
  *
  * @module
  */
-import { badRequest } from "./status.ts";
+import type { Resource } from "../contract.ts";
+import { badRequest, failure } from "./status.ts";
+import type { KubeObject, ObjectMeta } from "./store.ts";
 
 /** The content type of Kubernetes protobuf bodies. */
 export const PROTOBUF = "application/vnd.kubernetes.protobuf";
@@ -101,4 +104,72 @@ export function decodeReview(body: Uint8Array, rules: boolean): Record<string, u
       },
     },
   };
+}
+
+const texts = (fields: Fields, n: number) =>
+  (fields.get(n) ?? []).map((v) => new TextDecoder().decode(v as Uint8Array));
+
+/** A `map<string, V>` field: repeated entries of key (1) and value (2). */
+function map<V>(fields: Fields, n: number, value: (entry: Fields) => V): Record<string, V> {
+  return Object.fromEntries(
+    (fields.get(n) ?? []).map((e) => {
+      const entry = readMessage(e as Uint8Array);
+      return [text(entry, 1) ?? "", value(entry)];
+    }),
+  );
+}
+
+function objectMeta(fields: Fields | undefined): ObjectMeta {
+  if (!fields) return {};
+  const meta: ObjectMeta = {};
+  const strings = { 1: "name", 2: "generateName", 3: "namespace" } as const;
+  for (const [n, name] of Object.entries(strings)) {
+    const value = text(fields, Number(n));
+    if (value) meta[name] = value;
+  }
+  const labels = map(fields, 11, (e) => text(e, 2) ?? "");
+  const annotations = map(fields, 12, (e) => text(e, 2) ?? "");
+  if (Object.keys(labels).length) meta.labels = labels;
+  if (Object.keys(annotations).length) meta.annotations = annotations;
+  const owners = (fields.get(13) ?? []).map((o) => {
+    const ref = readMessage(o as Uint8Array);
+    return {
+      kind: text(ref, 1) ?? "",
+      name: text(ref, 3) ?? "",
+      uid: text(ref, 4) ?? "",
+      apiVersion: text(ref, 5) ?? "",
+    };
+  });
+  if (owners.length) meta.ownerReferences = owners;
+  return meta;
+}
+
+/** A Secret or Namespace posted as protobuf, in its JSON shape; 415 for other resources. */
+export function decodeObject(body: Uint8Array, resource: Resource): KubeObject {
+  const fields = unwrap(body);
+  const metadata = objectMeta(message(fields, 1));
+  if (resource === "secrets") {
+    const data = map(fields, 2, (e) => {
+      const value = e.get(2)?.[0];
+      return btoa(String.fromCharCode(...(value instanceof Uint8Array ? value : [])));
+    });
+    const stringData = map(fields, 4, (e) => text(e, 2) ?? "");
+    const type = text(fields, 3);
+    const immutable = fields.get(5)?.[0];
+    return {
+      metadata,
+      data,
+      ...(Object.keys(stringData).length ? { stringData } : {}),
+      ...(type ? { type } : {}),
+      ...(immutable !== undefined ? { immutable: immutable === 1 } : {}),
+    };
+  }
+  if (resource === "namespaces") {
+    return { metadata, spec: { finalizers: texts(message(fields, 2) ?? new Map(), 1) } };
+  }
+  throw failure(
+    415,
+    "UnsupportedMediaType",
+    `the local cluster reads ${resource} only as JSON; send Content-Type: application/json`,
+  );
 }

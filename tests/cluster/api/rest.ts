@@ -8,6 +8,7 @@
 import type { Resource } from "../contract.ts";
 import type { ControlPlane } from "./control.ts";
 import { applyPatch, checkPodUpdate } from "./patch.ts";
+import { decodeObject, PROTOBUF } from "./protobuf.ts";
 import type { ResourceRoute } from "./routes.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { badRequest, failure, methodNotAllowed, notFound } from "./status.ts";
@@ -106,6 +107,8 @@ export async function serveResource(
             fields,
             resourceVersion: params.get("resourceVersion"),
             timeoutSeconds: Number(params.get("timeoutSeconds") ?? 0) || undefined,
+            bookmarks: params.get("allowWatchBookmarks") === "true",
+            sendInitialEvents: params.get("sendInitialEvents") === "true",
             present: table ? (o) => present([o]) : undefined,
           });
         }
@@ -117,7 +120,9 @@ export async function serveResource(
           items: selected().map(withoutTypeMeta),
         });
       case "POST": {
-        const body = await readJson(request) as KubeObject;
+        const body = request.headers.get("content-type")?.startsWith(PROTOBUF)
+          ? decodeObject(new Uint8Array(await request.arrayBuffer()), resource)
+          : await readJson(request) as KubeObject;
         body.metadata ??= {};
         if (body.kind !== undefined && body.kind !== kindOf(resource)) {
           throw badRequest(

@@ -11,6 +11,7 @@ import type { Resource } from "../contract.ts";
 import type { FieldMatcher, LabelMatcher } from "./selectors.ts";
 import { ApiError, badRequest } from "./status.ts";
 import type { Change, KubeObject, ObjectStore } from "./store.ts";
+import { kindOf } from "./validation.ts";
 
 /** What one watch selects and how it ends. */
 export interface WatchOptions {
@@ -21,6 +22,11 @@ export interface WatchOptions {
   fields: FieldMatcher;
   resourceVersion?: string | null;
   timeoutSeconds?: number;
+  /** `allowWatchBookmarks`: send a BOOKMARK with the current resourceVersion every minute. */
+  bookmarks?: boolean;
+  /** `sendInitialEvents`: after the initial ADDED events, a BOOKMARK annotated
+   * `k8s.io/initial-events-end` (the watch-list protocol). */
+  sendInitialEvents?: boolean;
   /** Converts each object before it is sent (kubectl's `get -w` wants Tables). */
   present?: (object: KubeObject) => KubeObject;
 }
@@ -76,15 +82,27 @@ export function watchResponse(store: ObjectStore, options: WatchOptions): Respon
       const timer = options.timeoutSeconds
         ? setTimeout(close, options.timeoutSeconds * 1000)
         : undefined;
+      const bookmark = (annotations?: Record<string, string>) =>
+        controller.enqueue(line("BOOKMARK", {
+          kind: kindOf(resource),
+          apiVersion: "v1",
+          metadata: {
+            resourceVersion: String(store.revision),
+            ...(annotations ? { annotations } : {}),
+          },
+        }));
+      const ticker = options.bookmarks ? setInterval(() => bookmark(), 60_000) : undefined;
       cleanup = () => {
         unsubscribe();
         clearTimeout(timer);
+        clearInterval(ticker);
       };
       try {
         if (since === undefined) {
           for (const o of store.list(resource, namespace)) {
             if (matches(o)) controller.enqueue(line("ADDED", present(o)));
           }
+          if (options.sendInitialEvents) bookmark({ "k8s.io/initial-events-end": "true" });
         } else {
           for (const change of store.changesSince(since, requested)) send(change);
         }

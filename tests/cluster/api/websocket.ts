@@ -136,6 +136,8 @@ export class WebSocketConnection {
       const n = await this.conn.read(buffer).catch(() => null);
       chunk = n === null ? null : buffer.slice(0, n);
     }
+    // The client ended its side: let what is queued (a pong, say) go out before closing.
+    await this.#writing.catch(() => {});
     this.#finish();
   }
 

@@ -1,0 +1,108 @@
+/**
+ * The objects prepare_job creates for a job, computed without creating them: the registry secrets
+ * (in creation order) and the job pod with the pod template merged in. `kubehook render` prints the
+ * plan and `kubehook doctor` uses it to try the template.
+ *
+ * It calls the same pod/ functions in the same order as src/hooks/prepare_job.ts, so what render
+ * prints is what the hook creates. (prepare_job does not call this module yet; keep the two in step
+ * until it does.)
+ *
+ * @example
+ * ```ts
+ * const plan = await planJobObjects(invocation.args, readSettings(env), runnerPod);
+ * for (const { secret } of plan.secrets) console.log(secret.metadata?.name);
+ * console.log(plan.pod.spec?.containers.map((c) => c.name));
+ * ```
+ * @module
+ */
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import { renderJobPod, type WorkspaceSource } from "../pod/job_pod.ts";
+import { kubehookLabels, runnerOwnerReference } from "../pod/metadata.ts";
+import { jobPodName, secretName, serviceContainerNames } from "../pod/names.ts";
+import { renderRegistrySecret } from "../pod/registry_secret.ts";
+import type { Container } from "../runner/input.ts";
+import type { Settings } from "../runner/settings.ts";
+
+/** What a job needs: prepare_job's arguments. */
+export interface JobArgs {
+  container: Container | null;
+  services: readonly Container[];
+}
+
+/** One image pull secret and what it is for. */
+export interface PlannedSecret {
+  secret: V1Secret;
+  /** The container, registry and user it serves, without the password, e.g.
+   * `services[1] (ghcr.io/o/db:16): registry ghcr.io, user octocat`. */
+  about: string;
+}
+
+/** Everything prepare_job would create, in creation order, and the template's warnings. */
+export interface JobPlan {
+  secrets: PlannedSecret[];
+  pod: V1Pod;
+  /** One sentence each with `file:line` (from the pod template). */
+  warnings: string[];
+}
+
+/** Plans the job's objects. `runner` is the runner pod as the API returned it (its uid makes it
+ * the owner, its node places a volume-mode pod), or undefined when it was not found. */
+export async function planJobObjects(
+  args: JobArgs,
+  settings: Settings,
+  runner: V1Pod | undefined,
+): Promise<JobPlan> {
+  const { container, services } = args;
+  const name = jobPodName(settings.runnerPodName);
+  const serviceNames = serviceContainerNames(services.map((s) => s.image ?? ""));
+  const labels = kubehookLabels(settings.runnerPodName, name);
+  const owners = runner?.metadata?.uid
+    ? [runnerOwnerReference(settings.runnerPodName, runner.metadata.uid)]
+    : undefined;
+  const secrets: PlannedSecret[] = [];
+  [container, ...services].forEach((c, i) => {
+    if (!c?.registry) return;
+    const target = i === 0 ? `the job container (${c.image})` : `services[${i - 1}] (${c.image})`;
+    const about = `${target}: registry ${c.registry.serverUrl || "Docker Hub"}, user ` +
+      `${c.registry.username}`;
+    const secret = renderRegistrySecret({
+      name: secretName(settings.runnerPodName),
+      registry: c.registry,
+      labels,
+      ownerReferences: owners,
+    });
+    secrets.push({ secret, about });
+  });
+  let pod = renderJobPod({
+    name,
+    runnerPodName: settings.runnerPodName,
+    runnerPodUid: runner?.metadata?.uid,
+    container,
+    services,
+    serviceNames,
+    imagePullSecrets: secrets.map((s) => s.secret.metadata!.name!),
+    runnerImage: settings.runnerImage,
+    workspace: workspaceSource(settings, runner),
+  });
+  let warnings: string[] = [];
+  if (settings.templatePath) {
+    const { loadPodTemplate } = await import("../pod/template.ts");
+    const { mergePodTemplate } = await import("../pod/template_merge.ts");
+    const merged = mergePodTemplate(pod, await loadPodTemplate(settings.templatePath), {
+      serviceNames,
+    });
+    pod = merged.pod;
+    warnings = merged.warnings;
+  }
+  return { secrets, pod, warnings };
+}
+
+function workspaceSource(settings: Settings, runner: V1Pod | undefined): WorkspaceSource {
+  if (settings.workspace === "copy") return { mode: "copy" };
+  return {
+    mode: "volume",
+    claimName: settings.claimName,
+    runnerNodeName: runner?.spec?.nodeName,
+    useKubeScheduler: settings.useKubeScheduler,
+  };
+}

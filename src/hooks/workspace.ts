@@ -1,0 +1,205 @@
+/**
+ * Keeps the runner's `<work>` and the job container's `/__w` in step: the whole tree goes in at
+ * prepare_job, only what the runner changed goes in before each step (inside the step's own exec),
+ * what the step changed comes back after it, and cleanup_job brings back what is left.
+ *
+ * Bookkeeping lives in `.kubehook/` on both sides and is never synced: on the host the step's
+ * environment file (it travels with the upload), in the pod the change markers and step logs.
+ * In volume mode the pod mounts the runner's work volume itself, so nothing is copied.
+ *
+ * @module
+ */
+import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts";
+import type { WorkLayout } from "../runner/layout.ts";
+import { openExec } from "../kube/exec.ts";
+import { JOB_CONTAINER_NAME } from "../pod/names.ts";
+import { chooseGzip } from "../transfer/compression.ts";
+import { copyFromPod, copyToPod, type PodTarget } from "../transfer/copy.ts";
+import { listHostChanges, type SyncMark, syncMarkNow } from "../transfer/host_changes.ts";
+import { packHostTree } from "../transfer/host_pack.ts";
+import { podExtractScript, podMarkScript } from "../transfer/pod_scripts.ts";
+import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
+import type { Connection, HookContext, JobState } from "./context.ts";
+
+/** kubehook's own directory under `<work>` and `/__w`. */
+const BOOKKEEPING = ".kubehook";
+const POD_WORK = "/__w";
+/** Never copied in either direction. */
+const EXCLUDED = [BOOKKEEPING, "_temp/_runner_hook_responses"];
+
+/** Where the host and the pod last agreed: the host's clock mark and the pod's marker file. */
+export interface SyncState {
+  host: SyncMark;
+  podMark: string;
+}
+
+function target(state: JobState): PodTarget {
+  return { namespace: state.namespace, pod: state.jobPod, container: JOB_CONTAINER_NAME };
+}
+
+function podMark(id: string): string {
+  return `${POD_WORK}/${BOOKKEEPING}/marks/${id}`;
+}
+
+function report(transfer: TransferReport): void {
+  const { summary, details, warnings } = formatTransfer(transfer);
+  console.log(summary);
+  details.forEach(debug);
+  warnings.forEach((w) => warning(w));
+}
+
+/** prepare_job: copies `<work>` into the pod, stamps the first change marker and reads the
+ * container's OS. Resolves with the sync state and whether the container runs Alpine. */
+export async function bringWorkspaceIn(
+  connection: Connection,
+  state: JobState,
+  layout: WorkLayout,
+  context: HookContext,
+): Promise<{ sync?: SyncState; isAlpine: boolean }> {
+  const copying = connection.settings.workspace === "copy";
+  let host: SyncMark | undefined;
+  if (copying) {
+    host = await syncMarkNow();
+    report(
+      await copyToPod(connection.client, target(state), {
+        hostPath: layout.work,
+        podPath: POD_WORK,
+        gzip: chooseGzip(connection.settings.compression, undefined),
+        exclude: EXCLUDED,
+        signal: context.signal,
+      }),
+    );
+  }
+  const mark = podMark("prepare");
+  const { stdout } = await execText(
+    connection,
+    state,
+    `${podMarkScript(mark)}; cat /etc/os-release`,
+  );
+  const isAlpine = /^ID="?alpine"?$/m.test(stdout);
+  return { sync: host ? { host, podMark: mark } : undefined, isAlpine };
+}
+
+/** What a step's first exec carries into the pod. */
+export interface StepUpload {
+  /** Pod-side fragment reading the upload from stdin (or nothing to read in volume mode). */
+  extractScript: string;
+  /** A fresh upload for each attempt, or undefined when there is nothing to send. */
+  stream?: () => Promise<ReadableStream<Uint8Array>>;
+  /** Removes the host side of the upload (the environment file). */
+  dispose(): Promise<void>;
+}
+
+/** Writes the step's environment file under `<work>/.kubehook/steps/<id>/env` and prepares the
+ * upload of it plus everything the runner changed since the last sync. */
+export async function stepUpload(
+  connection: Connection,
+  state: JobState,
+  layout: WorkLayout,
+  id: string,
+  environment: string,
+): Promise<StepUpload> {
+  const relDir = `${BOOKKEEPING}/steps/${id}`;
+  const hostDir = `${layout.work}/${relDir}`;
+  await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(`${hostDir}/env`, environment, { mode: 0o600 });
+  const dispose = () => Deno.remove(hostDir, { recursive: true }).catch(() => {});
+  const sync = state.sync as SyncState | undefined;
+  if (!sync) return { extractScript: "true", dispose };
+  const changed = await listHostChanges(layout.work, sync.host, { exclude: EXCLUDED });
+  const paths = [
+    BOOKKEEPING,
+    `${BOOKKEEPING}/steps`,
+    relDir,
+    `${relDir}/env`,
+    ...changed,
+  ];
+  debug(`step upload: ${changed.length} changed entries under ${layout.work}`);
+  return {
+    extractScript: `${podExtractScript(POD_WORK, { gzip: false })} && ${
+      podMarkScript(podMark(id))
+    }`,
+    stream: async () => {
+      const archive = await packHostTree(layout.work, { paths });
+      // A failed pack ends the stream early; the pod's tar then fails and says so.
+      archive.done.catch(() => {});
+      return archive.stream;
+    },
+    dispose,
+  };
+}
+
+/** After a step: brings back what changed in the pod since the step's upload (the file-command
+ * files among it), then moves the host's mark past kubehook's own writes. */
+export async function bringStepChangesBack(
+  connection: Connection,
+  state: JobState,
+  layout: WorkLayout,
+  id: string,
+): Promise<SyncState | undefined> {
+  const sync = state.sync as SyncState | undefined;
+  if (!sync) return undefined;
+  const podMarkPath = podMark(id);
+  const transfer = await copyFromPod(connection.client, target(state), {
+    hostPath: layout.work,
+    podPath: POD_WORK,
+    gzip: false,
+    since: podMarkPath,
+    exclude: [BOOKKEEPING],
+  });
+  if (transfer.entries > 0 || transfer.rejected.length > 0) report(transfer);
+  return { host: await syncMarkNow(), podMark: podMarkPath };
+}
+
+/** cleanup_job: brings back what changed in the pod since the last sync (KUBEHOOK_COPY_BACK=
+ * changed), or the whole of `/__w` (all). */
+export async function bringWorkspaceBack(
+  connection: Connection,
+  state: JobState,
+  layout: WorkLayout,
+  context: HookContext,
+): Promise<void> {
+  const sync = state.sync as SyncState | undefined;
+  if (!sync || connection.settings.copyBack === "none") return;
+  group("Copying the workspace back from the job pod");
+  try {
+    report(
+      await copyFromPod(connection.client, target(state), {
+        hostPath: layout.work,
+        podPath: POD_WORK,
+        gzip: chooseGzip(connection.settings.compression, undefined),
+        since: connection.settings.copyBack === "changed" ? sync.podMark : undefined,
+        exclude: [BOOKKEEPING],
+        signal: context.signal,
+      }),
+    );
+  } finally {
+    endGroup();
+  }
+}
+
+/** Runs a short script in the job container and returns its output; throws when it fails. */
+async function execText(
+  connection: Connection,
+  state: JobState,
+  script: string,
+): Promise<{ stdout: string }> {
+  const session = await openExec(connection.client, {
+    ...target(state),
+    command: ["sh", "-c", script],
+    stdin: false,
+  });
+  const [result, stdout, stderr] = await Promise.all([
+    session.result,
+    new Response(session.stdout).text(),
+    new Response(session.stderr).text(),
+  ]);
+  if (result.kind !== "exited" || result.exitCode !== 0) {
+    throw new Error(
+      `A setup command in container "${JOB_CONTAINER_NAME}" of pod ${state.namespace}/${state.jobPod} ` +
+        `failed (${result.kind === "lost" ? result.reason : `exit ${result.exitCode}`}): ` +
+        `${stderr.trim() || "no message"}. The job image needs a POSIX sh with touch and cat.`,
+    );
+  }
+  return { stdout };
+}

@@ -1,0 +1,295 @@
+/**
+ * Whole-directory copies between the runner and a job container, each through ONE exec:
+ * {@link copyToPod} streams a tar of `<work>` (or of the paths that changed) into `tar x` in the
+ * pod and checks the pod's receipt; {@link copyFromPod} streams a tar of what changed in the pod
+ * into the host's safe extractor. Both are idempotent, so a connection that breaks or stalls
+ * mid-copy is answered by doing the whole copy again (a few times), then by an error that names
+ * both paths, the pod and the cause.
+ *
+ * The step hooks use the same pieces (pod_scripts.ts, receipt.ts, extract.ts) inside their own
+ * combined exec; these functions are for prepare_job and cleanup_job.
+ *
+ * @example
+ * ```ts
+ * const report = await copyToPod(client, { namespace, pod, container: "job" }, {
+ *   hostPath: layout.work, podPath: "/__w", gzip: false,
+ *   exclude: ["_temp/_runner_hook_responses"],
+ * });
+ * ```
+ * @module
+ */
+import type { KubeClient } from "../kube/client.ts";
+import { type ExecResult, type ExecSession, openExec } from "../kube/exec.ts";
+import { gunzipStream, gzipStream } from "./compression.ts";
+import { archiveTap, byteTap } from "./counting.ts";
+import { extractTar } from "./extract.ts";
+import { packHostTree } from "./host_pack.ts";
+import { type PackScriptOptions, podExtractScript, podPackChangedScript } from "./pod_scripts.ts";
+import type { TransferReport } from "./progress.ts";
+import { extractReceiptProblem, parseReceipt } from "./receipt.ts";
+
+/** The container a copy talks to. */
+export interface PodTarget {
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+interface CommonOptions {
+  /** The host directory (`<work>`). */
+  hostPath: string;
+  /** The directory in the container (`/__w`). */
+  podPath: string;
+  gzip: boolean;
+  /** Whole copies tried before giving up on a broken connection (default 3). */
+  attempts?: number;
+  /** A copy with no bytes moving for this long counts as a broken connection (default 60 s). */
+  stallTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface CopyToPodOptions extends CommonOptions {
+  /** Only these paths (relative to hostPath, from `listHostChanges`); default: everything. */
+  paths?: string[];
+  /** Paths relative to hostPath left out of a whole copy. */
+  exclude?: string[];
+}
+
+export type CopyFromPodOptions =
+  & CommonOptions
+  & Pick<PackScriptOptions, "since" | "next" | "always" | "exclude">;
+
+/** A copy that did not complete; `message` says which, where and why. */
+export class TransferError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TransferError";
+  }
+}
+
+/** Copies `hostPath` (all of it, or `paths`) into `podPath` in the container. */
+export function copyToPod(
+  client: KubeClient,
+  target: PodTarget,
+  options: CopyToPodOptions,
+): Promise<TransferReport> {
+  return withAttempts("to-pod", target, options, async (attempt) => {
+    const archive = await packHostTree(options.hostPath, options);
+    const session = await openExec(client, {
+      ...target,
+      command: ["sh", "-c", podExtractScript(options.podPath, { gzip: options.gzip })],
+      stdin: true,
+      signal: options.signal,
+    }).catch((err) => {
+      archive.kill();
+      archive.done.catch(() => {});
+      throw err;
+    });
+    const tap = archiveTap();
+    const wire = byteTap();
+    const watchdog = stallWatchdog(options, session);
+    let stream = archive.stream.pipeThrough(tap.stream);
+    if (options.gzip) stream = stream.pipeThrough(gzipStream());
+    // A write error is not a verdict: busybox tar exits before the host has sent the archive's
+    // trailing zero padding. The receipt and the exit code are the verdict.
+    const sending = stream.pipeThrough(wire.stream).pipeThrough(watchdog.tap)
+      .pipeTo(session.stdin!).catch(() => {});
+    session.stdout.cancel();
+    const [result, stderr] = await Promise.all([session.result, boundedText(session.stderr)]);
+    watchdog.stop();
+    await sending;
+    if (result.kind === "lost") {
+      archive.kill();
+      await archive.done.catch(() => {});
+      return { lost: result.reason };
+    }
+    const packed = await archive.done.then((r) => r, (err: Error) => err);
+    const { receipt, messages } = parseReceipt(stderr);
+    const problem = extractReceiptProblem(receipt, tap.count) ?? exitProblem(result) ??
+      (packed instanceof Error ? packed.message : undefined);
+    if (problem || packed instanceof Error) {
+      throw new TransferError(toPodFailure(target, options, problem ?? "", messages));
+    }
+    return {
+      report: {
+        direction: "to-pod",
+        hostPath: options.hostPath,
+        podPath: options.podPath,
+        entries: tap.count.entries,
+        contentBytes: tap.count.contentBytes,
+        wireBytes: wire.count.bytes,
+        seconds: 0,
+        gzip: options.gzip,
+        attempts: attempt,
+        rejected: [],
+        warnings: packed.warnings,
+      },
+    };
+  });
+}
+
+/** Copies what changed in `podPath` (since `since`, or everything) into `hostPath`. */
+export function copyFromPod(
+  client: KubeClient,
+  target: PodTarget,
+  options: CopyFromPodOptions,
+): Promise<TransferReport> {
+  return withAttempts("from-pod", target, options, async (attempt) => {
+    const session = await openExec(client, {
+      ...target,
+      command: ["sh", "-c", podPackChangedScript(options.podPath, options)],
+      stdin: false,
+      signal: options.signal,
+    });
+    const wire = byteTap();
+    const watchdog = stallWatchdog(options, session);
+    let stream = session.stdout.pipeThrough(wire.stream).pipeThrough(watchdog.tap);
+    if (options.gzip) stream = stream.pipeThrough(gunzipStream());
+    const extracting = extractTar(stream, options.hostPath).catch((err: Error) => {
+      session.close();
+      return err;
+    });
+    const [result, stderr, extracted] = await Promise.all([
+      session.result,
+      boundedText(session.stderr),
+      extracting,
+    ]);
+    watchdog.stop();
+    if (result.kind === "lost") return { lost: result.reason };
+    const { receipt, messages } = parseReceipt(stderr);
+    const problem = packProblem(receipt) ?? exitProblem(result) ??
+      (extracted instanceof Error ? extracted.message : undefined);
+    if (problem || extracted instanceof Error) {
+      throw new TransferError(fromPodFailure(target, options, problem ?? "", messages));
+    }
+    return {
+      report: {
+        direction: "from-pod",
+        hostPath: options.hostPath,
+        podPath: options.podPath,
+        entries: extracted.entries,
+        contentBytes: extracted.contentBytes,
+        wireBytes: wire.count.bytes,
+        seconds: 0,
+        gzip: options.gzip,
+        attempts: attempt,
+        rejected: extracted.rejected,
+        warnings: "",
+      },
+    };
+  });
+}
+
+type Attempt = { report: TransferReport } | { lost: string };
+
+/** Runs `once` until it completes, repeating it after a lost connection. */
+async function withAttempts(
+  direction: "to-pod" | "from-pod",
+  target: PodTarget,
+  options: CommonOptions,
+  once: (attempt: number) => Promise<Attempt>,
+): Promise<TransferReport> {
+  const attempts = options.attempts ?? 3;
+  const started = performance.now();
+  const losses: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    options.signal?.throwIfAborted();
+    const outcome = await once(attempt);
+    if ("report" in outcome) {
+      return { ...outcome.report, seconds: (performance.now() - started) / 1000 };
+    }
+    losses.push(outcome.lost);
+  }
+  const what = direction === "to-pod"
+    ? `${options.hostPath} to ${options.podPath} in ${podName(target)}`
+    : `${options.podPath} in ${podName(target)} to ${options.hostPath}`;
+  throw new TransferError(
+    `Could not copy ${what}: the exec connection broke ${attempts} times ` +
+      `(last: ${losses.at(-1)}). Check that the API server and the node are reachable and stable ` +
+      "(proxies or load balancers that cut long connections), then re-run the job.",
+  );
+}
+
+/** Closes the session when no byte has moved for `stallTimeoutMs`: its result is then "lost",
+ * and the copy is repeated. Reset by every chunk passing through `tap`. */
+function stallWatchdog(options: CommonOptions, session: ExecSession) {
+  const ms = options.stallTimeoutMs ?? 60_000;
+  let timer = setTimeout(() => session.close(), ms);
+  const tap = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      clearTimeout(timer);
+      timer = setTimeout(() => session.close(), ms);
+      controller.enqueue(chunk);
+    },
+  });
+  return { tap, stop: () => clearTimeout(timer) };
+}
+
+/** All of a stream as text, keeping only the last 64 KiB (tar can be chatty). */
+async function boundedText(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    text += decoder.decode(chunk, { stream: true });
+    if (text.length > 65536) text = text.slice(-65536);
+  }
+  return text + decoder.decode();
+}
+
+function exitProblem(result: ExecResult): string | undefined {
+  if (result.kind === "exited" && result.exitCode !== 0) {
+    return `the copy command exited with code ${result.exitCode}`;
+  }
+  return undefined;
+}
+
+function packProblem(receipt: Record<string, number> | undefined): string | undefined {
+  if (receipt?.pack_exit === undefined) {
+    return "the pod printed no receipt (is `sh` a POSIX shell with `find` and `tar`?)";
+  }
+  if (receipt.pack_exit !== 0) {
+    return `find or tar in the pod exited with code ${receipt.pack_exit}`;
+  }
+  return undefined;
+}
+
+function podName(target: PodTarget): string {
+  return `container "${target.container}" of pod ${target.namespace}/${target.pod}`;
+}
+
+function toPodFailure(
+  target: PodTarget,
+  options: CopyToPodOptions,
+  problem: string,
+  messages: string,
+): string {
+  return `Could not copy ${options.hostPath} to ${options.podPath} in ${podName(target)}: ` +
+    `${problem}${messages ? ` (${lastLines(messages)})` : ""}. ${hint(messages, options.podPath)}`;
+}
+
+function fromPodFailure(
+  target: PodTarget,
+  options: CopyFromPodOptions,
+  problem: string,
+  messages: string,
+): string {
+  return `Could not copy ${options.podPath} in ${podName(target)} back to ${options.hostPath}: ` +
+    `${problem}${messages ? ` (${lastLines(messages)})` : ""}. ${hint(messages, options.podPath)}`;
+}
+
+/** The fix for the failures users meet. */
+function hint(messages: string, podPath: string): string {
+  if (/permission denied|operation not permitted|read-only file system/i.test(messages)) {
+    return `The container's user cannot write ${podPath}: give the pod an fsGroup (or runAsUser) ` +
+      "that owns the workspace volume in the pod template's securityContext.";
+  }
+  if (/not found/i.test(messages)) {
+    return "The job image lacks a tool the copy needs (sh, tar, find, wc; gzip when compressing): " +
+      "add it to the image, or set KUBEHOOK_TRANSFER_COMPRESSION=none if only gzip is missing.";
+  }
+  return "See the pod's messages above; the job container image needs a working sh and tar.";
+}
+
+function lastLines(text: string): string {
+  return text.trim().split("\n").slice(-5).join("; ");
+}
