@@ -14,7 +14,7 @@ import { workLayout } from "../runner/layout.ts";
 import { type StateResponse, writeResponse } from "../runner/response.ts";
 import { warning } from "../runner/workflow_commands.ts";
 import { connect, type HookContext, jobState } from "./context.ts";
-import { runDetachedStep, stepDirectory } from "./detached_step.ts";
+import { runDetachedStep } from "./detached_step.ts";
 import { stepEnvironment } from "./step_environment.ts";
 import { bringStepChangesBack, stepUpload } from "./workspace.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
@@ -44,7 +44,7 @@ export async function runScriptStep(
       `The variable "${name}" is not a valid shell name, so the step cannot see it. Rename it.`,
     );
   }
-  const upload = await stepUpload(connection, state, layout, id, environment.text);
+  const upload = await stepUpload(state, layout, id, environment.text);
   const encoder = new TextEncoder();
   let code: number;
   try {

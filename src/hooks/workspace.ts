@@ -74,7 +74,7 @@ export async function bringWorkspaceIn(
   const { stdout } = await execText(
     connection,
     state,
-    `${podMarkScript(mark)}; cat /etc/os-release`,
+    `${podMarkScript(mark)} && { cat /etc/os-release 2>/dev/null; true; }`,
   );
   const isAlpine = /^ID="?alpine"?$/m.test(stdout);
   return { sync: host ? { host, podMark: mark } : undefined, isAlpine };
@@ -93,7 +93,6 @@ export interface StepUpload {
 /** Writes the step's environment file under `<work>/.kubehook/steps/<id>/env` and prepares the
  * upload of it plus everything the runner changed since the last sync. */
 export async function stepUpload(
-  connection: Connection,
   state: JobState,
   layout: WorkLayout,
   id: string,

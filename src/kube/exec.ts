@@ -22,7 +22,7 @@
 import type { KubeClient, Query } from "./client.ts";
 import { describeCall, KubeApiError, KubeConnectionError } from "./errors.ts";
 import { Channel, CLOSE_STDIN_FRAME, exitCodeFromStatus, stdinFrames } from "./exec_channels.ts";
-import { podSubresourcePath } from "./paths.ts";
+import { podsPath, podSubresourcePath } from "./paths.ts";
 import { isRetryableStatus, retryDelay, sleep } from "./retry.ts";
 
 /** Offered in order of preference: only v5 can end stdin without ending the exec. */
@@ -98,7 +98,7 @@ export async function openExec(client: KubeClient, options: ExecOptions): Promis
           "a proxy in between may strip Sec-WebSocket-Protocol; let it through.",
       );
     }
-    const { error, retryable } = await upgradeFailure(client, path, query, failure);
+    const { error, retryable } = await upgradeFailure(client, options, query, failure);
     const delay = retryable
       ? retryDelay(client.retryPolicy, attempt, Date.now() - started)
       : undefined;
@@ -129,14 +129,33 @@ function opened(ws: WebSocket, signal?: AbortSignal): Promise<string | undefined
  * wss it retries over HTTP/2 and reports only that attempt's error, never the HTTP status or the
  * Status body. A plain GET of the same URL with the same credentials meets the same
  * authorization and lookup, so its answer (403 with the missing permission, 404 for a missing
- * pod, 503) is the real one. "Upgrade request required" means the server takes the request now:
- * the failure passed, or the upgrade is lost on the way (retried until the budget ends). */
+ * pod, 503) is the real one. A server that checks for the upgrade before it looks up the pod
+ * answers "Upgrade request required" instead, so then the pod is looked up here; when it exists,
+ * the failure passed or the upgrade is lost on the way (retried until the budget ends). */
 async function upgradeFailure(
   client: KubeClient,
-  path: string,
+  options: ExecOptions,
   query: Query,
   failure: string,
 ): Promise<{ error: Error; retryable: boolean }> {
+  const path = podSubresourcePath(options.namespace, options.pod, "exec");
+  const known = await diagnose(client, path, query) ??
+    await diagnose(client, podsPath(options.namespace, options.pod), {});
+  if (known) return known;
+  const error = new Error(
+    `Could not ${describeCall("GET", path).text}: the WebSocket upgrade failed (${failure}), ` +
+      "yet the API server answers the same request without it: a proxy or load balancer " +
+      "between kubehook and the API server may not pass WebSocket upgrades (HTTP/1.1 Upgrade).",
+  );
+  return { error, retryable: true };
+}
+
+/** The failure a plain GET meets, unless it is none or only "Upgrade request required". */
+async function diagnose(
+  client: KubeClient,
+  path: string,
+  query: Query,
+): Promise<{ error: Error; retryable: boolean } | undefined> {
   try {
     await client.request("GET", path, { query, retry: false });
   } catch (err) {
@@ -147,12 +166,7 @@ async function upgradeFailure(
       return { error: err, retryable: isRetryableStatus(err.status, true) };
     }
   }
-  const error = new Error(
-    `Could not ${describeCall("GET", path).text}: the WebSocket upgrade failed (${failure}), ` +
-      "yet the API server answers the same request without it: a proxy or load balancer " +
-      "between kubehook and the API server may not pass WebSocket upgrades (HTTP/1.1 Upgrade).",
-  );
-  return { error, retryable: true };
+  return undefined;
 }
 
 function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSession {
@@ -232,7 +246,7 @@ function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSe
         for (const frame of stdinFrames(chunk)) {
           if (ws.readyState !== WebSocket.OPEN) {
             throw new Error(
-              `Cannot write to stdin to ${what}: the session has ended ` +
+              `Cannot send stdin (${what}): the session has ended ` +
                 `(${lostReason ?? "the command exited"}).`,
             );
           }
@@ -246,7 +260,7 @@ function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSe
       close() {
         if (ws.protocol !== EXEC_PROTOCOLS[0]) {
           throw new Error(
-            `Cannot end stdin to ${what}: the API server speaks only ${ws.protocol} (Kubernetes ` +
+            `Cannot end stdin (${what}): the API server speaks only ${ws.protocol} (Kubernetes ` +
               "before 1.30), which has no way to close stdin but closing the whole exec. " +
               "Upgrade the cluster, or run commands that do not wait for the end of stdin.",
           );

@@ -8,6 +8,7 @@
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { KubeApiError } from "./errors.ts";
+import { eventsPath, podsPath } from "./paths.ts";
 import { classifyPod, type PodVerdict } from "./pod_status.ts";
 
 /** How to wait. */
@@ -46,7 +47,7 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
   try {
     while (true) {
       if (resourceVersion === undefined) {
-        const pod = await client.get<V1Pod>(`/api/v1/namespaces/${namespace}/pods/${name}`, {
+        const pod = await client.get<V1Pod>(podsPath(namespace, name), {
           signal,
         });
         resourceVersion = pod.metadata?.resourceVersion;
@@ -56,7 +57,7 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
       }
       try {
         for await (
-          const event of client.watch<V1Pod>(`/api/v1/namespaces/${namespace}/pods`, {
+          const event of client.watch<V1Pod>(podsPath(namespace), {
             fieldSelector: `metadata.name=${name}`,
             resourceVersion,
             allowWatchBookmarks: "true",
@@ -122,7 +123,7 @@ async function latestWarning(
   name: string,
 ): Promise<CoreV1Event | undefined> {
   try {
-    const list = await client.list<CoreV1Event>(`/api/v1/namespaces/${namespace}/events`, {
+    const list = await client.list<CoreV1Event>(eventsPath(namespace), {
       fieldSelector: `involvedObject.name=${name}`,
     });
     return list.items.filter((e) => e.type === "Warning").sort((a, b) =>

@@ -8,7 +8,7 @@
  * ```ts
  * Deno.test("jobs", async (t) => {
  *   await using hc = await HookCluster.start();
- *   await hc.job(t, "a job with a step", async (sim) => {
+ *   await hc.job(t, "a job with a step", async ({ sim }) => {
  *     assertHookOk(await sim.prepareJob({ container: jobContainer("debian:12"), services: [] }));
  *     assertHookOk(await sim.scriptStep("echo hi"));
  *     assertHookOk(await sim.cleanupJob());
@@ -25,6 +25,15 @@ import { type HookResult, RunnerSim } from "../support/runner_sim.ts";
 /** The namespace of the kubeconfig's contexts. */
 export const NAMESPACE = "default";
 
+/** What a job case's body gets. */
+export interface JobCase {
+  sim: RunnerSim;
+  /** The runner pod the hook runs as: kubehook labels its objects `runner-pod=<runnerPod>`. */
+  runnerPod: string;
+  /** The case's own test context, for sub-steps sharing its job. */
+  t: Deno.TestContext;
+}
+
 /** A local cluster and runner simulators wired to it. */
 export class HookCluster implements AsyncDisposable {
   readonly cluster: Cluster;
@@ -38,19 +47,20 @@ export class HookCluster implements AsyncDisposable {
     return new HookCluster(await startCluster());
   }
 
-  /** A runner simulator whose hook talks to this cluster as runner pod `runner-<n>`; `env`
+  /** A runner simulator whose hook talks to this cluster as a new runner pod `runner-<n>`; `env`
    * overrides or adds hook variables (KUBEHOOK_CONTEXT, heartbeat settings, ...). */
-  sim(env: Record<string, string> = {}): Promise<RunnerSim> {
-    this.#runners++;
-    return RunnerSim.create({
+  async sim(env: Record<string, string> = {}): Promise<{ sim: RunnerSim; runnerPod: string }> {
+    const runnerPod = `runner-${++this.#runners}`;
+    const sim = await RunnerSim.create({
       env: {
         KUBECONFIG: this.cluster.kubeconfigPath,
         KUBEHOOK_CONTEXT: "runner",
-        ACTIONS_RUNNER_POD_NAME: `runner-${this.#runners}`,
+        ACTIONS_RUNNER_POD_NAME: runnerPod,
         ACTIONS_RUNNER_IMAGE: "ghcr.io/actions/actions-runner:latest",
         ...env,
       },
     });
+    return { sim, runnerPod };
   }
 
   /** Runs one job case as a test step with a fresh simulator, then checks that the namespace holds
@@ -59,14 +69,15 @@ export class HookCluster implements AsyncDisposable {
   async job(
     t: Deno.TestContext,
     name: string,
-    body: (sim: RunnerSim) => Promise<void>,
+    body: (job: JobCase) => Promise<void>,
     env: Record<string, string> = {},
   ): Promise<boolean> {
-    return await t.step(name, async () => {
+    return await t.step(name, async (step) => {
       let failure: unknown;
       try {
-        await using sim = await this.sim(env);
-        await body(sim);
+        const { sim, runnerPod } = await this.sim(env);
+        await using _ = sim;
+        await body({ sim, runnerPod, t: step });
       } catch (error) {
         failure = error;
       }

@@ -106,19 +106,11 @@ Deno.test("exec against the local cluster", async (t) => {
       });
     });
 
-    // Ignored until tests/cluster/api/exec.ts looks the pod up before it asks for an upgrade, as
-    // the real API server does (ExecREST resolves the pod first): it answers the plain GET that
-    // diagnoses a failed upgrade with 400 "Upgrade request required" instead of 404.
-    await t.step({
-      name: "a missing pod is a 404 with the server's message",
-      ignore: true,
-      fn: async () => {
-        await assert.rejects(
-          () =>
-            openExec(client, { namespace, pod: "no-such-pod", command: ["true"], stdin: false }),
-          (err: KubeApiError) => err.status === 404 && /no-such-pod/.test(err.message),
-        );
-      },
+    await t.step("a missing pod is a 404 with the server's message", async () => {
+      await assert.rejects(
+        () => openExec(client, { namespace, pod: "no-such-pod", command: ["true"], stdin: false }),
+        (err: KubeApiError) => err.status === 404 && /"no-such-pod" not found/.test(err.message),
+      );
     });
 
     await t.step("without pods/exec, the error shows the Role rule to add", async () => {

@@ -67,6 +67,7 @@ export async function serveExec(
     await socket.close(1000);
     return null;
   }
+  context.stats.countExecSession();
   await runSession({
     socket,
     protocol,

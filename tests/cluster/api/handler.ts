@@ -1,8 +1,8 @@
 /**
  * The API server's request pipeline, the same for requests arriving over the internal HTTP
- * server and for raw WebSocket upgrades: authentication by bearer token, injected api-error
- * faults, authorization, then dispatch to discovery, OpenAPI, health, faults, reviews, REST,
- * logs or exec/attach. Every failure leaves as a Status.
+ * server and for raw WebSocket upgrades: authentication by bearer token, request counting,
+ * injected api-error faults, authorization, then dispatch to discovery, OpenAPI, health, faults,
+ * stats, reviews, REST, logs or exec/attach. Every failure leaves as a Status.
  *
  * @module
  */
@@ -24,6 +24,7 @@ import { openApiDocument } from "./openapi.ts";
 import { decodeReview, PROTOBUF } from "./protobuf.ts";
 import { json, readJson, serveResource } from "./rest.ts";
 import { accessReview, rulesReview } from "./reviews.ts";
+import { type RequestStats, requestKey } from "./stats.ts";
 import { CORE_RESOURCES, resolveRoute, type ResourceRoute } from "./routes.ts";
 import { ApiError, failure, forbidden, notFound, serverError, unauthorized } from "./status.ts";
 
@@ -31,6 +32,7 @@ import { ApiError, failure, forbidden, notFound, serverError, unauthorized } fro
 export interface HandlerContext {
   control: ControlPlane;
   faults: Faults;
+  stats: RequestStats;
   users: User[];
   /** `https://127.0.0.1:PORT`, for discovery's server address. */
   url: () => string;
@@ -38,6 +40,7 @@ export interface HandlerContext {
 
 const PUBLIC = new Set(["/healthz", "/readyz", "/livez", "/version"]);
 const FAULTS_PATH = "/_cluster/faults";
+const STATS_PATH = "/_cluster/stats";
 
 function authenticate(context: HandlerContext, request: Request): User | undefined {
   const header = request.headers.get("authorization") ?? "";
@@ -45,10 +48,15 @@ function authenticate(context: HandlerContext, request: Request): User | undefin
   return context.users.find((u) => u.token === token);
 }
 
-async function serveFaults(context: HandlerContext, request: Request, user: User) {
+/** The cluster's own endpoints belong to the admin context alone. */
+function requireAdmin(user: User, what: "faults" | "stats"): void {
   if (user.identity !== "admin") {
-    throw forbidden(`only the admin context may manage faults (${user.name} may not)`, "faults");
+    throw forbidden(`only the admin context may manage ${what} (${user.name} may not)`, what);
   }
+}
+
+async function serveFaults(context: HandlerContext, request: Request, user: User) {
+  requireAdmin(user, "faults");
   switch (request.method) {
     case "GET":
       return json(context.faults.list());
@@ -66,6 +74,18 @@ async function serveFaults(context: HandlerContext, request: Request, user: User
     }
   }
   throw failure(405, "MethodNotAllowed", `use GET, POST or DELETE on ${FAULTS_PATH}`);
+}
+
+function serveStats(context: HandlerContext, request: Request, user: User) {
+  requireAdmin(user, "stats");
+  switch (request.method) {
+    case "GET":
+      return json(context.stats.snapshot());
+    case "DELETE":
+      context.stats.reset();
+      return json(context.stats.snapshot());
+  }
+  throw failure(405, "MethodNotAllowed", `use GET or DELETE on ${STATS_PATH}`);
 }
 
 function attributes(route: ResourceRoute, method: string): ResourceAttributes {
@@ -108,12 +128,14 @@ async function dispatch(
   const user = authenticate(context, request);
   if (!user) throw unauthorized();
   if (path === FAULTS_PATH) return await serveFaults(context, request, user);
+  if (path === STATS_PATH) return serveStats(context, request, user);
+  const route = resolveRoute(url);
+  context.stats.countRequest(requestKey(request.method, route));
   const injected = context.faults.takeApiError(request.method, path);
   if (injected !== undefined) {
     throw serverError(injected, `injected fault: ${request.method} ${path} failed on purpose`);
   }
 
-  const route = resolveRoute(url);
   if (route.kind === "nonresource") {
     const hostPort = new URL(context.url()).host;
     const document = path.startsWith("/openapi/")

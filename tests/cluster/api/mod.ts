@@ -16,6 +16,7 @@ import { ControlPlane } from "./control.ts";
 import { Faults } from "./faults.ts";
 import { FrontDoor, writeRawResponse } from "./front.ts";
 import { handle, type HandlerContext } from "./handler.ts";
+import { RequestStats } from "./stats.ts";
 import { ObjectStore } from "./store.ts";
 import { generateTls } from "./tls.ts";
 
@@ -81,7 +82,13 @@ async function serve(
   undo.push(() => control.close(), () => runtime.shutdown());
   const users = createUsers();
   let url = "";
-  const context: HandlerContext = { control, faults, users: Object.values(users), url: () => url };
+  const context: HandlerContext = {
+    control,
+    faults,
+    stats: new RequestStats(),
+    users: Object.values(users),
+    url: () => url,
+  };
 
   const backend = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },

@@ -1,0 +1,187 @@
+/**
+ * `kubehook doctor`: checks, against the cluster and namespace the hooks would use (same settings
+ * and kubeconfig loading), everything a job needs — the API server answers, the namespace exists,
+ * every RBAC permission is held (one SelfSubjectAccessReview each), the runner pod is found, the pod
+ * template parses and merges — and prints a table with the fix for each problem. Exits 1 when
+ * something would fail a job, so it can gate a runner image's smoke test.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { KubeAccess } from "../kube/config.ts";
+import type { Container } from "../runner/input.ts";
+import { readSettings, type Settings } from "../runner/settings.ts";
+import { checkApi, checkNamespace, checkPermissions, checkRunnerPod } from "./cluster_checks.ts";
+import { planJobObjects } from "./job_plan.ts";
+import { type CheckRow, formatTable } from "./table.ts";
+
+const HELP = `Usage: kubehook doctor
+
+Checks what a job needs, against the cluster and namespace the hooks would use (the same
+environment and kubeconfig: in-cluster service account, else KUBECONFIG or ~/.kube/config, context
+KUBEHOOK_CONTEXT or the current one; namespace ACTIONS_RUNNER_KUBERNETES_NAMESPACE or the
+context's), and prints a table with a fix for each problem:
+
+  settings         every kubehook variable holds a usable value
+  API server       reachable, with the credentials of the configuration
+  namespace        exists (reported as skipped when the credentials may not read namespaces)
+  RBAC <resource>  every permission kubehook needs, one access review each
+  runner pod       ACTIONS_RUNNER_POD_NAME names a pod in the namespace
+  pod template     ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE parses and merges into a job pod
+  externals image  ACTIONS_RUNNER_IMAGE, shown (doctor does not pull images)
+
+Run it where the runner runs (e.g. kubectl exec into a runner pod) to check the runner's own
+service account. Exit codes: 0 no check failed, 1 something would fail a job, 2 wrong arguments.
+`;
+
+/** Retries kept short: doctor reports an unreachable server instead of waiting on it. */
+const DOCTOR_RETRY = { attempts: 2, budgetMs: 3_000 };
+
+/** Runs `kubehook doctor`; resolves with the exit code. */
+export async function doctor(rest: string[]): Promise<number> {
+  try {
+    const { values } = parseArgs({
+      args: rest,
+      options: { help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+  } catch (error) {
+    console.error(`kubehook doctor: ${(error as Error).message}.\n\n${HELP}`);
+    return 2;
+  }
+  const env = Deno.env.toObject();
+  const rows: CheckRow[] = [];
+  const runnerPodName = env.ACTIONS_RUNNER_POD_NAME?.trim() || undefined;
+  const settings = checkSettings(env, runnerPodName, rows);
+  const [{ loadKubeAccess }, { KubeClient }] = await Promise.all([
+    import("../kube/config.ts"),
+    import("../kube/client.ts"),
+  ]);
+  let access: KubeAccess | undefined;
+  try {
+    access = await loadKubeAccess(env);
+  } catch (error) {
+    rows.push({ check: "API server", result: "FAIL", detail: (error as Error).message });
+  }
+  if (access) {
+    const client = new KubeClient(access, { retry: DOCTOR_RETRY });
+    try {
+      const namespace = settings?.namespace ?? access.namespace;
+      const api = await checkApi(client);
+      rows.push(api.row);
+      if (api.usable) {
+        rows.push(await checkNamespace(client, namespace));
+        rows.push(...await checkPermissions(client, namespace, api.user));
+        rows.push(await checkRunnerPod(client, namespace, runnerPodName, settings));
+      } else {
+        rows.push({
+          check: "cluster checks",
+          result: "skip",
+          detail: "the API server is unusable",
+        });
+      }
+    } finally {
+      client.close();
+    }
+  }
+  if (settings) {
+    rows.push(await checkTemplate(settings));
+    rows.push({
+      check: "externals image",
+      result: "info",
+      detail: `${settings.runnerImage} (ACTIONS_RUNNER_IMAGE)\nthe job pod's init container ` +
+        "copies /home/runner/externals from it; doctor does not pull it",
+    });
+  } else {
+    rows.push({ check: "pod template", result: "skip", detail: "the settings are invalid" });
+  }
+  console.log(formatTable(rows));
+  const failed = rows.filter((r) => r.result === "FAIL").length;
+  const warned = rows.filter((r) => r.result === "warn").length;
+  const warnings = warned ? ` (${warned} warning${warned > 1 ? "s" : ""})` : "";
+  console.log(
+    failed
+      ? `\n${failed} check${failed > 1 ? "s" : ""} failed${warnings}: jobs would fail until ` +
+        "the fixes above are applied."
+      : `\nNo check failed${warnings}.`,
+  );
+  return failed ? 1 : 0;
+}
+
+/** Reads the settings as the hook does; a missing runner pod name is reported by the runner pod
+ * check, so a stand-in lets the other settings be checked from outside a runner pod. */
+function checkSettings(
+  env: Record<string, string>,
+  runnerPodName: string | undefined,
+  rows: CheckRow[],
+): Settings | undefined {
+  try {
+    const settings = readSettings({ ...env, ACTIONS_RUNNER_POD_NAME: runnerPodName ?? "runner" });
+    const workspace = settings.workspace === "copy"
+      ? "copy"
+      : `volume (PVC ${settings.claimName}, ${
+        settings.useKubeScheduler ? "placed by the scheduler" : "on the runner pod's node"
+      })`;
+    rows.push({
+      check: "settings",
+      result: "ok",
+      detail: `workspace ${workspace}, copy-back ${settings.copyBack}, compression ` +
+        `${settings.compression}, prepare_job timeout ${settings.prepareJobTimeoutSeconds} s`,
+    });
+    return settings;
+  } catch (error) {
+    rows.push({ check: "settings", result: "FAIL", detail: (error as Error).message });
+    return undefined;
+  }
+}
+
+/** Parses the template and merges it into a job pod with a job container and one service for
+ * each `$<service>` entry, so every entry is tried. */
+async function checkTemplate(settings: Settings): Promise<CheckRow> {
+  const check = "pod template";
+  const path = settings.templatePath;
+  if (!path) {
+    return { check, result: "info", detail: "none (ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE unset)" };
+  }
+  try {
+    const { loadPodTemplate } = await import("../pod/template.ts");
+    const services = (await loadPodTemplate(path)).containers
+      .map(({ value }) => value.name)
+      .filter((name) => name.startsWith("$") && name !== "$job")
+      .map((name) => sampleContainer(name.slice(1)));
+    // Copy mode: the template check must not depend on where a volume-mode pod would be placed.
+    const plan = await planJobObjects(
+      { container: sampleContainer("busybox"), services },
+      { ...settings, workspace: "copy" },
+      undefined,
+    );
+    const containers = plan.pod.spec?.containers.map((c) => c.name).join(", ");
+    const merged = `${path} parses and merges (containers: ${containers})`;
+    if (plan.warnings.length === 0) return { check, result: "ok", detail: merged };
+    return { check, result: "warn", detail: [merged, ...plan.warnings].join("\n") };
+  } catch (error) {
+    return { check, result: "FAIL", detail: (error as Error).message };
+  }
+}
+
+/** A container as the runner describes one, with nothing but an image. */
+function sampleContainer(image: string): Container {
+  return {
+    image,
+    dockerfile: null,
+    entryPoint: null,
+    entryPointArgs: [],
+    workingDirectory: null,
+    createOptions: null,
+    registry: null,
+    environmentVariables: {},
+    portMappings: [],
+    systemMountVolumes: [],
+    userMountVolumes: [],
+  };
+}

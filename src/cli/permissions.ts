@@ -1,0 +1,90 @@
+/**
+ * The RBAC permissions kubehook needs in its namespace (the same list as examples/rbac.yaml), how
+ * to ask the API server whether the caller holds one (a SelfSubjectAccessReview per verb), and the
+ * Role rule that grants what is missing. Used by `kubehook doctor`.
+ *
+ * @example
+ * ```ts
+ * for (const need of REQUIRED_PERMISSIONS) {
+ *   const missing = [];
+ *   for (const verb of need.verbs) {
+ *     if (!await reviewAccess(client, "ci", need.resource, verb)) missing.push(verb);
+ *   }
+ *   if (missing.length) console.log(roleRule(need.resource, missing));
+ * }
+ * ```
+ * @module
+ */
+import type { V1SelfSubjectAccessReview } from "@kubernetes/client-node";
+import type { KubeClient } from "../kube/client.ts";
+import { SELF_SUBJECT_ACCESS_REVIEWS_PATH } from "../kube/paths.ts";
+
+/** Verbs on one resource of the core API group, and why kubehook needs them. */
+export interface Permission {
+  /** Resource with subresource, e.g. `pods/exec`. */
+  resource: string;
+  verbs: readonly string[];
+  /** What fails without it, in a few words. */
+  why: string;
+}
+
+/** Everything kubehook does in its namespace. */
+export const REQUIRED_PERMISSIONS: readonly Permission[] = [
+  {
+    resource: "pods",
+    verbs: ["get", "list", "watch", "create", "delete"],
+    why: "the job pod is created, watched until it runs, and found and deleted at cleanup",
+  },
+  {
+    resource: "pods/exec",
+    verbs: ["get", "create"],
+    why: "steps and workspace copies run over exec websockets",
+  },
+  {
+    resource: "pods/log",
+    verbs: ["get"],
+    why: "the output of containers that ran to completion is read from their logs",
+  },
+  {
+    resource: "secrets",
+    verbs: ["get", "list", "create", "delete"],
+    why: "private job and service images need image pull secrets, removed at cleanup",
+  },
+  {
+    resource: "events",
+    verbs: ["list", "watch"],
+    why: "the job log says why a pod does not start (image pulls, scheduling)",
+  },
+];
+
+/** Asks the API server whether the caller may `verb` `resource` (e.g. `pods/exec`) in
+ * `namespace`: one SelfSubjectAccessReview. API errors are thrown as KubeApiError. */
+export async function reviewAccess(
+  client: KubeClient,
+  namespace: string,
+  resource: string,
+  verb: string,
+): Promise<boolean> {
+  const [name, subresource] = resource.split("/");
+  const review: V1SelfSubjectAccessReview = {
+    apiVersion: "authorization.k8s.io/v1",
+    kind: "SelfSubjectAccessReview",
+    spec: {
+      resourceAttributes: {
+        namespace,
+        verb,
+        group: "",
+        resource: name,
+        ...(subresource ? { subresource } : {}),
+      },
+    },
+  };
+  const answer = await client.create(SELF_SUBJECT_ACCESS_REVIEWS_PATH, review);
+  return answer.status?.allowed === true;
+}
+
+/** The Role rule (one YAML list item) granting `verbs` on `resource` in the core API group. */
+export function roleRule(resource: string, verbs: readonly string[]): string {
+  const list = (items: readonly string[]) => `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
+  return `- apiGroups: [""]\n  resources: ${list([resource])}\n  verbs: ${list(verbs)}`;
+}

@@ -1,0 +1,150 @@
+/**
+ * `kubehook render --input FILE [--template FILE]`: prints, as YAML documents, the objects a hook
+ * invocation would create (for prepare_job: its image pull secrets, then the job pod with the pod
+ * template merged in), without a cluster. Platform engineers use it to see what a template does
+ * before a runner uses it; secret data is redacted so the output can be shared.
+ *
+ * @module
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { parseArgs } from "node:util";
+import { InputError, type Invocation, parseInvocation } from "../runner/input.ts";
+import { readSettings } from "../runner/settings.ts";
+import { type JobPlan, planJobObjects } from "./job_plan.ts";
+
+/** The runner pod name render assumes when ACTIONS_RUNNER_POD_NAME is unset. */
+export const DEFAULT_RUNNER_POD = "runner";
+/** Stands for the runner pod's node, which only the cluster knows (volume mode pins the pod). */
+export const RUNNER_NODE_PLACEHOLDER = "<runner-node>";
+/** What secret values are replaced with. */
+export const REDACTED = "REDACTED";
+
+const HELP = `Usage: kubehook render --input FILE [--template FILE]
+
+Prints the objects a hook invocation would create, as YAML documents, without a cluster:
+for a prepare_job input, its image pull secrets (data ${REDACTED}) and then the job pod, with
+the pod template merged in. Template warnings go to stderr.
+
+  --input FILE, -i FILE     a hook input JSON as the runner writes it on stdin ("-": stdin)
+  --template FILE, -t FILE  a pod template; overrides ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE
+
+Settings are read from the environment like the hook does (see "kubehook --help"), except that
+ACTIONS_RUNNER_POD_NAME defaults to "${DEFAULT_RUNNER_POD}" here, so render works outside a runner
+pod. What only the cluster knows is left out or shown as a placeholder: the runner pod's uid (the
+ownerReferences prepare_job adds when it finds the runner pod), its node (volume mode pins the job
+pod to ${RUNNER_NODE_PLACEHOLDER}), and the namespace. Secret names end in a random part, as in the
+hook.
+
+Exit codes: 0 printed, 1 the input or template cannot be used (the message names the field or
+file:line), 2 wrong arguments.
+`;
+
+/** Runs `kubehook render`; resolves with the exit code. */
+export async function render(rest: string[]): Promise<number> {
+  let options: { input?: string; template?: string; help?: boolean };
+  try {
+    options = parseArgs({
+      args: rest,
+      options: {
+        input: { type: "string", short: "i" },
+        template: { type: "string", short: "t" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    console.error(`kubehook render: ${(error as Error).message}.\n\n${HELP}`);
+    return 2;
+  }
+  if (options.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!options.input) {
+    console.error(`kubehook render: --input FILE is required.\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    const invocation = await readInvocation(options.input);
+    if (invocation.command !== "prepare_job") {
+      console.error(`kubehook render: ${options.input}: ${nothingToRender(invocation)}`);
+      return 1;
+    }
+    const env = Deno.env.toObject();
+    if (!env.ACTIONS_RUNNER_POD_NAME?.trim()) env.ACTIONS_RUNNER_POD_NAME = DEFAULT_RUNNER_POD;
+    if (options.template) env.ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE = options.template;
+    const settings = readSettings(env);
+    // No uid: render cannot know it, and without one the plan adds no ownerReferences.
+    const runner: V1Pod = {
+      metadata: { name: settings.runnerPodName },
+      spec: { containers: [], nodeName: RUNNER_NODE_PLACEHOLDER },
+    };
+    const plan = await planJobObjects(invocation.args, settings, runner);
+    for (const warning of plan.warnings) console.error(`warning: ${warning}`);
+    const header = [
+      `What prepare_job creates for ${options.input}, in this order.`,
+      `Runner pod "${settings.runnerPodName}"${
+        Deno.env.get("ACTIONS_RUNNER_POD_NAME")?.trim() ? "" : " (ACTIONS_RUNNER_POD_NAME unset)"
+      }, workspace ${settings.workspace}, pod template ${settings.templatePath ?? "none"}.`,
+    ];
+    console.log(await planYaml(plan, header));
+    return 0;
+  } catch (error) {
+    // Input, settings and template errors already name the field, variable or file:line.
+    const message = error instanceof InputError
+      ? `${options.input}: ${error.message}`
+      : (error as Error).message;
+    console.error(`kubehook render: ${message}`);
+    return 1;
+  }
+}
+
+/** Reads and validates the hook input at `path` ("-" for stdin). */
+async function readInvocation(path: string): Promise<Invocation> {
+  let text: string;
+  try {
+    text = path === "-"
+      ? await new Response(Deno.stdin.readable).text()
+      : await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot read the hook input ${path}: ${(error as Error).message}. Give the path of a JSON ` +
+        "file like the one the runner writes on the hook's stdin.",
+    );
+  }
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    // parseInvocation would blame stdin; here the file is at fault.
+    throw new Error(
+      `The hook input ${path} is not valid JSON (${(error as Error).message}). Fix the file.`,
+    );
+  }
+  return parseInvocation(text);
+}
+
+function nothingToRender(invocation: Invocation): string {
+  if (invocation.command === "run_container_step") {
+    return "run_container_step creates no pod in this kubehook version: container steps are " +
+      "not supported yet. Give a prepare_job input.";
+  }
+  return `${invocation.command} creates no objects, so there is nothing to render. Give a ` +
+    "prepare_job input.";
+}
+
+/** The plan as YAML documents with comments: a header, then one document per object. */
+async function planYaml(plan: JobPlan, header: string[]): Promise<string> {
+  const { stringify } = await import("yaml");
+  const comment = (lines: string[]) => lines.map((l) => `# ${l}`).join("\n");
+  const documents = [
+    ...plan.secrets.map(({ secret, about }) => {
+      const data = Object.fromEntries(Object.keys(secret.data ?? {}).map((k) => [k, REDACTED]));
+      return `${comment([`Image pull secret for ${about}.`])}\n${
+        stringify({ ...secret, data }, { lineWidth: 0 })
+      }`;
+    }),
+    `${comment(["The job pod."])}\n${stringify(plan.pod, { lineWidth: 0 })}`,
+  ];
+  return `${comment(header)}\n${documents.map((d) => `---\n${d}`).join("")}`.trimEnd();
+}

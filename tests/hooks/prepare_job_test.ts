@@ -1,0 +1,161 @@
+/**
+ * prepare_job and cleanup_job against the local cluster: jobs with and without a job container,
+ * services on localhost, private registries with and without credentials, a wrong image failing
+ * fast with the reason, and a prepare_job that fails half-way leaving nothing behind.
+ */
+import assert from "node:assert/strict";
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { Container } from "../../src/runner/input.ts";
+import { jobContainer, serviceContainer } from "../support/runner_sim.ts";
+import { assertHookFailed, assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
+
+/** The local cluster's private registry and the only credentials it accepts. */
+const PRIVATE_JOB_IMAGE = "registry.local/private/tools:1.0";
+const PRIVATE_SERVICE_IMAGE = "registry.local/private/cache:2.1";
+const CREDENTIALS = { username: "robot", password: "s3cret", serverUrl: "registry.local" };
+
+/** A timeout no failing test may come near: failing fast means long before it. */
+const PREPARE_TIMEOUT_SECONDS = "600";
+const FAST_MS = 60_000;
+
+interface PrepareResponse {
+  isAlpine: boolean;
+  context?: { container?: unknown; services?: { ports: Record<string, string> }[] };
+}
+
+const nginx = (over: Partial<Container> = {}) =>
+  serviceContainer("nginx:1.27", { portMappings: ["80"], ...over });
+
+Deno.test("prepare_job and cleanup_job", async (t) => {
+  await using hc = await HookCluster.start();
+
+  await hc.job(t, "services only, no job container", async ({ sim, runnerPod }) => {
+    const prepared = await sim.prepareJob({ container: null, services: [nginx()] });
+    assertHookOk(prepared, "prepare_job");
+    const response = prepared.response as PrepareResponse;
+    assert.deepEqual(response.context?.services?.map((s) => s.ports), [{ "80": "80" }]);
+    assert.ok(!response.context?.container, "a job without a container reports none");
+    const pods = await hc.labelled<V1Pod>("pods", runnerPod);
+    assert.deepEqual(
+      pods.map((p) => p.spec?.containers.map((c) => c.image)),
+      [["nginx:1.27"]],
+      "one pod holding just the service",
+    );
+    assertHookOk(await sim.cleanupJob(), "cleanup_job");
+  });
+
+  await hc.job(
+    t,
+    "alpine job container reaches an nginx service on localhost:80",
+    async ({ sim }) => {
+      const prepared = await sim.prepareJob({
+        container: jobContainer("alpine:3.20"),
+        services: [nginx()],
+      });
+      assertHookOk(prepared, "prepare_job");
+      const response = prepared.response as PrepareResponse;
+      assert.equal(response.isAlpine, true);
+      assert.deepEqual(response.context?.services?.map((s) => s.ports), [{ "80": "80" }]);
+      const step = await sim.scriptStep("wget -qO- http://localhost:80\n");
+      assertHookOk(step, "the step");
+      assert.match(step.stdout, /Welcome to nginx!/);
+      assertHookOk(await sim.cleanupJob(), "cleanup_job");
+    },
+  );
+
+  await hc.job(
+    t,
+    "private registry images with credentials, job and service",
+    async ({ sim, runnerPod }) => {
+      const prepared = await sim.prepareJob({
+        container: jobContainer(PRIVATE_JOB_IMAGE, { registry: CREDENTIALS }),
+        services: [
+          serviceContainer(PRIVATE_SERVICE_IMAGE, {
+            registry: CREDENTIALS,
+            // The image's own command is a shell that exits at once without a terminal.
+            entryPoint: "sleep",
+            entryPointArgs: ["3600"],
+          }),
+        ],
+      });
+      assertHookOk(prepared, "prepare_job");
+      const secrets = await hc.labelled<V1Secret>("secrets", runnerPod);
+      assert.deepEqual(
+        secrets.map((s) => s.type),
+        ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockerconfigjson"],
+        "one pull secret for the job container and one for the service",
+      );
+      const [pod] = await hc.labelled<V1Pod>("pods", runnerPod);
+      assert.deepEqual(
+        pod.spec?.imagePullSecrets?.map((r) => r.name).sort(),
+        secrets.map((s) => s.metadata?.name).sort(),
+      );
+      assertPasswordOnlyMasked(logOf(prepared));
+      const step = await sim.scriptStep("echo private job container runs\n");
+      assertHookOk(step, "the step");
+      assert.match(step.stdout, /private job container runs/);
+      assertHookOk(await sim.cleanupJob(), "cleanup_job");
+    },
+  );
+
+  await hc.job(
+    t,
+    "a private image without credentials fails fast with the reason",
+    async ({ sim }) => {
+      const started = performance.now();
+      const prepared = await sim.prepareJob({
+        container: jobContainer(PRIVATE_JOB_IMAGE),
+        services: [],
+      });
+      const log = assertHookFailed(prepared, "prepare_job");
+      assert.ok(performance.now() - started < FAST_MS, `prepare_job waited too long:\n${log}`);
+      assert.ok(log.includes(PRIVATE_JOB_IMAGE), `the image is not named:\n${log}`);
+      assert.match(log, /pull access denied|unauthorized|authentication/i);
+      assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
+    },
+    { ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: PREPARE_TIMEOUT_SECONDS },
+  );
+
+  await hc.job(
+    t,
+    "a wrong image fails fast, naming the image and the reason",
+    async ({ sim }) => {
+      const started = performance.now();
+      const prepared = await sim.prepareJob({
+        container: jobContainer("nginxx:latest"),
+        services: [],
+      });
+      const log = assertHookFailed(prepared, "prepare_job");
+      assert.ok(performance.now() - started < FAST_MS, `prepare_job waited too long:\n${log}`);
+      assert.match(log, /nginxx:latest/);
+      assert.match(log, /ErrImagePull|ImagePullBackOff|not found|cannot be pulled/);
+      assert.doesNotMatch(log, /timed out|timeout/i, "a pull error is not a timeout");
+      assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
+    },
+    { ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: PREPARE_TIMEOUT_SECONDS },
+  );
+
+  await hc.job(
+    t,
+    "a bad service image: prepare_job removes its pod and secret, cleanup_job still succeeds",
+    async ({ sim }) => {
+      const prepared = await sim.prepareJob({
+        container: jobContainer(PRIVATE_JOB_IMAGE, { registry: CREDENTIALS }),
+        services: [nginx(), serviceContainer("no-such-registry.example/db:9")],
+      });
+      const log = assertHookFailed(prepared, "prepare_job");
+      assert.match(log, /no-such-registry\.example\/db:9/);
+      assert.deepEqual(await hc.leftovers(), [], "prepare_job left objects behind");
+      assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
+    },
+    { ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: PREPARE_TIMEOUT_SECONDS },
+  );
+});
+
+/** The registry password may appear only in `::add-mask::` commands, which the runner hides. */
+function assertPasswordOnlyMasked(log: string): void {
+  const leaks = log.split("\n").filter((line) =>
+    line.includes(CREDENTIALS.password) && !line.startsWith("::add-mask::")
+  );
+  assert.deepEqual(leaks, [], "the registry password is in the log");
+}

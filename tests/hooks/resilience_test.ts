@@ -1,0 +1,95 @@
+/**
+ * Steps that outlive their connection: the exec websocket dropped or stalled mid-step must not
+ * cost a byte of output, the exit code, or run the step twice; and a cancelled job (SIGINT to the
+ * hook) stops the step's processes in the pod and lets the hook exit on its own.
+ */
+import assert from "node:assert/strict";
+import { jobContainer, type RunnerSim } from "../support/runner_sim.ts";
+import { assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
+
+/** Short heartbeats so a stalled socket is noticed in about a second. */
+const QUICK_HEARTBEAT = {
+  ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS: "200",
+  ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS: "1500",
+};
+const LINES = 120;
+/** A distinctive command line, to find the step's process in the pod. */
+const SLEEPER = "sleep 987";
+
+/** A step that counts its runs in the workspace, prints numbered lines slowly enough for a fault to
+ * land mid-step, and exits with `code`. */
+function countedStep(counter: string, code: number): string {
+  return `echo run >> "${counter}"
+i=0
+while [ $i -lt ${LINES} ]; do
+  echo "line $i of the step"
+  if [ $((i % 20)) = 0 ]; then sleep 0.2; fi
+  i=$((i + 1))
+done
+exit ${code}
+`;
+}
+
+/** Runs {@link countedStep} under `fault` and checks output, exit code and a single run. */
+async function survives(
+  hc: HookCluster,
+  sim: RunnerSim,
+  fault: { kind: "exec-drop" | "exec-stall"; afterBytes: number },
+  code: number,
+): Promise<void> {
+  const counter = `counter-${fault.kind}`;
+  await hc.cluster.addFaults({ ...fault, count: 1 });
+  const step = await sim.scriptStep(countedStep(counter, code));
+  assert.deepEqual(await hc.faultsLeft(), [], "the fault never hit an exec session");
+  assert.equal(step.code, code, logOf(step));
+  const lines = step.stdout.split("\n").filter((l) => l.startsWith("line "));
+  assert.deepEqual(
+    lines,
+    Array.from({ length: LINES }, (_, i) => `line ${i} of the step`),
+    "output lost or repeated",
+  );
+  assert.equal(
+    await Deno.readTextFile(`${sim.workspace}/${counter}`),
+    "run\n",
+    "the step ran more than once",
+  );
+}
+
+Deno.test("steps survive broken exec connections and cancellation", async (t) => {
+  await using hc = await HookCluster.start();
+  await hc.job(t, "one job through drops, stalls and a cancellation", async ({ sim, t }) => {
+    assertHookOk(
+      await sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
+      "prepare_job",
+    );
+
+    await t.step("exec dropped mid-step", async () => {
+      await survives(hc, sim, { kind: "exec-drop", afterBytes: 400 }, 3);
+    });
+
+    await t.step("exec stalled mid-step", async () => {
+      await survives(hc, sim, { kind: "exec-stall", afterBytes: 400 }, 0);
+    });
+
+    await t.step("SIGINT stops the step in the pod and the hook exits", async () => {
+      const run = await sim.startScriptStep(`echo started\nexec ${SLEEPER}\n`);
+      await run.hook.waitForOutput("started");
+      run.hook.signal("SIGINT");
+      // The runner would escalate after 7.5 s; only a hook that ignores SIGINT gets this far.
+      const escalate = setTimeout(() => run.hook.signal("SIGKILL"), 20_000);
+      const exit = await run.hook.finished.finally(() => clearTimeout(escalate));
+      const result = await run.result;
+      assert.equal(exit.signal, null, `the hook did not exit on SIGINT:\n${logOf(result)}`);
+      assert.notEqual(result.code, 0, "a cancelled step must not succeed");
+      const jobPod = String(sim.state?.jobPod);
+      const commandLines = await hc.execInPod(
+        jobPod,
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <\"$f\"; echo; done",
+      );
+      const left = commandLines.split("\n").filter((l) => l.startsWith(SLEEPER));
+      assert.deepEqual(left, [], "the step's process still runs in the pod");
+    });
+
+    assertHookOk(await sim.cleanupJob(), "cleanup_job");
+  }, QUICK_HEARTBEAT);
+});

@@ -1,0 +1,186 @@
+/**
+ * One job in a Debian job container, driven like the runner: the workspace the runner laid out is
+ * in the pod, steps see their environment byte-exact and their PATH in the right order, file
+ * commands and files the step writes come back to the host (also when the step fails), the hook
+ * exits with the step's own exit code, and a JavaScript action runs with the externals' node.
+ */
+import assert from "node:assert/strict";
+import { jobContainer } from "../support/runner_sim.ts";
+import { assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
+
+/** Values the runner may hand a step: every one must arrive byte for byte. */
+const EDGE_VALUES: Record<string, string> = {
+  NEWLINES: "line one\nline two\n\nlast line\n",
+  QUOTES: `single ' double " both '" backslash \\ end`,
+  DOLLARS: "$HOME ${PATH} $(id -u) $$ $1 $",
+  BACKTICKS: "`uname -a` and `id`",
+  EQUALS: "a=b==c=",
+  NON_ASCII: "héllo wörld ✓ 日本語 🚀",
+  EMPTY: "",
+  SPACES: "  leading and trailing  ",
+  CONTROL: "tab\there\r\nthen\x01soh",
+  SEMICOLONS: "; exit 7; echo pwned &",
+};
+
+/** A value that must never be visible outside the step's environment. */
+const SECRET = "kubehook-test-secret-5f1d9c";
+
+Deno.test("a job container runs steps like the runner expects", async (t) => {
+  await using hc = await HookCluster.start();
+  await hc.job(
+    t,
+    "debian job: workspace, environment, PATH, file commands, exit codes",
+    async ({ sim, t }) => {
+      await Deno.writeTextFile(`${sim.workspace}/README.md`, "laid out by the runner\n");
+      await Deno.mkdir(`${sim.workspace}/src/dir with space`, { recursive: true });
+      await Deno.writeTextFile(`${sim.workspace}/src/dir with space/ünïcode.txt`, "nested ✓\n");
+
+      const prepared = await sim.prepareJob({ container: jobContainer("debian:12"), services: [] });
+      assertHookOk(prepared, "prepare_job");
+      assert.equal((prepared.response as { isAlpine: boolean }).isAlpine, false);
+
+      await t.step("the runner's workspace is in the pod", async () => {
+        const step = await sim.scriptStep(
+          'pwd\ncat README.md\ncat "src/dir with space/ünïcode.txt"\necho "HOME=$HOME CI=$CI GA=$GITHUB_ACTIONS"\n',
+        );
+        assertHookOk(step);
+        assert.match(step.stdout, new RegExp(`^${sim.containerWorkspace}$`, "m"));
+        assert.match(step.stdout, /^laid out by the runner$/m);
+        assert.match(step.stdout, /^nested ✓$/m);
+        assert.match(step.stdout, /^HOME=\/github\/home CI=true GA=true$/m);
+      });
+
+      await t.step(
+        "environment values arrive byte-exact, secrets stay off command lines",
+        async () => {
+          const names = Object.keys(EDGE_VALUES);
+          // base64 keeps every byte visible, including trailing newlines command substitution drops.
+          const script =
+            names.map((name) =>
+              `printf '%s=%s\\n' ${name} "$(printf '%s' "$${name}" | base64 -w0)"`
+            ).join("\n") +
+            '\necho "EMPTY_IS=${EMPTY+set}"' +
+            "\nfor f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <\"$f\"; echo; done\n";
+          const step = await sim.scriptStep(script, {
+            shell: "bash",
+            env: { ...EDGE_VALUES, SECRET_TOKEN: SECRET },
+          });
+          assertHookOk(step);
+          const utf8 = new TextDecoder();
+          for (const name of names) {
+            const line = step.stdout.split("\n").find((l) => l.startsWith(`${name}=`));
+            assert.ok(line !== undefined, `${name} was not printed:\n${step.stdout}`);
+            assert.equal(
+              utf8.decode(
+                Uint8Array.from(atob(line.slice(name.length + 1)), (c) => c.charCodeAt(0)),
+              ),
+              EDGE_VALUES[name],
+            );
+          }
+          assert.match(step.stdout, /^EMPTY_IS=set$/m, "an empty value must be set, not dropped");
+          assert.ok(
+            !logOf(step).includes(SECRET),
+            "a secret is visible in the log or a command line",
+          );
+        },
+      );
+
+      await t.step("prependPath comes before the image's PATH, newest first", async () => {
+        for (const dir of ["bin-newest", "bin-older"]) {
+          await Deno.mkdir(`${sim.workspace}/${dir}`, { recursive: true });
+          await Deno.writeTextFile(
+            `${sim.workspace}/${dir}/which-tool`,
+            `#!/bin/sh\necho ${dir}\n`,
+            {
+              mode: 0o755,
+            },
+          );
+        }
+        const newest = `${sim.containerWorkspace}/bin-newest`;
+        const older = `${sim.containerWorkspace}/bin-older`;
+        const step = await sim.scriptStep(
+          'echo "PATH=$PATH"\nwhich-tool\nls --version | head -n 1\n',
+          {
+            prependPath: [newest, older],
+          },
+        );
+        assertHookOk(step);
+        const path = step.stdout.match(/^PATH=(.*)$/m)?.[1] ?? "";
+        assert.ok(path.startsWith(`${newest}:${older}:`), `PATH is ${path}`);
+        assert.ok(path.split(":").includes("/usr/bin"), `the image's PATH is lost: ${path}`);
+        assert.match(step.stdout, /^bin-newest$/m);
+        assert.match(step.stdout, /GNU coreutils/);
+      });
+
+      await t.step("file commands reach the host", async () => {
+        const step = await sim.scriptStep(
+          [
+            'echo "SIMPLE=plain value" >> "$GITHUB_ENV"',
+            '{ echo "MULTI<<EOF_7c1"; echo "first line"; echo "second = line"; echo "EOF_7c1"; } >> "$GITHUB_ENV"',
+            'echo "result=ok" >> "$GITHUB_OUTPUT"',
+            `{ echo "json<<JSON_END"; echo '{"a": [1, 2]}'; echo "JSON_END"; } >> "$GITHUB_OUTPUT"`,
+            'echo "saved=1" >> "$GITHUB_STATE"',
+            'echo "/opt/added/bin" >> "$GITHUB_PATH"',
+            'printf "### Summary ✓\\n\\n| a | b |\\n" >> "$GITHUB_STEP_SUMMARY"',
+          ].join("\n"),
+          { shell: "bash" },
+        );
+        assertHookOk(step);
+        assert.deepEqual(step.fileCommands, {
+          env: { SIMPLE: "plain value", MULTI: "first line\nsecond = line" },
+          output: { result: "ok", json: '{"a": [1, 2]}' },
+          state: { saved: "1" },
+          path: ["/opt/added/bin"],
+          summary: "### Summary ✓\n\n| a | b |\n",
+        });
+      });
+
+      for (const code of [1, 3, 42, 255]) {
+        await t.step(
+          `a step exiting ${code} fails with ${code}, file commands intact`,
+          async () => {
+            const step = await sim.scriptStep(
+              `echo "code=${code}" >> "$GITHUB_OUTPUT"\necho "failing with ${code}" >&2\nexit ${code}\n`,
+              { shell: code % 2 ? "bash" : "sh" },
+            );
+            assert.equal(step.code, code, logOf(step));
+            assert.equal(step.runnerError, undefined);
+            assert.match(logOf(step), new RegExp(`failing with ${code}`));
+            assert.deepEqual(step.fileCommands?.output, { code: String(code) });
+          },
+        );
+      }
+
+      await t.step("a JavaScript action runs with /__e/node20/bin/node", async () => {
+        const step = await sim.nodeActionStep(
+          [
+            'const fs = require("node:fs");',
+            'console.log("execPath=" + process.execPath);',
+            'console.log("script=" + process.argv[1]);',
+            'console.log("cwd=" + process.cwd());',
+            'fs.appendFileSync(process.env.GITHUB_OUTPUT, "from-node=yes\\n");',
+          ].join("\n"),
+        );
+        assertHookOk(step);
+        assert.match(step.stdout, /^execPath=\/__e\/node20\/bin\/node$/m);
+        assert.match(step.stdout, /^script=\/__w\/_actions\/o\/r\/v1\/dist\/index\.js$/m);
+        assert.match(step.stdout, new RegExp(`^cwd=${sim.containerWorkspace}$`, "m"));
+        assert.deepEqual(step.fileCommands?.output, { "from-node": "yes" });
+      });
+
+      await t.step("files a step writes are on the host after the step (hashFiles)", async () => {
+        const step = await sim.scriptStep(
+          'mkdir -p build\nprintf "artifact ✓\\n" > build/out.txt\necho changed >> README.md\n',
+        );
+        assertHookOk(step);
+        assert.equal(await Deno.readTextFile(`${sim.workspace}/build/out.txt`), "artifact ✓\n");
+        assert.equal(
+          await Deno.readTextFile(`${sim.workspace}/README.md`),
+          "laid out by the runner\nchanged\n",
+        );
+      });
+
+      assertHookOk(await sim.cleanupJob(), "cleanup_job");
+    },
+  );
+});
