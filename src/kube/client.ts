@@ -115,6 +115,14 @@ export class KubeClient {
     return this.request<T>("GET", path, options);
   }
 
+  /** GETs a plain-text resource (pods/log) and returns its body. */
+  async getText(
+    path: string,
+    options: { query?: Query; signal?: AbortSignal } = {},
+  ): Promise<string> {
+    return await (await this.send("GET", path, options)).text();
+  }
+
   list<T>(path: string, options: ListOptions = {}): Promise<KubeList<T>> {
     const { labelSelector, fieldSelector, signal } = options;
     return this.request<KubeList<T>>("GET", path, {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient, Query } from "./client.ts";
 import { describeCall, KubeApiError, KubeConnectionError } from "./errors.ts";
 import { Channel, CLOSE_STDIN_FRAME, exitCodeFromStatus, stdinFrames } from "./exec_channels.ts";
@@ -139,8 +140,7 @@ async function upgradeFailure(
   failure: string,
 ): Promise<{ error: Error; retryable: boolean }> {
   const path = podSubresourcePath(options.namespace, options.pod, "exec");
-  const known = await diagnose(client, path, query) ??
-    await diagnose(client, podsPath(options.namespace, options.pod), {});
+  const known = await diagnose(client, path, query) ?? await notRunning(client, options);
   if (known) return known;
   const error = new Error(
     `Could not ${describeCall("GET", path).text}: the WebSocket upgrade failed (${failure}), ` +
@@ -148,6 +148,42 @@ async function upgradeFailure(
       "between kubehook and the API server may not pass WebSocket upgrades (HTTP/1.1 Upgrade).",
   );
   return { error, retryable: true };
+}
+
+/** The pod's own answer when its container cannot take an exec: the pod is gone (404), or the
+ * container is not running (its state says why). */
+async function notRunning(
+  client: KubeClient,
+  options: ExecOptions,
+): Promise<{ error: Error; retryable: boolean } | undefined> {
+  let pod: V1Pod;
+  try {
+    pod = await client.request<V1Pod>("GET", podsPath(options.namespace, options.pod), {
+      retry: false,
+    });
+  } catch (err) {
+    if (err instanceof KubeConnectionError) return { error: err, retryable: true };
+    if (err instanceof KubeApiError) {
+      return { error: err, retryable: isRetryableStatus(err.status, true) };
+    }
+    return undefined;
+  }
+  const name = options.container ?? pod.spec?.containers?.[0]?.name;
+  const state = pod.status?.containerStatuses?.find((c) => c.name === name)?.state;
+  if (!state || state.running) return undefined;
+  const why = state.terminated
+    ? `it exited with code ${state.terminated.exitCode}${
+      state.terminated.reason ? ` (${state.terminated.reason})` : ""
+    }`
+    : `it is waiting (${state.waiting?.reason ?? "unknown reason"})`;
+  return {
+    error: new Error(
+      `Cannot run a command in container "${name}" of pod ${options.namespace}/${options.pod}: ` +
+        `${why}. A job container must keep running for the whole job: give it no entrypoint ` +
+        "(kubehook then keeps it alive) or one that does not exit.",
+    ),
+    retryable: false,
+  };
 }
 
 /** The failure a plain GET meets, unless it is none or only "Upgrade request required". */

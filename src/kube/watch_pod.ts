@@ -8,7 +8,7 @@
 import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { KubeApiError } from "./errors.ts";
-import { eventsPath, podsPath } from "./paths.ts";
+import { eventsPath, podsPath, podSubresourcePath } from "./paths.ts";
 import { classifyPod, type PodVerdict } from "./pod_status.ts";
 
 /** How to wait. */
@@ -53,7 +53,7 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
         resourceVersion = pod.metadata?.resourceVersion;
         verdict = classifyPod(pod);
         if (verdict.state === "ready") return pod;
-        if (verdict.state === "failed") throw await startError(client, options, verdict);
+        if (verdict.state === "failed") throw await startError(client, options, pod, verdict);
       }
       try {
         for await (
@@ -74,7 +74,9 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
           }
           verdict = classifyPod(event.object);
           if (verdict.state === "ready") return event.object;
-          if (verdict.state === "failed") throw await startError(client, options, verdict);
+          if (verdict.state === "failed") {
+            throw await startError(client, options, event.object, verdict);
+          }
           if (options.onWaiting && Date.now() - lastReport >= reportEveryMs) {
             lastReport = Date.now();
             options.onWaiting(verdict.why);
@@ -101,19 +103,66 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
   }
 }
 
+/** Waiting reasons that mean the image could not be fetched. */
+const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
+
 async function startError(
   client: KubeClient,
   options: WaitOptions,
+  pod: V1Pod,
   verdict: PodVerdict & { state: "failed" },
 ): Promise<PodStartError> {
-  const event = await latestWarning(client, options.namespace, options.name);
+  const { namespace, name } = options;
+  const [event, log] = await Promise.all([
+    latestWarning(client, namespace, name),
+    verdict.container && !PULL_FAILURES.has(verdict.reason)
+      ? logTail(client, namespace, name, verdict.container)
+      : undefined,
+  ]);
+  const told = event ? ` (event: ${event.reason}: ${event.message?.trim() ?? ""})` : "";
+  const printed = log ? ` Its last output: ${log}` : "";
+  if (verdict.container && PULL_FAILURES.has(verdict.reason)) {
+    const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
+      .find((c) => c.name === verdict.container);
+    return new PodStartError(
+      `${roleOf(verdict.container)} image "${spec?.image}" cannot be pulled: ${verdict.reason}: ` +
+        `${
+          event?.message?.includes(verdict.message) ? event.message.trim() : verdict.message + told
+        }. Check the image name and tag, and that the workflow gives ` +
+        `registry credentials for a private image (pod ${namespace}/${name}).`,
+      verdict,
+    );
+  }
   const where = verdict.container ? `container "${verdict.container}" of pod` : "pod";
-  const told = event ? ` (event: ${event.reason} ${event.message?.trim() ?? ""})` : "";
   return new PodStartError(
-    `${where} "${options.name}" in namespace "${options.namespace}" cannot start: ` +
-      `${verdict.reason}: ${verdict.message}${told}`,
+    `${where} "${name}" in namespace "${namespace}" cannot start: ` +
+      `${verdict.reason}: ${verdict.message}${told}.${printed}`,
     verdict,
   );
+}
+
+/** How a person names a container of the job pod. */
+function roleOf(container: string): string {
+  if (container === "job") return "job container";
+  if (container === "externals") return 'init container "externals" (ACTIONS_RUNNER_IMAGE)';
+  return `service container "${container}"`;
+}
+
+/** The last lines a failed container printed, on one line (a courtesy: never fail on it). */
+async function logTail(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  container: string,
+): Promise<string | undefined> {
+  try {
+    const text = (await client.getText(podSubresourcePath(namespace, name, "log"), {
+      query: { container, tailLines: 5 },
+    })).trim();
+    return text ? text.split("\n").join(" | ") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The newest Warning event about the pod, or undefined (events are a courtesy: never fail on them). */

@@ -104,7 +104,10 @@ export async function findHostPrerequisites(
   if (busybox === undefined) {
     missing.push({ what: "busybox (at /bin/busybox)", package: "busybox-static" });
   } else if (!await isStaticExecutable(busybox)) {
-    missing.push({ what: `a static busybox (${busybox} is dynamically linked)`, package: "busybox-static" });
+    missing.push({
+      what: `a static busybox (${busybox} is dynamically linked)`,
+      package: "busybox-static",
+    });
   }
   return { missing, root: Deno.uid() === 0, aptGet: onPath("apt-get") };
 }

@@ -1,0 +1,299 @@
+/**
+ * `deno task demo`: one realistic GitHub Actions job, run by the real hooks against the local
+ * cluster, printed the way the runner would log it. The job: a `node:20` job container with an
+ * `nginx` service, a checked-out repository, a JavaScript action, a build step that sets outputs and
+ * env and reads the service over localhost, a failing lint step with `continue-on-error`, a step
+ * using the earlier env, and cleanup. Afterwards: what was copied where, the outputs the runner
+ * read back, and the time each hook call took.
+ *
+ * It doubles as a smoke test: exit 0 only when every hook behaved as a working job needs (exit
+ * codes, outputs, the artifact back on the host, nothing left in the namespace). Set
+ * `RUNNER_DEBUG=1` to see the hooks' `::debug::` lines as well.
+ *
+ * @module
+ */
+import { startCluster } from "../tests/cluster/harness.ts";
+import { ensureClusterPrerequisites, PrerequisiteError } from "../tests/cluster/prerequisites.ts";
+import {
+  type HookResult,
+  jobContainer,
+  RunnerSim,
+  serviceContainer,
+  type StepOptions,
+} from "../tests/support/runner_sim.ts";
+
+const DEBUG = Deno.env.get("RUNNER_DEBUG") === "1";
+
+/** The repository "checked out" into GITHUB_WORKSPACE: path → [content, mode]. */
+const REPOSITORY: Record<string, [string, number]> = {
+  "package.json": ['{\n  "name": "hello-kubehook",\n  "version": "1.4.2"\n}\n', 0o644],
+  "README.md": ["# hello-kubehook\n\nA tiny project built by the kubehook demo.\n", 0o644],
+  "src/app.js": ['console.log("hello from app.js")\n', 0o644],
+  "ci/lint.sh": [
+    [
+      "#!/bin/sh",
+      'echo "::group::Linting $1 for $BUILD_ID"',
+      'ls "$1"',
+      'echo "::endgroup::"',
+      'echo "$1/app.js:1:34: missing semicolon" >&2',
+      "exit 2",
+      "",
+    ].join("\n"),
+    0o755,
+  ],
+  "ci/build.sh": [
+    [
+      "#!/bin/sh",
+      "set -e",
+      `version=$(sed -n 's/.*"version": "\\(.*\\)".*/\\1/p' package.json)`,
+      "mkdir -p build",
+      'echo "hello-kubehook $version built in $(hostname)" > build/artifact.txt',
+      'echo "built build/artifact.txt (version $version)"',
+      "",
+    ].join("\n"),
+    0o755,
+  ],
+};
+
+const ACTION_SOURCE = `const fs = require("node:fs");
+const who = process.env.INPUT_WHO;
+console.log(\`Hello, \${who}! (node \${process.version}, \${process.argv[1]})\`);
+fs.appendFileSync(process.env.GITHUB_OUTPUT, \`greeting=Hello, \${who}\\n\`);
+`;
+
+const BUILD_SCRIPT = `./ci/build.sh
+page=$(curl -fsS http://localhost:80 2>/dev/null || busybox wget -qO- http://localhost:80)
+title=$(echo "$page" | grep -o "Welcome to nginx!" | head -n 1)
+echo "the nginx service answered: $title"
+echo "version=$(sed -n 's/.*"version": "\\(.*\\)".*/\\1/p' package.json)" >> "$GITHUB_OUTPUT"
+echo "service=$title" >> "$GITHUB_OUTPUT"
+echo "BUILD_ID=hello-kubehook-$(cat build/artifact.txt | cut -d' ' -f2)" >> "$GITHUB_ENV"
+echo "### Build ✓" >> "$GITHUB_STEP_SUMMARY"
+`;
+
+/** One hook call as the demo records it. */
+interface Call {
+  title: string;
+  hook: string;
+  result: HookResult;
+  seconds: number;
+}
+
+/** Renders hook output the way the runner shows it: groups indented, commands acted on. */
+class JobLog {
+  readonly copies: string[] = [];
+  #masks = new Set<string>();
+
+  render(text: string): string[] {
+    const lines: string[] = [];
+    let depth = 1;
+    const push = (line: string) => lines.push(`${"  ".repeat(depth)}${this.#mask(line)}`);
+    for (const line of text.split("\n")) {
+      const command = /^::([a-z-]+)( [^:]*)?::(.*)$/.exec(line);
+      if (command === null) {
+        if (line.startsWith("Copied ")) this.copies.push(this.#mask(line));
+        if (line !== "") push(line);
+        continue;
+      }
+      const [, name, , escaped] = command;
+      const data = escaped.replaceAll("%0D", "\r").replaceAll("%0A", "\n").replaceAll("%25", "%");
+      if (name === "group") {
+        push(`▾ ${data}`);
+        depth++;
+      } else if (name === "endgroup") depth = Math.max(1, depth - 1);
+      else if (name === "add-mask") this.#masks.add(data);
+      else if (name === "debug") DEBUG && push(`[debug] ${data}`);
+      else push(`${name[0].toUpperCase()}${name.slice(1)}: ${data}`);
+    }
+    return lines;
+  }
+
+  #mask(line: string): string {
+    for (const secret of this.#masks) line = line.replaceAll(secret, "***");
+    return line;
+  }
+}
+
+const calls: Call[] = [];
+const problems: string[] = [];
+const log = new JobLog();
+
+function expect(ok: boolean, problem: string): void {
+  if (!ok) problems.push(problem);
+}
+
+/** Runs one hook call under a runner-style header (a title and detail lines) and prints its log. */
+async function hookCall(
+  [title, ...details]: string[],
+  hook: string,
+  run: () => Promise<HookResult>,
+  expectedCode = 0,
+): Promise<HookResult> {
+  console.log(`\n▶ ${title}`);
+  for (const line of details) console.log(`  │ ${line}`);
+  const started = performance.now();
+  const result = await run();
+  calls.push({ title, hook, result, seconds: (performance.now() - started) / 1000 });
+  for (const line of log.render(`${result.stdout}\n${result.stderr}`)) console.log(line);
+  if (result.code !== 0) console.log(`  Error: Process completed with exit code ${result.code}.`);
+  expect(result.code === expectedCode, `${title}: exit code ${result.code}, not ${expectedCode}`);
+  expect(
+    result.runnerError === undefined,
+    `${title}: the runner would fail: ${result.runnerError}`,
+  );
+  return result;
+}
+
+/** A `run:` step's header: the script's first line, the rest of the script beneath it. */
+function scriptHeader(script: string, ...details: string[]): string[] {
+  const [first, ...rest] = script.trimEnd().split("\n");
+  return [`Run ${first}`, ...rest, ...details];
+}
+
+async function checkout(workspace: string): Promise<void> {
+  for (const [path, [content, mode]] of Object.entries(REPOSITORY)) {
+    const file = `${workspace}/${path}`;
+    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(file, content, { mode });
+    await Deno.chmod(file, mode);
+  }
+}
+
+async function runJob(): Promise<void> {
+  console.log("Starting the local cluster…");
+  await using cluster = await startCluster();
+  await using sim = await RunnerSim.create({
+    repo: "hello-kubehook",
+    env: {
+      KUBECONFIG: cluster.kubeconfigPath,
+      KUBEHOOK_CONTEXT: "runner",
+      ACTIONS_RUNNER_POD_NAME: "runner-demo",
+      ACTIONS_RUNNER_IMAGE: "ghcr.io/actions/actions-runner:latest",
+      ...(DEBUG ? { RUNNER_DEBUG: "1" } : {}),
+    },
+  });
+  console.log(`Cluster at ${cluster.url}; runner work directory ${sim.work}`);
+  await checkout(sim.workspace);
+  console.log(`Checked out ${Object.keys(REPOSITORY).length} files into ${sim.workspace}`);
+
+  const jobEnv: Record<string, string> = {};
+  const step = (header: string[], run: (options: StepOptions) => Promise<HookResult>, code = 0) =>
+    hookCall(header, "run_script_step", () => run({ env: { ...jobEnv } }), code).then((r) => {
+      // Like the runner: GITHUB_ENV values reach every later step.
+      Object.assign(jobEnv, r.fileCommands?.env);
+      return r;
+    });
+
+  const prepared = await hookCall(
+    ["Set up job (node:20, service nginx:1.27)"],
+    "prepare_job",
+    () =>
+      sim.prepareJob({
+        container: jobContainer("node:20", { workingDirectory: sim.containerWorkspace }),
+        services: [serviceContainer("nginx:1.27", { portMappings: ["80"] })],
+      }),
+  );
+  const context = (prepared.response as { context?: { services?: { ports?: object }[] } } | null)
+    ?.context;
+  expect(
+    JSON.stringify(context?.services?.[0]?.ports) === '{"80":"80"}',
+    `prepare_job: the response does not map the nginx service's port 80: ${
+      JSON.stringify(prepared.response)
+    }`,
+  );
+  for (const pod of cluster.listPods()) {
+    const containers = pod.spec?.containers.map((c) => `${c.name} (${c.image})`).join(", ");
+    console.log(`  pod ${pod.metadata?.name}: ${pod.status?.phase}; containers ${containers}`);
+  }
+
+  const action = await step(
+    ["Run octo/hello-action@v1", "with: who=kubehook"],
+    (options) =>
+      sim.nodeActionStep(ACTION_SOURCE, "octo/hello-action/v1", {
+        ...options,
+        env: { ...options.env, INPUT_WHO: "kubehook" },
+      }),
+  );
+  expect(
+    action.fileCommands?.output.greeting === "Hello, kubehook",
+    "the node action's greeting output did not come back",
+  );
+
+  const build = await step(scriptHeader(BUILD_SCRIPT), (o) => sim.scriptStep(BUILD_SCRIPT, o));
+  expect(
+    build.fileCommands?.output.version === "1.4.2",
+    "the build step's version output is wrong",
+  );
+  expect(
+    build.fileCommands?.output.service === "Welcome to nginx!",
+    "the build step could not read the nginx service over localhost",
+  );
+  const artifact = await Deno.readTextFile(`${sim.workspace}/build/artifact.txt`).catch(() => "");
+  console.log(`  (runner host) build/artifact.txt is back in the workspace: ${artifact.trim()}`);
+  expect(artifact.startsWith("hello-kubehook 1.4.2"), "build/artifact.txt did not come back");
+
+  const lint = "./ci/lint.sh src";
+  await step(scriptHeader(lint, "continue-on-error: true"), (o) => sim.scriptStep(lint, o), 2);
+  console.log("  (continue-on-error: the step failed and the job goes on)");
+
+  const show = 'echo "$BUILD_ID" && cat build/artifact.txt';
+  const after = await step(scriptHeader(show), (o) => sim.scriptStep(show, o));
+  expect(after.stdout.includes("hello-kubehook-1.4.2"), "BUILD_ID from GITHUB_ENV did not arrive");
+
+  await hookCall(["Complete job"], "cleanup_job", () => sim.cleanupJob());
+  for (const resource of ["pods", "secrets"]) {
+    const response = await cluster.fetch(`/api/v1/namespaces/default/${resource}`);
+    const left = ((await response.json()).items ?? []) as { metadata: { name: string } }[];
+    expect(left.length === 0, `cleanup left ${resource}: ${left.map((o) => o.metadata.name)}`);
+  }
+  printSummary();
+  console.log("\nStopping the local cluster…");
+}
+
+function printSummary(): void {
+  console.log("\n── What was copied where");
+  for (const line of log.copies) console.log(`  ${line}`);
+  console.log("\n── Outputs the runner read back");
+  for (const { title, result } of calls) {
+    const commands = result.fileCommands;
+    if (!commands) continue;
+    const read = [
+      ...Object.entries(commands.output).map(([k, v]) => `output ${k}=${v}`),
+      ...Object.entries(commands.env).map(([k, v]) => `env ${k}=${v}`),
+      ...(commands.summary ? [`summary ${JSON.stringify(commands.summary.trim())}`] : []),
+    ];
+    console.log(`  ${title}: ${read.join("; ") || "nothing"}`);
+  }
+  console.log("\n── Time per hook call");
+  for (const { title, hook, result, seconds } of calls) {
+    const time = `${seconds.toFixed(2).padStart(6)} s`;
+    console.log(`  ${time}  ${hook.padEnd(16)} exit ${result.code}  ${title}`);
+  }
+  const total = calls.reduce((sum, call) => sum + call.seconds, 0);
+  console.log(`  ${total.toFixed(2).padStart(6)} s  in all`);
+}
+
+async function main(): Promise<number> {
+  try {
+    await ensureClusterPrerequisites({ install: true, log: console.log });
+  } catch (error) {
+    if (!(error instanceof PrerequisiteError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
+  try {
+    await runJob();
+  } catch (error) {
+    console.error(`\nThe demo stopped: ${(error as Error).message}`);
+    return 1;
+  }
+  if (problems.length > 0) {
+    console.error(`\nThe demo found ${problems.length} problem(s):`);
+    for (const problem of problems) console.error(`  ✗ ${problem}`);
+    return 1;
+  }
+  console.log(`Demo finished: ${calls.length} hook calls, all as expected.`);
+  return 0;
+}
+
+Deno.exit(await main());

@@ -1,0 +1,120 @@
+/**
+ * `kubehook doctor` as a user runs it, against the local cluster with each of its kubeconfig
+ * contexts (selected with KUBEHOOK_CONTEXT): `admin` and `runner` hold everything kubehook needs,
+ * `restricted` lacks pods/exec and must get a failing exit code with the Role rule to add.
+ */
+import assert from "node:assert/strict";
+import type { V1Pod } from "@kubernetes/client-node";
+import { startCluster } from "../cluster/harness.ts";
+import { type CliResult, REPO_ROOT, runKubehook } from "./cli_process.ts";
+
+const TEMPLATE = `${REPO_ROOT}tests/cli/fixtures/template.yaml`;
+const PERMISSION_ROWS = ["pods", "pods/exec", "pods/log", "secrets", "events"]
+  .map((r) => `RBAC ${r}`);
+
+/** The table rows by check name: result and the lines of detail and fix below it. */
+function tableOf(stdout: string): Map<string, { result: string; text: string }> {
+  const lines = stdout.split("\n");
+  const header = lines[0];
+  const resultColumn = header.indexOf("RESULT");
+  const textColumn = header.indexOf("DETAIL");
+  assert.ok(resultColumn > 0 && textColumn > resultColumn, `no table header in:\n${stdout}`);
+  const rows = new Map<string, { result: string; text: string }>();
+  let current: { result: string; text: string } | undefined;
+  for (const line of lines.slice(1)) {
+    if (line.trim() === "") break;
+    const check = line.slice(0, resultColumn).trim();
+    if (check) {
+      current = { result: line.slice(resultColumn, textColumn).trim(), text: "" };
+      rows.set(check, current);
+    }
+    current!.text += line.slice(textColumn) + "\n";
+  }
+  return rows;
+}
+
+function resultOf(rows: ReturnType<typeof tableOf>, check: string): string {
+  const row = rows.get(check);
+  assert.ok(row, `doctor printed no "${check}" row (rows: ${[...rows.keys()].join(", ")})`);
+  return row.result;
+}
+
+Deno.test("doctor against the local cluster", async (t) => {
+  await using cluster = await startCluster();
+  const doctor = (env: Record<string, string>): Promise<CliResult> =>
+    runKubehook(["doctor"], { KUBECONFIG: cluster.kubeconfigPath, ...env });
+
+  const runnerPod: V1Pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "runner-0" },
+    spec: { containers: [{ name: "runner", image: "busybox", command: ["sleep", "3600"] }] },
+  };
+  const created = await cluster.fetch("/api/v1/namespaces/default/pods", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(runnerPod),
+  });
+  assert.equal(created.status, 201, await created.text());
+
+  await t.step("admin, with runner pod and template: every check passes", async () => {
+    const { code, stdout, stderr } = await doctor({
+      KUBEHOOK_CONTEXT: "admin",
+      ACTIONS_RUNNER_POD_NAME: "runner-0",
+      ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: TEMPLATE,
+    });
+    assert.equal(code, 0, `doctor failed:\n${stdout}${stderr}`);
+    const rows = tableOf(stdout);
+    for (const check of ["settings", "API server", 'namespace "default"', ...PERMISSION_ROWS]) {
+      assert.equal(resultOf(rows, check), "ok", `${check}:\n${stdout}`);
+    }
+    assert.equal(resultOf(rows, "runner pod"), "ok");
+    assert.match(rows.get("runner pod")!.text, /pod "runner-0" found/);
+    assert.equal(resultOf(rows, "pod template"), "ok", stdout);
+    assert.match(rows.get("pod template")!.text, /containers: job, redis, mysql, statsd/);
+    assert.match(rows.get("externals image")!.text, /ghcr\.io\/actions\/actions-runner:latest/);
+    assert.match(rows.get("API server")!.text, new RegExp(cluster.url.replaceAll(".", "\\.")));
+    assert.match(stdout, /No check failed\./);
+  });
+
+  await t.step("runner: every permission is held", async () => {
+    const { code, stdout } = await doctor({ KUBEHOOK_CONTEXT: "runner" });
+    assert.equal(code, 0, stdout);
+    const rows = tableOf(stdout);
+    for (const check of PERMISSION_ROWS) assert.equal(resultOf(rows, check), "ok", stdout);
+    // The runner's Role may not read namespaces: that is reported, not failed.
+    assert.equal(resultOf(rows, 'namespace "default"'), "skip");
+    // Without ACTIONS_RUNNER_POD_NAME there is no runner pod to look for.
+    assert.equal(resultOf(rows, "runner pod"), "warn");
+    assert.match(rows.get("API server")!.text, /as "system:serviceaccount:default:runner"/);
+  });
+
+  await t.step("restricted: pods/exec is missing, the fix is the Role rule", async () => {
+    const { code, stdout } = await doctor({ KUBEHOOK_CONTEXT: "restricted" });
+    assert.equal(code, 1, stdout);
+    const rows = tableOf(stdout);
+    assert.equal(resultOf(rows, "RBAC pods/exec"), "FAIL");
+    const text = rows.get("RBAC pods/exec")!.text;
+    assert.match(text, /missing get, create in namespace "default"/);
+    assert.match(text, /Role bound to "system:serviceaccount:default:restricted"/);
+    assert.match(
+      text,
+      /- apiGroups: \[""\]\n\s+resources: \["pods\/exec"\]\n\s+verbs: \["get", "create"\]/,
+    );
+    for (const check of PERMISSION_ROWS.filter((c) => c !== "RBAC pods/exec")) {
+      assert.equal(resultOf(rows, check), "ok", stdout);
+    }
+    assert.match(stdout, /1 check failed/);
+  });
+
+  await t.step("a namespace that does not exist fails with the command to create it", async () => {
+    const { code, stdout } = await doctor({
+      KUBEHOOK_CONTEXT: "admin",
+      ACTIONS_RUNNER_KUBERNETES_NAMESPACE: "absent",
+    });
+    assert.equal(code, 1, stdout);
+    const rows = tableOf(stdout);
+    assert.equal(resultOf(rows, 'namespace "absent"'), "FAIL");
+    assert.match(rows.get('namespace "absent"')!.text, /kubectl create namespace absent/);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * `kubehook render` as a user runs it: a prepare_job input (tests/fixtures/prepare_job.json: a
+ * job container, a redis service and a private postgres service) rendered to YAML without a
+ * cluster, with and without a pod template, and the errors for a broken template and bad input.
+ */
+import assert from "node:assert/strict";
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { REPO_ROOT, runKubehook } from "./cli_process.ts";
+
+const INPUT = `${REPO_ROOT}tests/fixtures/prepare_job.json`;
+const TEMPLATE = `${REPO_ROOT}tests/cli/fixtures/template.yaml`;
+const BROKEN = `${REPO_ROOT}tests/cli/fixtures/broken_template.yaml`;
+/** The registry password in the fixture: it must never be printed. */
+const PASSWORD = "fixture-registry-password";
+
+/** Runs render and returns the YAML documents it printed, after checking it succeeded. */
+async function renderObjects(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ objects: (V1Pod | V1Secret)[]; stdout: string; stderr: string }> {
+  const result = await runKubehook(["render", ...args], env);
+  assert.equal(result.code, 0, `render failed: ${result.stderr}`);
+  const objects = parseAllDocuments(result.stdout).map((doc) => {
+    assert.deepEqual(doc.errors, [], "render printed invalid YAML");
+    return doc.toJS();
+  }).filter((o) => o !== null);
+  return { objects, stdout: result.stdout, stderr: result.stderr };
+}
+
+function podOf(objects: (V1Pod | V1Secret)[]): V1Pod {
+  const pods = objects.filter((o) => o.kind === "Pod") as V1Pod[];
+  assert.equal(pods.length, 1, "render prints exactly one pod");
+  return pods[0];
+}
+
+Deno.test("render: prepare_job without a template prints the secret, then the job pod", async () => {
+  const { objects, stdout } = await renderObjects(["--input", INPUT]);
+  assert.deepEqual(objects.map((o) => o.kind), ["Secret", "Pod"], "creation order");
+  const secret = objects[0] as V1Secret;
+  assert.equal(secret.type, "kubernetes.io/dockerconfigjson");
+  assert.deepEqual(secret.data, { ".dockerconfigjson": "REDACTED" });
+  assert.ok(!stdout.includes(PASSWORD), "the registry password must not be printed");
+  assert.ok(!stdout.includes(btoa(`octocat:${PASSWORD}`)), "nor its base64 form");
+
+  const pod = podOf(objects);
+  // ACTIONS_RUNNER_POD_NAME is unset: render assumes "runner".
+  assert.equal(pod.metadata?.name, "runner-workflow");
+  assert.deepEqual(pod.metadata?.labels, {
+    "runner-pod": "runner",
+    "app.kubernetes.io/managed-by": "kubehook",
+    "kubehook.io/job": "runner-workflow",
+  });
+  assert.equal(pod.metadata?.ownerReferences, undefined, "no uid without a cluster");
+  const containers = pod.spec!.containers;
+  assert.deepEqual(containers.map((c) => c.name), ["job", "redis", "ci-postgres"]);
+  assert.deepEqual(containers.map((c) => c.image), [
+    "node:20-bookworm-slim",
+    "redis:7-alpine",
+    "ghcr.io/octo-org/ci-postgres:16",
+  ]);
+  const job = containers[0];
+  assert.equal(job.workingDir, "/__w/kubehook/kubehook");
+  assert.ok(job.env?.some((e) => e.name === "NODE_ENV" && e.value === "test"));
+  assert.deepEqual(pod.spec!.initContainers?.map((c) => c.name), ["externals"]);
+  assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals"]);
+  assert.ok(pod.spec!.volumes?.[0].emptyDir, "copy mode: work is an emptyDir");
+  assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: secret.metadata!.name }]);
+  assert.match(secret.metadata!.name!, /^runner-secret-[a-z0-9]{8}$/);
+});
+
+Deno.test("render: --template merges the template; unknown service entries warn", async () => {
+  const { objects, stderr } = await renderObjects(["--input", INPUT, "--template", TEMPLATE], {
+    ACTIONS_RUNNER_POD_NAME: "arc-runner-x7k2p",
+    // --template wins over the variable (this file does not exist).
+    ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: "/nonexistent/template.yaml",
+  });
+  const pod = podOf(objects);
+  assert.equal(pod.metadata?.name, "arc-runner-x7k2p-workflow");
+  assert.equal(pod.metadata?.labels?.team, "platform");
+  assert.equal(pod.metadata?.labels?.["runner-pod"], "arc-runner-x7k2p");
+  assert.deepEqual(pod.spec!.nodeSelector, { "kubernetes.io/arch": "amd64" });
+  const containers = pod.spec!.containers;
+  assert.deepEqual(containers.map((c) => c.name), ["job", "redis", "ci-postgres", "statsd"]);
+  const [job, redis] = containers;
+  assert.deepEqual(job.env?.at(-1), { name: "FROM_TEMPLATE", value: "yes" });
+  assert.ok(job.env?.some((e) => e.name === "NODE_ENV"), "template env is appended, not replacing");
+  assert.deepEqual(job.volumeMounts?.at(-1), { name: "cache", mountPath: "/cache" });
+  assert.deepEqual(redis.resources, { limits: { memory: "256Mi" } });
+  assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals", "cache"]);
+  assert.match(stderr, /template\.yaml:22:7: "\$mysql" matches no container/);
+});
+
+Deno.test("render: the template variable is used when --template is not given", async () => {
+  const { objects } = await renderObjects(["-i", INPUT], {
+    ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: TEMPLATE,
+  });
+  assert.ok(podOf(objects).spec!.containers.some((c) => c.name === "statsd"));
+});
+
+Deno.test("render: a broken template fails and names file:line", async () => {
+  const result = await runKubehook(["render", "--input", INPUT, "--template", BROKEN], {});
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "", "nothing is printed when the pod cannot be rendered");
+  assert.match(result.stderr, /broken_template\.yaml:8:9: env must be a list/);
+});
+
+Deno.test("render: bad input names the file and the JSON field", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kubehook-render-" });
+  try {
+    const invocation = JSON.parse(await Deno.readTextFile(INPUT));
+    invocation.args.services[0].image = 7;
+    await Deno.writeTextFile(`${dir}/bad.json`, JSON.stringify(invocation));
+    const bad = await runKubehook(["render", "--input", `${dir}/bad.json`], {});
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /bad\.json: .*field "args\.services\[0\]\.image" must be a string/);
+
+    await Deno.writeTextFile(`${dir}/truncated.json`, '{"command": "prepare_job",');
+    const truncated = await runKubehook(["render", "--input", `${dir}/truncated.json`], {});
+    assert.equal(truncated.code, 1);
+    assert.match(truncated.stderr, /truncated\.json is not valid JSON/);
+
+    const missing = await runKubehook(["render"], {});
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--input FILE is required/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
