@@ -23,36 +23,28 @@ import {
 } from "../tests/support/runner_sim.ts";
 
 const DEBUG = Deno.env.get("RUNNER_DEBUG") === "1";
+/** The hooks' transfer summaries (copies to and from the pod) and step uploads (a debug line). */
+const TRANSFER_LINE = /^(?:::debug::)?((?:Copied |step upload: ).*)$/;
 
-/** The repository "checked out" into GITHUB_WORKSPACE: path → [content, mode]. */
-const REPOSITORY: Record<string, [string, number]> = {
-  "package.json": ['{\n  "name": "hello-kubehook",\n  "version": "1.4.2"\n}\n', 0o644],
-  "README.md": ["# hello-kubehook\n\nA tiny project built by the kubehook demo.\n", 0o644],
-  "src/app.js": ['console.log("hello from app.js")\n', 0o644],
-  "ci/lint.sh": [
-    [
-      "#!/bin/sh",
-      'echo "::group::Linting $1 for $BUILD_ID"',
-      'ls "$1"',
-      'echo "::endgroup::"',
-      'echo "$1/app.js:1:34: missing semicolon" >&2',
-      "exit 2",
-      "",
-    ].join("\n"),
-    0o755,
-  ],
-  "ci/build.sh": [
-    [
-      "#!/bin/sh",
-      "set -e",
-      `version=$(sed -n 's/.*"version": "\\(.*\\)".*/\\1/p' package.json)`,
-      "mkdir -p build",
-      'echo "hello-kubehook $version built in $(hostname)" > build/artifact.txt',
-      'echo "built build/artifact.txt (version $version)"',
-      "",
-    ].join("\n"),
-    0o755,
-  ],
+/** The repository "checked out" into GITHUB_WORKSPACE, path → content; `*.sh` are executable. */
+const REPOSITORY: Record<string, string> = {
+  "package.json": '{\n  "name": "hello-kubehook",\n  "version": "1.4.2"\n}\n',
+  "README.md": "# hello-kubehook\n\nA tiny project built by the kubehook demo.\n",
+  "src/app.js": 'console.log("hello from app.js")\n',
+  "ci/build.sh": `#!/bin/sh
+set -e
+version=$(sed -n 's/.*"version": "\\(.*\\)".*/\\1/p' package.json)
+mkdir -p build
+echo "hello-kubehook $version built in $(hostname)" > build/artifact.txt
+echo "built build/artifact.txt (version $version)"
+`,
+  "ci/lint.sh": `#!/bin/sh
+echo "::group::Linting $1 for $BUILD_ID"
+ls "$1"
+echo "::endgroup::"
+echo "$1/app.js:1:34: missing semicolon" >&2
+exit 2
+`,
 };
 
 const ACTION_SOURCE = `const fs = require("node:fs");
@@ -62,12 +54,13 @@ fs.appendFileSync(process.env.GITHUB_OUTPUT, \`greeting=Hello, \${who}\\n\`);
 `;
 
 const BUILD_SCRIPT = `./ci/build.sh
+version=$(cut -d' ' -f2 build/artifact.txt)
 page=$(curl -fsS http://localhost:80 2>/dev/null || busybox wget -qO- http://localhost:80)
 title=$(echo "$page" | grep -o "Welcome to nginx!" | head -n 1)
 echo "the nginx service answered: $title"
-echo "version=$(sed -n 's/.*"version": "\\(.*\\)".*/\\1/p' package.json)" >> "$GITHUB_OUTPUT"
+echo "version=$version" >> "$GITHUB_OUTPUT"
 echo "service=$title" >> "$GITHUB_OUTPUT"
-echo "BUILD_ID=hello-kubehook-$(cat build/artifact.txt | cut -d' ' -f2)" >> "$GITHUB_ENV"
+echo "BUILD_ID=hello-kubehook-$version" >> "$GITHUB_ENV"
 echo "### Build ✓" >> "$GITHUB_STEP_SUMMARY"
 `;
 
@@ -81,17 +74,17 @@ interface Call {
 
 /** Renders hook output the way the runner shows it: groups indented, commands acted on. */
 class JobLog {
-  readonly copies: string[] = [];
   #masks = new Set<string>();
 
   render(text: string): string[] {
     const lines: string[] = [];
     let depth = 1;
-    const push = (line: string) => lines.push(`${"  ".repeat(depth)}${this.#mask(line)}`);
+    const push = (text: string) => {
+      for (const line of text.split("\n")) lines.push(`${"  ".repeat(depth)}${this.#mask(line)}`);
+    };
     for (const line of text.split("\n")) {
       const command = /^::([a-z-]+)( [^:]*)?::(.*)$/.exec(line);
       if (command === null) {
-        if (line.startsWith("Copied ")) this.copies.push(this.#mask(line));
         if (line !== "") push(line);
         continue;
       }
@@ -151,11 +144,11 @@ function scriptHeader(script: string, ...details: string[]): string[] {
 }
 
 async function checkout(workspace: string): Promise<void> {
-  for (const [path, [content, mode]] of Object.entries(REPOSITORY)) {
+  for (const [path, content] of Object.entries(REPOSITORY)) {
     const file = `${workspace}/${path}`;
     await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(file, content, { mode });
-    await Deno.chmod(file, mode);
+    await Deno.writeTextFile(file, content);
+    if (path.endsWith(".sh")) await Deno.chmod(file, 0o755);
   }
 }
 
@@ -252,7 +245,12 @@ async function runJob(): Promise<void> {
 
 function printSummary(): void {
   console.log("\n── What was copied where");
-  for (const line of log.copies) console.log(`  ${line}`);
+  for (const { title, result } of calls) {
+    for (const line of `${result.stdout}\n${result.stderr}`.split("\n")) {
+      const transfer = TRANSFER_LINE.exec(line)?.[1];
+      if (transfer) console.log(`  ${title}: ${transfer}`);
+    }
+  }
   console.log("\n── Outputs the runner read back");
   for (const { title, result } of calls) {
     const commands = result.fileCommands;
@@ -281,6 +279,7 @@ async function main(): Promise<number> {
     console.error(error.message);
     return 1;
   }
+  const started = performance.now();
   try {
     await runJob();
   } catch (error) {
@@ -292,7 +291,8 @@ async function main(): Promise<number> {
     for (const problem of problems) console.error(`  ✗ ${problem}`);
     return 1;
   }
-  console.log(`Demo finished: ${calls.length} hook calls, all as expected.`);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`Demo finished in ${seconds} s: ${calls.length} hook calls, all as expected.`);
   return 0;
 }
 

@@ -30,8 +30,12 @@ async function main(args: string[]): Promise<number> {
       return await runHook();
     case "--version":
     case "-V":
+      // The release build embeds KUBEHOOK_COMMIT (scripts/compile.ts); from source there is none.
       console.log(
-        `kubehook ${meta.version} (deno ${Deno.version.deno}, ${Deno.build.target})`,
+        `kubehook ${meta.version} (commit ${
+          Deno.env.get("KUBEHOOK_COMMIT") ?? "none: run from source"
+        }, ` +
+          `deno ${Deno.version.deno}, ${Deno.build.target})`,
       );
       return 0;
     case "--help":
@@ -95,11 +99,8 @@ if (import.meta.main) {
     const message = error instanceof Error
       ? (debug ? error.stack ?? error.message : error.message)
       : String(error);
-    console.error(
-      `::error::kubehook: ${
-        message.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A")
-      }`,
-    );
+    const { error: annotate } = await import("./runner/workflow_commands.ts");
+    annotate(`kubehook: ${message}`);
     code = HOOK_FAILED;
   }
   Deno.exit(code);

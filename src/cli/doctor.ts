@@ -12,7 +12,7 @@ import type { KubeAccess } from "../kube/config.ts";
 import type { Container } from "../runner/input.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
 import { checkApi, checkNamespace, checkPermissions, checkRunnerPod } from "./cluster_checks.ts";
-import { planJobObjects } from "./job_plan.ts";
+import { planJobObjects } from "../pod/job_plan.ts";
 import { type CheckRow, formatTable } from "./table.ts";
 
 const HELP = `Usage: kubehook doctor
@@ -51,55 +51,17 @@ export async function doctor(rest: string[]): Promise<number> {
       return 0;
     }
   } catch (error) {
-    console.error(`kubehook doctor: ${(error as Error).message}.\n\n${HELP}`);
+    console.error(`kubehook doctor: ${(error as Error).message.replace(/\.?$/, ".")}\n\n${HELP}`);
     return 2;
   }
   const env = Deno.env.toObject();
-  const rows: CheckRow[] = [];
   const runnerPodName = env.ACTIONS_RUNNER_POD_NAME?.trim() || undefined;
-  const settings = checkSettings(env, runnerPodName, rows);
-  const [{ loadKubeAccess }, { KubeClient }] = await Promise.all([
-    import("../kube/config.ts"),
-    import("../kube/client.ts"),
-  ]);
-  let access: KubeAccess | undefined;
-  try {
-    access = await loadKubeAccess(env);
-  } catch (error) {
-    rows.push({ check: "API server", result: "FAIL", detail: (error as Error).message });
-  }
-  if (access) {
-    const client = new KubeClient(access, { retry: DOCTOR_RETRY });
-    try {
-      const namespace = settings?.namespace ?? access.namespace;
-      const api = await checkApi(client);
-      rows.push(api.row);
-      if (api.usable) {
-        rows.push(await checkNamespace(client, namespace));
-        rows.push(...await checkPermissions(client, namespace, api.user));
-        rows.push(await checkRunnerPod(client, namespace, runnerPodName, settings));
-      } else {
-        rows.push({
-          check: "cluster checks",
-          result: "skip",
-          detail: "the API server is unusable",
-        });
-      }
-    } finally {
-      client.close();
-    }
-  }
-  if (settings) {
-    rows.push(await checkTemplate(settings));
-    rows.push({
-      check: "externals image",
-      result: "info",
-      detail: `${settings.runnerImage} (ACTIONS_RUNNER_IMAGE)\nthe job pod's init container ` +
-        "copies /home/runner/externals from it; doctor does not pull it",
-    });
-  } else {
-    rows.push({ check: "pod template", result: "skip", detail: "the settings are invalid" });
-  }
+  const settings = checkSettings(env, runnerPodName);
+  const rows: CheckRow[] = [
+    settings.row,
+    ...await clusterChecks(env, settings.value, runnerPodName),
+    ...await localChecks(settings.value),
+  ];
   console.log(formatTable(rows));
   const failed = rows.filter((r) => r.result === "FAIL").length;
   const warned = rows.filter((r) => r.result === "warn").length;
@@ -118,8 +80,7 @@ export async function doctor(rest: string[]): Promise<number> {
 function checkSettings(
   env: Record<string, string>,
   runnerPodName: string | undefined,
-  rows: CheckRow[],
-): Settings | undefined {
+): { row: CheckRow; value?: Settings } {
   try {
     const settings = readSettings({ ...env, ACTIONS_RUNNER_POD_NAME: runnerPodName ?? "runner" });
     const workspace = settings.workspace === "copy"
@@ -127,17 +88,60 @@ function checkSettings(
       : `volume (PVC ${settings.claimName}, ${
         settings.useKubeScheduler ? "placed by the scheduler" : "on the runner pod's node"
       })`;
-    rows.push({
-      check: "settings",
-      result: "ok",
-      detail: `workspace ${workspace}, copy-back ${settings.copyBack}, compression ` +
-        `${settings.compression}, prepare_job timeout ${settings.prepareJobTimeoutSeconds} s`,
-    });
-    return settings;
+    const detail = `workspace ${workspace}, copy-back ${settings.copyBack}, compression ` +
+      `${settings.compression}, prepare_job timeout ${settings.prepareJobTimeoutSeconds} s`;
+    return { row: { check: "settings", result: "ok", detail }, value: settings };
   } catch (error) {
-    rows.push({ check: "settings", result: "FAIL", detail: (error as Error).message });
-    return undefined;
+    return { row: { check: "settings", result: "FAIL", detail: (error as Error).message } };
   }
+}
+
+/** The checks that need the cluster, made with the hook's own way of finding it. */
+async function clusterChecks(
+  env: Record<string, string>,
+  settings: Settings | undefined,
+  runnerPodName: string | undefined,
+): Promise<CheckRow[]> {
+  const [{ loadKubeAccess }, { KubeClient }] = await Promise.all([
+    import("../kube/config.ts"),
+    import("../kube/client.ts"),
+  ]);
+  let access: KubeAccess;
+  try {
+    access = await loadKubeAccess(env);
+  } catch (error) {
+    return [{ check: "API server", result: "FAIL", detail: (error as Error).message }];
+  }
+  const client = new KubeClient(access, { retry: DOCTOR_RETRY });
+  try {
+    const namespace = settings?.namespace ?? access.namespace;
+    const api = await checkApi(client);
+    if (!api.usable) {
+      return [api.row, { check: "cluster checks", result: "skip", detail: "API server unusable" }];
+    }
+    return [
+      api.row,
+      await checkNamespace(client, namespace),
+      ...await checkPermissions(client, namespace, api.user),
+      await checkRunnerPod(client, namespace, runnerPodName, settings),
+    ];
+  } finally {
+    client.close();
+  }
+}
+
+/** The checks that need no cluster: the template and the externals image. */
+async function localChecks(settings: Settings | undefined): Promise<CheckRow[]> {
+  if (!settings) return [{ check: "pod template", result: "skip", detail: "settings invalid" }];
+  return [
+    await checkTemplate(settings),
+    {
+      check: "externals image",
+      result: "info",
+      detail: `${settings.runnerImage} (ACTIONS_RUNNER_IMAGE)\nthe job pod's init container ` +
+        "copies /home/runner/externals from it; doctor does not pull it",
+    },
+  ];
 }
 
 /** Parses the template and merges it into a job pod with a job container and one service for

@@ -10,7 +10,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { parseArgs } from "node:util";
 import { InputError, type Invocation, parseInvocation } from "../runner/input.ts";
 import { readSettings } from "../runner/settings.ts";
-import { type JobPlan, planJobObjects } from "./job_plan.ts";
+import { type JobPlan, planJobObjects } from "../pod/job_plan.ts";
 
 /** The runner pod name render assumes when ACTIONS_RUNNER_POD_NAME is unset. */
 export const DEFAULT_RUNNER_POD = "runner";
@@ -54,7 +54,7 @@ export async function render(rest: string[]): Promise<number> {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    console.error(`kubehook render: ${(error as Error).message}.\n\n${HELP}`);
+    console.error(`kubehook render: ${(error as Error).message.replace(/\.?$/, ".")}\n\n${HELP}`);
     return 2;
   }
   if (options.help) {

@@ -11,15 +11,11 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApiError } from "../kube/errors.ts";
 import { podsPath, secretsPath } from "../kube/paths.ts";
 import { waitForPodRunning } from "../kube/watch_pod.ts";
-import { renderJobPod, type WorkspaceSource } from "../pod/job_pod.ts";
-import { kubehookLabels, runnerOwnerReference } from "../pod/metadata.ts";
-import { jobPodName, secretName, serviceContainerNames } from "../pod/names.ts";
+import { planJobObjects } from "../pod/job_plan.ts";
 import { servicePorts } from "../pod/ports.ts";
-import { renderRegistrySecret } from "../pod/registry_secret.ts";
-import type { Container, Invocation } from "../runner/input.ts";
+import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { prepareJobResponse, writeResponse } from "../runner/response.ts";
-import type { Settings } from "../runner/settings.ts";
 import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import { connect, type Connection, type HookContext, type JobState } from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
@@ -43,40 +39,15 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
       );
     }
     const runner = await findRunnerPod(connection);
-    const name = jobPodName(settings.runnerPodName);
-    const serviceNames = serviceContainerNames(services.map((s) => s.image ?? ""));
-    const labels = kubehookLabels(settings.runnerPodName, name);
-    const owners = runner?.metadata?.uid
-      ? [runnerOwnerReference(settings.runnerPodName, runner.metadata.uid)]
-      : undefined;
+    const plan = await planJobObjects(invocation.args, settings, runner);
+    plan.warnings.forEach((w) => warning(w));
+    const name = plan.pod.metadata!.name!;
     try {
-      const pullSecrets = await createRegistrySecrets(
-        connection,
-        [container, ...services],
-        labels,
-        owners,
-      );
-      let pod = renderJobPod({
-        name,
-        runnerPodName: settings.runnerPodName,
-        runnerPodUid: runner?.metadata?.uid,
-        container,
-        services,
-        serviceNames,
-        imagePullSecrets: pullSecrets,
-        runnerImage: settings.runnerImage,
-        workspace: workspaceSource(settings, runner),
-      });
-      if (settings.templatePath) {
-        const { loadPodTemplate } = await import("../pod/template.ts");
-        const { mergePodTemplate } = await import("../pod/template_merge.ts");
-        const merged = mergePodTemplate(pod, await loadPodTemplate(settings.templatePath), {
-          serviceNames,
-        });
-        merged.warnings.forEach((w) => warning(w));
-        pod = merged.pod;
+      for (const c of [container, ...services]) if (c?.registry) addMask(c.registry.password);
+      for (const { secret } of plan.secrets) {
+        await client.create(secretsPath(namespace), secret, context.signal);
       }
-      await client.create(podsPath(namespace), pod, context.signal);
+      await client.create(podsPath(namespace), plan.pod, context.signal);
       console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
       await waitForPodRunning(client, {
         namespace,
@@ -98,7 +69,7 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
           state: { ...state },
           container: container ? { id: name } : null,
           services: services.map((service, i) => ({
-            id: serviceNames[i],
+            id: plan.serviceNames[i],
             ports: servicePorts(service.portMappings, `services[${i}]`),
           })),
           isAlpine,
@@ -127,37 +98,4 @@ async function findRunnerPod(connection: Connection): Promise<V1Pod | undefined>
     if (error instanceof KubeApiError && error.status === 404) return undefined;
     throw error;
   }
-}
-
-/** One immutable dockerconfigjson secret per container with registry credentials. */
-async function createRegistrySecrets(
-  connection: Connection,
-  containers: (Container | null)[],
-  labels: Record<string, string>,
-  ownerReferences: ReturnType<typeof runnerOwnerReference>[] | undefined,
-): Promise<string[]> {
-  const names: string[] = [];
-  for (const container of containers) {
-    if (!container?.registry) continue;
-    addMask(container.registry.password);
-    const secret = renderRegistrySecret({
-      name: secretName(connection.settings.runnerPodName),
-      registry: container.registry,
-      labels,
-      ownerReferences,
-    });
-    await connection.client.create(secretsPath(connection.namespace), secret);
-    names.push(secret.metadata!.name!);
-  }
-  return names;
-}
-
-function workspaceSource(settings: Settings, runner: V1Pod | undefined): WorkspaceSource {
-  if (settings.workspace === "copy") return { mode: "copy" };
-  return {
-    mode: "volume",
-    claimName: settings.claimName,
-    runnerNodeName: runner?.spec?.nodeName,
-    useKubeScheduler: settings.useKubeScheduler,
-  };
 }

@@ -205,7 +205,9 @@ export function readSettings(env: Env): Settings {
 /** `SETTINGS` as a Markdown table (variable, default, values, meaning) for the README. */
 export function settingsMarkdown(): string {
   const rows = SETTINGS.map((s) =>
-    `| \`${s.name}\` | ${s.default} | ${s.values.replaceAll("|", "\\|")} | ${s.meaning.replaceAll("|", "\\|")} |`
+    `| \`${s.name}\` | ${s.default} | ${s.values.replaceAll("|", "\\|")} | ${
+      s.meaning.replaceAll("|", "\\|")
+    } |`
   );
   return ["| variable | default | values | meaning |", "|---|---|---|---|", ...rows].join("\n");
 }

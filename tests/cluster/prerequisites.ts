@@ -64,6 +64,8 @@ const PROGRAMS: Record<string, string> = {
 const BUSYBOX_PATHS = ["/bin/busybox", "/usr/bin/busybox"];
 /** ELF program header type of the dynamic loader's path: present only in dynamic executables. */
 const PT_INTERP = 3;
+/** How much of an executable holds its ELF and program headers (read, not the whole binary). */
+const ELF_HEAD_BYTES = 64 * 1024;
 
 /** Decides what to do: pure, so every branch is testable without changing the host. */
 export function planPrerequisites(findings: HostFindings, install: boolean): PrerequisitePlan {
@@ -71,13 +73,14 @@ export function planPrerequisites(findings: HostFindings, install: boolean): Pre
   const lacking = findings.missing.map((m) => m.what).join(", ");
   const command = `apt-get update && apt-get install -y ${packages.join(" ")}`;
   if (!findings.root) {
-    const before = packages.length === 0
-      ? ""
-      : ` It also lacks ${lacking}: run \`sudo sh -c '${command}'\` first.`;
+    const fix = packages.length === 0
+      ? "Run the command again as root"
+      : `This machine also lacks ${lacking}: run \`sudo sh -c '${command}'\`, then run the ` +
+        "command again as root";
     return {
       action: "stop",
       message: "The local cluster must run as root: its pods are overlay mounts and network " +
-        `namespaces.${before} Then run the command again as root (e.g. in \`sudo -i\`).`,
+        `namespaces. ${fix} (for example in a \`sudo -i\` shell).`,
     };
   }
   if (packages.length === 0) return { action: "ready" };
@@ -157,8 +160,8 @@ function isExecutable(path: string): boolean {
 
 /** True when the ELF file has no PT_INTERP program header (no dynamic loader needed), which is
  * what lets the busybox images run it with nothing else in their root. */
-async function isStaticExecutable(path: string): Promise<boolean> {
-  const bytes = await Deno.readFile(path);
+export async function isStaticExecutable(path: string): Promise<boolean> {
+  const bytes = await readHead(path, ELF_HEAD_BYTES);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 64 || view.getUint32(0) !== 0x7f454c46) return false;
   const is64 = bytes[4] === 2;
@@ -168,10 +171,23 @@ async function isStaticExecutable(path: string): Promise<boolean> {
   const phnum = view.getUint16(is64 ? 56 : 44, little);
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * phentsize;
+    // Headers beyond the part read: not provably static (real executables keep them near 64).
     if (at + 4 > bytes.length) return false;
     if (view.getUint32(at, little) === PT_INTERP) return false;
   }
   return true;
+}
+
+async function readHead(path: string, size: number): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const read = await file.read(buffer.subarray(filled));
+    if (read === null) break;
+    filled += read;
+  }
+  return buffer.subarray(0, filled);
 }
 
 if (import.meta.main) {

@@ -3,9 +3,7 @@
  * (in creation order) and the job pod with the pod template merged in. `kubehook render` prints the
  * plan and `kubehook doctor` uses it to try the template.
  *
- * It calls the same pod/ functions in the same order as src/hooks/prepare_job.ts, so what render
- * prints is what the hook creates. (prepare_job does not call this module yet; keep the two in step
- * until it does.)
+ * prepare_job creates exactly this plan, so what render prints is what the hook creates.
  *
  * @example
  * ```ts
@@ -16,10 +14,10 @@
  * @module
  */
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
-import { renderJobPod, type WorkspaceSource } from "../pod/job_pod.ts";
-import { kubehookLabels, runnerOwnerReference } from "../pod/metadata.ts";
-import { jobPodName, secretName, serviceContainerNames } from "../pod/names.ts";
-import { renderRegistrySecret } from "../pod/registry_secret.ts";
+import { renderJobPod, type WorkspaceSource } from "./job_pod.ts";
+import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
+import { jobPodName, secretName, serviceContainerNames } from "./names.ts";
+import { renderRegistrySecret } from "./registry_secret.ts";
 import type { Container } from "../runner/input.ts";
 import type { Settings } from "../runner/settings.ts";
 
@@ -41,6 +39,8 @@ export interface PlannedSecret {
 export interface JobPlan {
   secrets: PlannedSecret[];
   pod: V1Pod;
+  /** The services' container names, in input order (`$<name>` in templates, ids in the response). */
+  serviceNames: string[];
   /** One sentence each with `file:line` (from the pod template). */
   warnings: string[];
 }
@@ -94,7 +94,7 @@ export async function planJobObjects(
     pod = merged.pod;
     warnings = merged.warnings;
   }
-  return { secrets, pod, warnings };
+  return { secrets, pod, serviceNames, warnings };
 }
 
 function workspaceSource(settings: Settings, runner: V1Pod | undefined): WorkspaceSource {

@@ -1,0 +1,159 @@
+/**
+ * The local cluster itself (issue 3): start-up of `deno task cluster` to its `cluster ready`
+ * line, its resident memory when idle (goal < 120 MB), and {@link PODS} pods running at once on
+ * this machine — time from the first create to all Ready, the cluster's memory then, and what the
+ * pods' own processes (bwrap sandboxes) hold.
+ *
+ * The cluster runs as its own process, as users run it, so /proc shows its memory alone.
+ *
+ * Run alone: `deno run -A bench/cluster_bench.ts`.
+ *
+ * @module
+ */
+import type { V1Pod } from "@kubernetes/client-node";
+import { KubeClient } from "../src/kube/client.ts";
+import { loadKubeAccess } from "../src/kube/config.ts";
+import { podsPath } from "../src/kube/paths.ts";
+import type { Figure } from "./figure.ts";
+import { descendants, residentMb, round } from "./measure.ts";
+
+/** Pods started at once (issue 3: "20 pods running at once on a 2-core machine"). */
+const PODS = 20;
+/** How long the fresh cluster sits before its idle memory is read. */
+const IDLE_MS = 1000;
+const LABEL = "kubehook-bench=cluster";
+
+const clusterMain = new URL("../tests/cluster/main.ts", import.meta.url).pathname;
+
+export async function run(): Promise<Figure[]> {
+  const dir = await Deno.makeTempDir({ prefix: "kubehook-bench-cluster-" });
+  const kubeconfig = `${dir}/kubeconfig`;
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", clusterMain, "--kubeconfig", kubeconfig, "--state-dir", `${dir}/state`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const drained = waitForReady(child.stdout);
+  try {
+    await drained.ready;
+    const startupMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    const idleMb = await residentMb(child.pid);
+    const client = new KubeClient(await loadKubeAccess({ KUBECONFIG: kubeconfig }));
+    try {
+      const podsStarted = performance.now();
+      await startPods(client);
+      const readyMs = performance.now() - podsStarted;
+      const busyMb = await residentMb(child.pid);
+      const podsMb = await sumResidentMb(await descendants(child.pid));
+      await client.request("DELETE", podsPath(client.access.namespace), {
+        query: { labelSelector: LABEL, gracePeriodSeconds: 0 },
+      });
+      return [
+        {
+          name: "start-up to `cluster ready`",
+          value: round(startupMs),
+          unit: "ms",
+          goal: "< 2000",
+        },
+        {
+          name: "idle RSS of the cluster process",
+          value: round(idleMb, 1),
+          unit: "MB",
+          goal: "< 120",
+        },
+        {
+          name: `${PODS} pods: time from first create to all Ready`,
+          value: round(readyMs),
+          unit: "ms",
+        },
+        { name: `${PODS} pods: RSS of the cluster process`, value: round(busyMb, 1), unit: "MB" },
+        {
+          name: `${PODS} pods: RSS of the pods' processes (sum)`,
+          value: round(podsMb, 1),
+          unit: "MB",
+          note: "bwrap sandboxes and their `sleep`; shared pages are counted once per process",
+        },
+      ];
+    } finally {
+      client.close();
+    }
+  } finally {
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await drained.done;
+    await Deno.remove(dir, { recursive: true });
+    if (!status.success) console.error(`bench: the local cluster exited with ${status.code}`);
+  }
+}
+
+/** Resolves `ready` at the `cluster ready` line; `done` when the output ends (it is read to the
+ * end so the cluster never writes into a full pipe). */
+function waitForReady(stdout: ReadableStream<Uint8Array>) {
+  let resolveReady: () => void;
+  let rejectReady: (error: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  const done = (async () => {
+    let text = "";
+    for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
+      text += chunk;
+      if (text.includes("cluster ready: ")) resolveReady();
+    }
+    rejectReady(new Error(`the local cluster exited before it was ready; it printed: ${text}`));
+  })();
+  return { ready, done };
+}
+
+const isReady = (pod: V1Pod) =>
+  pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+/** Creates {@link PODS} pods at once and returns when every one is Ready. */
+async function startPods(client: KubeClient): Promise<void> {
+  const path = podsPath(client.access.namespace);
+  const [key, value] = LABEL.split("=");
+  await Promise.all(Array.from({ length: PODS }, (_, i) =>
+    client.create<V1Pod>(path, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: `bench-${i}`, labels: { [key]: value } },
+      spec: { containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }] },
+    })));
+  // List, then watch from the list's version; a watch that ends is started again from a list.
+  const abort = new AbortController();
+  try {
+    while (true) {
+      const list = await client.list<V1Pod>(path, { labelSelector: LABEL });
+      const ready = new Set(list.items.filter(isReady).map((p) => p.metadata!.name!));
+      if (ready.size === PODS) return;
+      const events = client.watch<V1Pod>(path, {
+        labelSelector: LABEL,
+        resourceVersion: list.metadata?.resourceVersion,
+      }, abort.signal);
+      for await (const event of events) {
+        const name = event.object.metadata!.name!;
+        if (event.type !== "DELETED" && isReady(event.object)) ready.add(name);
+        else ready.delete(name);
+        if (ready.size === PODS) return;
+      }
+    }
+  } finally {
+    abort.abort();
+  }
+}
+
+async function sumResidentMb(pids: number[]): Promise<number> {
+  let sum = 0;
+  // A process may end between the listing and the read; it holds no memory then.
+  for (const pid of pids) sum += await residentMb(pid).catch(() => 0);
+  return sum;
+}
+
+if (import.meta.main) {
+  const { formatTable } = await import("./figure.ts");
+  console.log(formatTable([{ section: "cluster", figures: await run() }]));
+}

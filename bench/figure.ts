@@ -1,0 +1,102 @@
+/**
+ * A measured figure and the table `deno task bench` prints: each figure with its goal (from the
+ * issues), whether the goal is met, and its ratio against upstream's documented figure where one
+ * exists. Bench modules return {@link Figure}s; they never print the table themselves.
+ *
+ * ```ts
+ * const figure: Figure = {
+ *   name: "run_script_step wall time",
+ *   value: 310,
+ *   unit: "ms",
+ *   baseline: { value: 700, source: "upstream start-up alone, 0.7 s (low end)" },
+ * };
+ * console.log(formatTable([{ section: "step", figures: [figure] }]));
+ * ```
+ *
+ * @module
+ */
+
+/** One measured figure. */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The goal the issue sets, as a comparison: `≤ 2`, `< 120`, `0`, `≤ 1.5`. */
+  goal?: string;
+  /** Upstream's figure for the same thing, in the same unit; the ratio is value ÷ baseline. */
+  baseline?: { value: number; source: string };
+  /** What the value is made of (a breakdown, the error text), printed under the table. */
+  note?: string;
+}
+
+/** The figures of one bench module. */
+export interface Section {
+  section: string;
+  figures: Figure[];
+}
+
+/** Whether `value` meets `goal`; undefined when there is no goal or it is not a comparison. */
+export function goalMet(value: number, goal: string | undefined): boolean | undefined {
+  const match = goal?.match(/^\s*(≤|<=|<|≥|>=|>|=)?\s*(-?[\d.,]+)\s*\S*\s*$/);
+  if (!match) return undefined;
+  const target = Number(match[2].replaceAll(",", ""));
+  switch (match[1]) {
+    case "≤":
+    case "<=":
+      return value <= target;
+    case "<":
+      return value < target;
+    case "≥":
+    case ">=":
+      return value >= target;
+    case ">":
+      return value > target;
+    default:
+      return value === target;
+  }
+}
+
+/** `value ÷ baseline`, shown with two significant decimals ("0.06×", "3.5×"). */
+export function ratioText(value: number, baseline: number): string {
+  if (baseline === 0) return "—";
+  const ratio = value / baseline;
+  if (ratio === 0) return "0×";
+  return `${ratio >= 10 ? ratio.toFixed(0) : ratio >= 1 ? ratio.toFixed(1) : ratio.toFixed(2)}×`;
+}
+
+function valueText(figure: Figure): string {
+  const digits = Number.isInteger(figure.value) ? 0 : Math.abs(figure.value) < 10 ? 2 : 1;
+  return figure.unit
+    ? `${figure.value.toFixed(digits)} ${figure.unit}`
+    : figure.value.toFixed(digits);
+}
+
+/** The table as text: one row per figure, sections in order, then the notes. */
+export function formatTable(sections: Section[]): string {
+  const header = ["section", "figure", "value", "goal", "met", "upstream", "ratio"];
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const { section, figures } of sections) {
+    for (const f of figures) {
+      const met = goalMet(f.value, f.goal);
+      rows.push([
+        section,
+        f.name,
+        valueText(f),
+        f.goal ?? "",
+        met === undefined ? "" : met ? "yes" : "NO",
+        f.baseline ? `${valueText({ ...f, value: f.baseline.value })} (${f.baseline.source})` : "",
+        f.baseline ? ratioText(f.value, f.baseline.value) : "",
+      ]);
+      if (f.note) notes.push(`- ${section} / ${f.name}: ${f.note}`);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+    ...(notes.length ? ["", ...notes] : []),
+  ].join("\n");
+}

@@ -1,0 +1,77 @@
+/**
+ * A job's two ends (issue 4): prepare_job for a job container and one service (`debian:12` with
+ * `nginx:latest` on port 80; the job pod is Ready, the workspace is in it, the response written)
+ * and cleanup_job (workspace copied back, pod and secrets deleted and gone), wall time as the
+ * runner sees it, median of {@link JOBS} jobs, with the API requests each call made.
+ *
+ * Run alone: `deno run -A bench/lifecycle_bench.ts`.
+ *
+ * @module
+ */
+import { jobContainer, serviceContainer } from "../tests/support/runner_sim.ts";
+import {
+  accessReviews,
+  expectSuccess,
+  requestBreakdown,
+  startBenchJob,
+  type StatsSnapshot,
+} from "./bench_job.ts";
+import type { Figure } from "./figure.ts";
+import { median, round, timed } from "./measure.ts";
+
+/** Jobs prepared and cleaned up; the median is reported. */
+const JOBS = 3;
+
+export async function run(): Promise<Figure[]> {
+  await using job = await startBenchJob({ runnerPod: "bench-lifecycle" });
+  const calls = [
+    {
+      label: "prepare_job (debian:12 + nginx service)",
+      call: () =>
+        job.sim.prepareJob({
+          container: jobContainer("debian:12"),
+          services: [serviceContainer("nginx:latest", { portMappings: ["80"] })],
+        }),
+    },
+    { label: "cleanup_job", call: () => job.sim.cleanupJob() },
+  ];
+  const samples = calls.map(() => ({
+    ms: [] as number[],
+    stats: undefined as StatsSnapshot | undefined,
+  }));
+  for (let i = 0; i < JOBS; i++) {
+    for (const [index, { label, call }] of calls.entries()) {
+      await job.resetStats();
+      samples[index].ms.push(await timed(async () => expectSuccess(label, await call())));
+      samples[index].stats = await job.stats();
+    }
+  }
+  return calls.flatMap(({ label }, index) => {
+    const stats = samples[index].stats!;
+    return [
+      {
+        name: `${label}: wall time (median of ${JOBS})`,
+        value: round(median(samples[index].ms)),
+        unit: "ms",
+      },
+      {
+        name: `${label}: API requests`,
+        value: stats.total,
+        unit: "",
+        note: `${requestBreakdown(stats)}; exec sessions: ${stats.execSessions}`,
+      },
+      {
+        name: `${label}: access reviews`,
+        value: accessReviews(stats),
+        unit: "",
+        goal: "0",
+        baseline: { value: 13, source: "upstream" },
+      },
+    ];
+  });
+}
+
+if (import.meta.main) {
+  const { formatTable } = await import("./figure.ts");
+  console.log(formatTable([{ section: "lifecycle", figures: await run() }]));
+}

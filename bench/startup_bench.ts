@@ -1,0 +1,62 @@
+/**
+ * Hook start-up (issue 4, "start-up is on the hot path of every step"): wall time and peak RSS of
+ * `bash -e scripts/hook.sh --version` (what the runner starts, through the shim) and of
+ * `deno run -A src/main.ts --version` (the program alone), the median of {@link RUNS} runs each,
+ * against upstream's documented 0.7 s and ~145 MB per invocation (what-users-suffer-today, item 10;
+ * the low end of 0.7–0.9 s, so the ratio flatters nobody).
+ *
+ * Run alone: `deno run -A bench/startup_bench.ts`.
+ *
+ * @module
+ */
+import type { Figure } from "./figure.ts";
+import { median, requireGnuTime, round, runMeasured } from "./measure.ts";
+
+/** Runs per command; the median is reported. */
+export const RUNS = 15;
+
+/** Upstream's per-invocation start-up cost. */
+export const UPSTREAM_START_MS = { value: 700, source: "upstream, 0.7–0.9 s" };
+export const UPSTREAM_START_MB = { value: 145, source: "upstream, ~145 MB" };
+
+const repo = new URL("..", import.meta.url).pathname;
+
+export async function run(): Promise<Figure[]> {
+  await requireGnuTime();
+  const commands: [string, string[]][] = [
+    ["bash -e scripts/hook.sh --version", ["bash", "-e", "scripts/hook.sh", "--version"]],
+    ["deno run -A src/main.ts --version", ["deno", "run", "-A", "src/main.ts", "--version"]],
+  ];
+  const figures: Figure[] = [];
+  for (const [label, command] of commands) {
+    const samples = [];
+    // One unmeasured run first, so Deno's module cache is warm as it is on a runner.
+    for (let i = 0; i <= RUNS; i++) {
+      const sample = await runMeasured(command, { cwd: repo });
+      if (sample.code !== 0) {
+        throw new Error(`${label} exited with ${sample.code}: ${sample.stderr}`);
+      }
+      if (i > 0) samples.push(sample);
+    }
+    figures.push(
+      {
+        name: `${label}: wall time (median of ${RUNS})`,
+        value: round(median(samples.map((s) => s.ms))),
+        unit: "ms",
+        baseline: UPSTREAM_START_MS,
+      },
+      {
+        name: `${label}: peak RSS (median of ${RUNS})`,
+        value: round(median(samples.map((s) => s.peakMb)), 1),
+        unit: "MB",
+        baseline: UPSTREAM_START_MB,
+      },
+    );
+  }
+  return figures;
+}
+
+if (import.meta.main) {
+  const { formatTable } = await import("./figure.ts");
+  console.log(formatTable([{ section: "startup", figures: await run() }]));
+}

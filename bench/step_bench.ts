@@ -1,0 +1,104 @@
+/**
+ * One `run:` step (issue 4): a complete run_script_step invocation of `echo hi` in a prepared job
+ * pod, as the runner makes it — wall time and peak RSS, median of {@link RUNS} steps — and what
+ * each step cost the API server: requests, exec sessions (goal ≤ 2 in the normal case; upstream
+ * makes about 7, what-users-suffer-today item 2) and SelfSubjectAccessReviews (goal 0; upstream
+ * sends 13 per call, item 10).
+ *
+ * Peak RSS comes from GNU time wrapped around the hook: the simulator runs a one-line wrapper
+ * that appends each run's `%M` to a report file.
+ *
+ * Run alone: `deno run -A bench/step_bench.ts`.
+ *
+ * @module
+ */
+import { jobContainer } from "../tests/support/runner_sim.ts";
+import { accessReviews, expectSuccess, requestBreakdown, startBenchJob } from "./bench_job.ts";
+import type { Figure } from "./figure.ts";
+import { GNU_TIME, median, peakMbFromReport, requireGnuTime, round } from "./measure.ts";
+import { RUNS, UPSTREAM_START_MB, UPSTREAM_START_MS } from "./startup_bench.ts";
+
+const hookScript = new URL("../scripts/hook.sh", import.meta.url).pathname;
+
+export async function run(): Promise<Figure[]> {
+  await requireGnuTime();
+  const dir = await Deno.makeTempDir({ prefix: "kubehook-bench-step-" });
+  const report = `${dir}/time.txt`;
+  const wrapper = `${dir}/hook.sh`;
+  await Deno.writeTextFile(
+    wrapper,
+    `exec ${GNU_TIME} -a -o '${report}' -f %M bash -e '${hookScript}' "$@"\n`,
+  );
+  try {
+    await using job = await startBenchJob({ runnerPod: "bench-step", hook: wrapper });
+    expectSuccess(
+      "prepare_job (debian:12)",
+      await job.sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
+    );
+    // One unmeasured step first: the first sync of a job moves more than later ones do.
+    expectSuccess("the first step", await job.sim.scriptStep("echo hi"));
+    const wall: number[] = [];
+    const peak: number[] = [];
+    const requests: number[] = [];
+    const execs: number[] = [];
+    const reviews: number[] = [];
+    let last;
+    for (let i = 0; i < RUNS; i++) {
+      await job.resetStats();
+      const started = performance.now();
+      const step = expectSuccess("run_script_step 'echo hi'", await job.sim.scriptStep("echo hi"));
+      wall.push(performance.now() - started);
+      if (!step.stdout.includes("hi")) {
+        throw new Error(`the step's output did not reach the job log: ${step.stdout}`);
+      }
+      peak.push(peakMbFromReport(await Deno.readTextFile(report)));
+      last = await job.stats();
+      requests.push(last.total);
+      execs.push(last.execSessions);
+      reviews.push(accessReviews(last));
+    }
+    expectSuccess("cleanup_job", await job.sim.cleanupJob());
+    return [
+      {
+        name: `run_script_step 'echo hi': wall time (median of ${RUNS})`,
+        value: round(median(wall)),
+        unit: "ms",
+        baseline: UPSTREAM_START_MS,
+        note: "upstream's figure is its start-up alone, before any request",
+      },
+      {
+        name: `run_script_step 'echo hi': peak RSS (median of ${RUNS})`,
+        value: round(median(peak), 1),
+        unit: "MB",
+        baseline: UPSTREAM_START_MB,
+      },
+      {
+        name: "API requests per step (max)",
+        value: Math.max(...requests),
+        unit: "",
+        note: last && requestBreakdown(last),
+      },
+      {
+        name: "exec sessions per step (max)",
+        value: Math.max(...execs),
+        unit: "",
+        goal: "≤ 2",
+        baseline: { value: 7, source: "upstream, about 7" },
+      },
+      {
+        name: "access reviews per step (max)",
+        value: Math.max(...reviews),
+        unit: "",
+        goal: "0",
+        baseline: { value: 13, source: "upstream" },
+      },
+    ];
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const { formatTable } = await import("./figure.ts");
+  console.log(formatTable([{ section: "step", figures: await run() }]));
+}
