@@ -74,7 +74,7 @@ export async function run(): Promise<Figure[]> {
           name: `${PODS} pods: RSS of the pods' processes (sum)`,
           value: round(podsMb, 1),
           unit: "MB",
-          note: "bwrap sandboxes and their `sleep`; shared pages are counted once per process",
+          note: "bwrap sandboxes and their `sleep`; pages shared between processes count in each",
         },
       ];
     } finally {
@@ -92,21 +92,16 @@ export async function run(): Promise<Figure[]> {
 /** Resolves `ready` at the `cluster ready` line; `done` when the output ends (it is read to the
  * end so the cluster never writes into a full pipe). */
 function waitForReady(stdout: ReadableStream<Uint8Array>) {
-  let resolveReady: () => void;
-  let rejectReady: (error: Error) => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
+  const ready = Promise.withResolvers<void>();
   const done = (async () => {
     let text = "";
     for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
       text += chunk;
-      if (text.includes("cluster ready: ")) resolveReady();
+      if (text.includes("cluster ready: ")) ready.resolve();
     }
-    rejectReady(new Error(`the local cluster exited before it was ready; it printed: ${text}`));
+    ready.reject(new Error(`the local cluster exited before it was ready; it printed: ${text}`));
   })();
-  return { ready, done };
+  return { ready: ready.promise, done };
 }
 
 const isReady = (pod: V1Pod) =>

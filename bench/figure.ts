@@ -56,11 +56,12 @@ export function goalMet(value: number, goal: string | undefined): boolean | unde
   }
 }
 
-/** `value ÷ baseline`, shown with two significant decimals ("0.06×", "3.5×"). */
+/** `value ÷ baseline`: "3.5×", "0.53×", and "1/811" when it is under a hundredth. */
 export function ratioText(value: number, baseline: number): string {
   if (baseline === 0) return "—";
   const ratio = value / baseline;
   if (ratio === 0) return "0×";
+  if (ratio < 0.01) return `1/${Math.round(1 / ratio)}`;
   return `${ratio >= 10 ? ratio.toFixed(0) : ratio >= 1 ? ratio.toFixed(1) : ratio.toFixed(2)}×`;
 }
 

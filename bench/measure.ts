@@ -94,7 +94,8 @@ export async function descendants(pid: number): Promise<number[]> {
     parents.set(ppid, [...parents.get(ppid) ?? [], Number(entry.name)]);
   }
   const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0;) {
+  const queue = [pid];
+  while (queue.length > 0) {
     const children = parents.get(queue.pop()!) ?? [];
     found.push(...children);
     queue.push(...children);

@@ -169,14 +169,6 @@ async function runJob(): Promise<void> {
   await checkout(sim.workspace);
   console.log(`Checked out ${Object.keys(REPOSITORY).length} files into ${sim.workspace}`);
 
-  const jobEnv: Record<string, string> = {};
-  const step = (header: string[], run: (options: StepOptions) => Promise<HookResult>, code = 0) =>
-    hookCall(header, "run_script_step", () => run({ env: { ...jobEnv } }), code).then((r) => {
-      // Like the runner: GITHUB_ENV values reach every later step.
-      Object.assign(jobEnv, r.fileCommands?.env);
-      return r;
-    });
-
   const prepared = await hookCall(
     ["Set up job (node:20, service nginx:1.27)"],
     "prepare_job",
@@ -198,6 +190,28 @@ async function runJob(): Promise<void> {
     const containers = pod.spec?.containers.map((c) => `${c.name} (${c.image})`).join(", ");
     console.log(`  pod ${pod.metadata?.name}: ${pod.status?.phase}; containers ${containers}`);
   }
+  // Without a job pod every step would fail the same way; the runner skips to cleanup too.
+  if (prepared.code === 0) await runSteps(sim);
+
+  await hookCall(["Complete job"], "cleanup_job", () => sim.cleanupJob());
+  for (const resource of ["pods", "secrets"]) {
+    const response = await cluster.fetch(`/api/v1/namespaces/default/${resource}`);
+    const left = ((await response.json()).items ?? []) as { metadata: { name: string } }[];
+    expect(left.length === 0, `cleanup left ${resource}: ${left.map((o) => o.metadata.name)}`);
+  }
+  printSummary();
+  console.log("\nStopping the local cluster…");
+}
+
+/** The job's steps, each checked for what the runner would read back. */
+async function runSteps(sim: RunnerSim): Promise<void> {
+  const jobEnv: Record<string, string> = {};
+  const step = (header: string[], run: (options: StepOptions) => Promise<HookResult>, code = 0) =>
+    hookCall(header, "run_script_step", () => run({ env: { ...jobEnv } }), code).then((r) => {
+      // Like the runner: GITHUB_ENV values reach every later step.
+      Object.assign(jobEnv, r.fileCommands?.env);
+      return r;
+    });
 
   const action = await step(
     ["Run octo/hello-action@v1", "with: who=kubehook"],
@@ -232,15 +246,6 @@ async function runJob(): Promise<void> {
   const show = 'echo "$BUILD_ID" && cat build/artifact.txt';
   const after = await step(scriptHeader(show), (o) => sim.scriptStep(show, o));
   expect(after.stdout.includes("hello-kubehook-1.4.2"), "BUILD_ID from GITHUB_ENV did not arrive");
-
-  await hookCall(["Complete job"], "cleanup_job", () => sim.cleanupJob());
-  for (const resource of ["pods", "secrets"]) {
-    const response = await cluster.fetch(`/api/v1/namespaces/default/${resource}`);
-    const left = ((await response.json()).items ?? []) as { metadata: { name: string } }[];
-    expect(left.length === 0, `cleanup left ${resource}: ${left.map((o) => o.metadata.name)}`);
-  }
-  printSummary();
-  console.log("\nStopping the local cluster…");
 }
 
 function printSummary(): void {

@@ -48,6 +48,9 @@ export interface SimOptions {
   hook?: string;
   /** Copy the hook's output to stderr as it arrives. */
   echo?: boolean;
+  /** An existing directory to use as `<work>` (volume mode: the work PVC's directory, as in a
+   * runner pod whose `_work` is that volume). Dispose leaves it to its owner. */
+  work?: string;
 }
 
 /** The outcome of one hook call. */
@@ -96,7 +99,7 @@ export class RunnerSim implements AsyncDisposable {
     this.root = root;
     this.#options = options;
     this.repo = options.repo ?? "repo";
-    this.work = `${root}/_work`;
+    this.work = options.work ?? `${root}/_work`;
     this.workspace = `${this.work}/${this.repo}/${this.repo}`;
     this.temp = `${this.work}/_temp`;
   }

@@ -24,7 +24,7 @@ import { openApiDocument } from "./openapi.ts";
 import { decodeReview, PROTOBUF } from "./protobuf.ts";
 import { json, readJson, serveResource } from "./rest.ts";
 import { accessReview, rulesReview } from "./reviews.ts";
-import { type RequestStats, requestKey } from "./stats.ts";
+import { requestKey, type RequestStats } from "./stats.ts";
 import { CORE_RESOURCES, resolveRoute, type ResourceRoute } from "./routes.ts";
 import { ApiError, failure, forbidden, notFound, serverError, unauthorized } from "./status.ts";
 

@@ -1,0 +1,119 @@
+/**
+ * `deno task bench`: the project's measured figures. Every `bench/*_bench.ts` module that exports
+ * `run(): Promise<Figure[]>` is a section; each runs in turn against its own local cluster, and
+ * one table shows every figure with its goal, whether it is met, and its ratio against upstream's
+ * documented figure where there is one. A section that fails is reported and the rest still run;
+ * the exit code is then 1.
+ *
+ * ```sh
+ * deno task bench                        # everything (about 2 minutes on 2 cores)
+ * deno task bench --only startup,step    # some sections
+ * deno task bench --json figures.json    # also write the figures as JSON
+ * ```
+ *
+ * Not part of `deno task test`: speed is measured here, never asserted in tests.
+ *
+ * @module
+ */
+import { type Figure, formatTable, type Section } from "./figure.ts";
+
+/** The order sections are shown in (the issues' order); sections not listed follow by name. */
+const ORDER = ["startup", "step", "lifecycle", "fail_fast", "cluster", "transfer"];
+const SUFFIX = "_bench.ts";
+const USAGE = "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE]";
+
+interface Options {
+  only?: string[];
+  json?: string;
+}
+
+/** One section's outcome, as the JSON file holds it. */
+interface SectionResult extends Section {
+  seconds: number;
+  error?: string;
+}
+
+function parseArgs(args: string[]): Options {
+  const options: Options = {};
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    if (flag !== "--only" && flag !== "--json") {
+      throw new Error(`unknown argument "${args[i]}"\n${USAGE}`);
+    }
+    const value = inline ?? args[++i];
+    if (!value) throw new Error(`${flag} needs a value\n${USAGE}`);
+    if (flag === "--only") options.only = value.split(",").map((s) => s.trim());
+    else options.json = value;
+  }
+  return options;
+}
+
+/** The section names of the bench modules beside this file, in {@link ORDER}. */
+async function sectionNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(new URL(".", import.meta.url))) {
+    if (entry.isFile && entry.name.endsWith(SUFFIX)) {
+      names.push(entry.name.slice(0, -SUFFIX.length));
+    }
+  }
+  const rank = (name: string) => ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length;
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+async function runSection(section: string): Promise<SectionResult> {
+  const started = performance.now();
+  const seconds = () => Math.round((performance.now() - started) / 100) / 10;
+  try {
+    const module = await import(new URL(`./${section}${SUFFIX}`, import.meta.url).href);
+    if (typeof module.run !== "function") {
+      throw new Error(`bench/${section}${SUFFIX} does not export run(): Promise<Figure[]>`);
+    }
+    const figures: Figure[] = await module.run();
+    return { section, figures, seconds: seconds() };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { section, figures: [], seconds: seconds(), error: message };
+  }
+}
+
+async function main(): Promise<number> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let options: Options;
+  try {
+    options = parseArgs(Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  const available = await sectionNames();
+  const unknown = options.only?.filter((name) => !available.includes(name)) ?? [];
+  if (unknown.length > 0) {
+    console.error(
+      `no bench section ${unknown.join(", ")}; the sections are ${available.join(", ")}`,
+    );
+    return 2;
+  }
+  const results: SectionResult[] = [];
+  for (const section of available.filter((name) => options.only?.includes(name) ?? true)) {
+    console.error(`bench: ${section}...`);
+    const result = await runSection(section);
+    console.error(`bench: ${section} ${result.error ? "FAILED" : "done"} in ${result.seconds} s`);
+    results.push(result);
+  }
+  const machine = `${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}, ` +
+    `deno ${Deno.version.deno}`;
+  console.log(`\nkubehook bench, ${new Date().toISOString()}, ${machine}\n`);
+  console.log(formatTable(results));
+  const failed = results.filter((r) => r.error);
+  for (const { section, error } of failed) console.log(`\n${section} FAILED: ${error}`);
+  if (options.json) {
+    const document = { date: new Date().toISOString(), machine, sections: results };
+    await Deno.writeTextFile(options.json, JSON.stringify(document, null, 2) + "\n");
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+Deno.exit(await main());
