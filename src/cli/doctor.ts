@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import type { KubeAccess } from "../kube/config.ts";
-import type { Container } from "../runner/input.ts";
+import { containerOf } from "../runner/input.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
 import { checkApi, checkNamespace, checkPermissions, checkRunnerPod } from "./cluster_checks.ts";
 import { planJobObjects } from "../pod/job_plan.ts";
@@ -157,10 +157,10 @@ async function checkTemplate(settings: Settings): Promise<CheckRow> {
     const services = (await loadPodTemplate(path)).containers
       .map(({ value }) => value.name)
       .filter((name) => name.startsWith("$") && name !== "$job")
-      .map((name) => sampleContainer(name.slice(1)));
+      .map((name) => containerOf(name.slice(1)));
     // Copy mode: the template check must not depend on where a volume-mode pod would be placed.
     const plan = await planJobObjects(
-      { container: sampleContainer("busybox"), services },
+      { container: containerOf("busybox"), services },
       { ...settings, workspace: "copy" },
       undefined,
     );
@@ -171,21 +171,4 @@ async function checkTemplate(settings: Settings): Promise<CheckRow> {
   } catch (error) {
     return { check, result: "FAIL", detail: (error as Error).message };
   }
-}
-
-/** A container as the runner describes one, with nothing but an image. */
-function sampleContainer(image: string): Container {
-  return {
-    image,
-    dockerfile: null,
-    entryPoint: null,
-    entryPointArgs: [],
-    workingDirectory: null,
-    createOptions: null,
-    registry: null,
-    environmentVariables: {},
-    portMappings: [],
-    systemMountVolumes: [],
-    userMountVolumes: [],
-  };
 }

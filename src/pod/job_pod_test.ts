@@ -1,22 +1,9 @@
 import assert from "node:assert/strict";
-import type { Container } from "../runner/input.ts";
+import { type Container, containerOf } from "../runner/input.ts";
 import { type JobPodInput, KEEP_ALIVE_COMMAND, renderJobPod } from "./job_pod.ts";
 
 function container(over: Partial<Container> = {}): Container {
-  return {
-    image: "node:20",
-    dockerfile: null,
-    entryPoint: null,
-    entryPointArgs: [],
-    workingDirectory: "/__w/repo/repo",
-    createOptions: null,
-    registry: null,
-    environmentVariables: {},
-    portMappings: [],
-    systemMountVolumes: [],
-    userMountVolumes: [],
-    ...over,
-  };
+  return containerOf("node:20", { workingDirectory: "/__w/repo/repo", ...over });
 }
 
 function input(over: Partial<JobPodInput> = {}): JobPodInput {

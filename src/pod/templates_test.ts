@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { containerOf } from "../runner/input.ts";
 import { renderJobPod } from "./job_pod.ts";
 import { serviceContainerNames } from "./names.ts";
 import { loadPodTemplate } from "./template.ts";
@@ -16,32 +17,8 @@ Deno.test("every shipped template parses and merges into a job pod", async () =>
   const base = renderJobPod({
     name: "arc-x-workflow",
     runnerPodName: "arc-x",
-    container: {
-      image: "node:20",
-      dockerfile: null,
-      entryPoint: null,
-      entryPointArgs: [],
-      workingDirectory: "/__w/r/r",
-      createOptions: null,
-      registry: null,
-      environmentVariables: {},
-      portMappings: [],
-      systemMountVolumes: [],
-      userMountVolumes: [],
-    },
-    services: images.map((image) => ({
-      image,
-      dockerfile: null,
-      entryPoint: null,
-      entryPointArgs: [],
-      workingDirectory: null,
-      createOptions: null,
-      registry: null,
-      environmentVariables: {},
-      portMappings: ["6379"],
-      systemMountVolumes: [],
-      userMountVolumes: [],
-    })),
+    container: containerOf("node:20", { workingDirectory: "/__w/r/r" }),
+    services: images.map((image) => containerOf(image, { portMappings: ["6379"] })),
     serviceNames,
     imagePullSecrets: [],
     runnerImage: "ghcr.io/actions/actions-runner:latest",

@@ -45,6 +45,25 @@ export interface Container {
   userMountVolumes: Mount[];
 }
 
+/** A container as the runner describes one that sets nothing but its image (every field present,
+ * nulls included), with `over` on top. */
+export function containerOf(image: string, over: Partial<Container> = {}): Container {
+  return {
+    image,
+    dockerfile: null,
+    entryPoint: null,
+    entryPointArgs: [],
+    workingDirectory: null,
+    createOptions: null,
+    registry: null,
+    environmentVariables: {},
+    portMappings: [],
+    systemMountVolumes: [],
+    userMountVolumes: [],
+    ...over,
+  };
+}
+
 /** The arguments of `run_script_step`: what to run in the job container and how. */
 export interface ScriptStepArgs {
   entryPoint: string;

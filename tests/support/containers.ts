@@ -8,24 +8,15 @@
  * ```
  * @module
  */
-import type { Container } from "../../src/runner/input.ts";
+import { type Container, containerOf } from "../../src/runner/input.ts";
 
 /** A job container as the runner describes it (every field, nulls included). */
 export function jobContainer(image: string, over: Partial<Container> = {}): Container {
-  return {
-    image,
-    dockerfile: null,
-    entryPoint: null,
-    entryPointArgs: [],
+  return containerOf(image, {
     workingDirectory: "/__w/repo/repo",
-    createOptions: null,
-    registry: null,
     environmentVariables: { HOME: "/github/home" },
-    portMappings: [],
-    systemMountVolumes: [],
-    userMountVolumes: [],
     ...over,
-  };
+  });
 }
 
 /** A service container as the runner describes it. */
