@@ -92,6 +92,8 @@ export function formatTable(sections: Section[]): string {
       if (f.note) notes.push(`- ${section} / ${f.name}: ${f.note}`);
     }
   }
+  // A "|" inside a cell ("tar c | tar x") would split it in Markdown.
+  for (const row of rows) row.forEach((cell, i) => (row[i] = cell.replaceAll("|", "\\|")));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   return [

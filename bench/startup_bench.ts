@@ -3,7 +3,8 @@
  * `bash -e scripts/hook.sh --version` (what the runner starts, through the shim) and of
  * `deno run -A src/main.ts --version` (the program alone), the median of {@link RUNS} runs each,
  * against upstream's documented 0.7 s and ~145 MB per invocation (what-users-suffer-today, item 10;
- * the low end of 0.7–0.9 s, so the ratio flatters nobody).
+ * the low end of 0.7–0.9 s, so the ratio flatters nobody). When `deno task compile` has built
+ * `dist/kubehook-<this target>`, the compiled binary is measured too.
  *
  * Run alone: `deno run -A bench/startup_bench.ts`.
  *
@@ -27,6 +28,10 @@ export async function run(): Promise<Figure[]> {
     ["bash -e scripts/hook.sh --version", ["bash", "-e", "scripts/hook.sh", "--version"]],
     ["deno run -A src/main.ts --version", ["deno", "run", "-A", "src/main.ts", "--version"]],
   ];
+  const binary = `dist/kubehook-${Deno.build.target}`;
+  if (await Deno.stat(`${repo}/${binary}`).catch(() => undefined)) {
+    commands.push([`${binary} --version`, [`./${binary}`, "--version"]]);
+  }
   const figures: Figure[] = [];
   for (const [label, command] of commands) {
     const samples = [];

@@ -192,9 +192,17 @@ async function follow(
   const onAbort = () => session.close();
   step.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    // An upload that fails half-way makes the pod's tar fail, which the start script reports.
+    // An upload that breaks half-way makes the pod's tar fail, which the start script reports; one
+    // that cannot even start must end the session, or the pod's tar would wait for stdin forever.
+    let packFailure: Error | undefined;
     const uploading = upload
-      ? upload().then((stream) => stream.pipeTo(session.stdin!)).catch(() => {})
+      ? upload().then(
+        (stream) => stream.pipeTo(session.stdin!).catch(() => {}),
+        (error: Error) => {
+          packFailure = error;
+          session.close();
+        },
+      )
       : Promise.resolve();
     const control = readControl(session.stderr, onStarted);
     const output = session.stdout.pipeTo(
@@ -208,6 +216,12 @@ async function follow(
     const result = await session.result;
     await Promise.all([uploading, output]);
     const { exitCode, messages } = await control;
+    if (packFailure) {
+      return {
+        kind: "failed",
+        message: `kubehook could not send the step's files: ${packFailure.message}`,
+      };
+    }
     if (step.signal.aborted) return { kind: "cancelled" };
     if (exitCode !== undefined) return { kind: "exit", code: exitCode };
     if (result.kind === "lost") return { kind: "lost", reason: result.reason };

@@ -46,7 +46,8 @@ export async function runScriptStep(
   }
   const upload = await stepUpload(state, layout, id, environment.text);
   const encoder = new TextEncoder();
-  let code: number;
+  let code = 1;
+  let failure: unknown;
   try {
     code = await runDetachedStep({
       client,
@@ -66,12 +67,20 @@ export async function runScriptStep(
       },
       log: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
     });
-  } finally {
-    // File commands must reach the host also when the step failed or was cancelled.
+  } catch (error) {
+    failure = error;
+  }
+  // File commands must reach the host also when the step failed or was cancelled.
+  try {
     await upload.dispose();
     state.sync = await bringStepChangesBack(connection, state, layout, id);
-    const response: StateResponse = { state: { ...state } };
-    await writeResponse(invocation.responseFile, response);
+  } catch (error) {
+    // When the step itself could not run, that is the news; this failure follows from it.
+    if (failure === undefined) failure = error;
+    else warning(`kubehook could not bring the step's files back: ${(error as Error).message}`);
   }
+  const response: StateResponse = { state: { ...state } };
+  await writeResponse(invocation.responseFile, response);
+  if (failure !== undefined) throw failure;
   return code;
 }

@@ -85,15 +85,15 @@ export function copyToPod(
       archive.done.catch(() => {});
       throw err;
     });
-    const tap = archiveTap();
-    const wire = byteTap();
     const watchdog = stallWatchdog(options, session);
+    // Without gzip the archive is what crosses the wire: one tap counts both.
+    const tap = archiveTap(options.gzip ? undefined : watchdog.poke);
+    const wire = options.gzip ? byteTap(watchdog.poke) : { stream: undefined, count: tap.count };
     let stream = archive.stream.pipeThrough(tap.stream);
-    if (options.gzip) stream = stream.pipeThrough(gzipStream());
+    if (wire.stream) stream = stream.pipeThrough(gzipStream()).pipeThrough(wire.stream);
     // A write error is not a verdict: busybox tar exits before the host has sent the archive's
     // trailing zero padding. The receipt and the exit code are the verdict.
-    const sending = stream.pipeThrough(wire.stream).pipeThrough(watchdog.tap)
-      .pipeTo(session.stdin!).catch(() => {});
+    const sending = stream.pipeTo(session.stdin!).catch(() => {});
     session.stdout.cancel();
     const [result, stderr] = await Promise.all([session.result, boundedText(session.stderr)]);
     watchdog.stop();
@@ -141,9 +141,9 @@ export function copyFromPod(
       stdin: false,
       signal: options.signal,
     });
-    const wire = byteTap();
     const watchdog = stallWatchdog(options, session);
-    let stream = session.stdout.pipeThrough(wire.stream).pipeThrough(watchdog.tap);
+    const wire = byteTap(watchdog.poke);
+    let stream = session.stdout.pipeThrough(wire.stream);
     if (options.gzip) stream = stream.pipeThrough(gunzipStream());
     const extracting = extractTar(stream, options.hostPath).catch((err: Error) => {
       session.close();
@@ -211,18 +211,17 @@ async function withAttempts(
 }
 
 /** Closes the session when no byte has moved for `stallTimeoutMs`: its result is then "lost",
- * and the copy is repeated. Reset by every chunk passing through `tap`. */
+ * and the copy is repeated. `poke` is called for every chunk that moves. */
 function stallWatchdog(options: CommonOptions, session: ExecSession) {
   const ms = options.stallTimeoutMs ?? 60_000;
   let timer = setTimeout(() => session.close(), ms);
-  const tap = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+  return {
+    poke() {
       clearTimeout(timer);
       timer = setTimeout(() => session.close(), ms);
-      controller.enqueue(chunk);
     },
-  });
-  return { tap, stop: () => clearTimeout(timer) };
+    stop: () => clearTimeout(timer),
+  };
 }
 
 /** All of a stream as text, keeping only the last 64 KiB (tar can be chatty). */

@@ -13,12 +13,13 @@ export interface Tap<C> {
   count: C;
 }
 
-/** Counts bytes. */
-export function byteTap(): Tap<{ bytes: number }> {
+/** Counts bytes; `onChunk` runs for each chunk (a stall watchdog's reset). */
+export function byteTap(onChunk?: () => void): Tap<{ bytes: number }> {
   const count = { bytes: 0 };
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       count.bytes += chunk.length;
+      onChunk?.();
       controller.enqueue(chunk);
     },
   });
@@ -36,13 +37,15 @@ export interface ArchiveCount {
   bytes: number;
 }
 
-/** Counts the entries of the tar archive passing through; the stream errors if it is not one. */
-export function archiveTap(): Tap<ArchiveCount> {
+/** Counts the entries of the tar archive passing through; the stream errors if it is not one.
+ * `onChunk` runs for each chunk. */
+export function archiveTap(onChunk?: () => void): Tap<ArchiveCount> {
   const count: ArchiveCount = { entries: 0, nameNewlines: 0, contentBytes: 0, bytes: 0 };
   const reader = new TarReader();
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       count.bytes += chunk.length;
+      onChunk?.();
       for (const event of reader.push(chunk)) {
         if (event.kind === "entry") {
           count.entries++;

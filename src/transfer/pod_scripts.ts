@@ -35,12 +35,12 @@ export function podExtractScript(dir: string, options: { gzip: boolean }): strin
   ].join("\n");
 }
 
-/** Stamps `marker` (creating its directory): its ctime is now, its mtime slightly in the past.
- * A later pack counts a file as changed when its mtime is after the marker's mtime (so a write
- * in the same clock tick as the stamp is not missed) or its ctime is after the marker's ctime
- * (files a step extracted or copied with old mtimes). Files extracted just before the stamp keep
- * their old mtimes and an earlier ctime, so they do not come back. GNU date/touch back the mtime
- * off by 20 ms; busybox only knows seconds, so one to two seconds. */
+/** Stamps `marker` (creating its directory) with an mtime slightly in the past. A later pack
+ * counts a file as changed when its mtime or (GNU find) its ctime is after that: files written in
+ * the same clock tick as the stamp are not missed, and files a step extracted or copied with old
+ * mtimes are caught by their ctime. The price: files extracted in the last moments before the
+ * stamp (the step's own incoming files, when the stamp follows their extraction) come back once.
+ * GNU date/touch back off by 20 ms; busybox only knows seconds, so by one to two seconds. */
 export function podMarkScript(marker: string): string {
   const m = quote(marker);
   return [
@@ -69,9 +69,9 @@ export interface PackScriptOptions {
 }
 
 /** Writes a tar of `dir`'s changed entries to stdout, then a receipt (`pack_exit=N`) on stderr.
- * With GNU find, mtime and ctime are both compared (see {@link podMarkScript}) and a directory
- * moved in since the marker (new ctime, old mtime) is sent whole; busybox find can only compare
- * mtimes. Several batches of `find -exec tar {} +` make several archives in a row, which the
+ * With GNU find, mtime and ctime are both compared with the marker's mtime (see
+ * {@link podMarkScript}) and a directory moved in since the marker (new ctime, old mtime) is sent
+ * whole; busybox find can only compare mtimes. Several batches of `find -exec tar {} +` make several archives in a row, which the
  * host reads as one. */
 export function podPackChangedScript(dir: string, options: PackScriptOptions): string {
   const exclude = (options.exclude ?? []).flatMap((
@@ -92,9 +92,9 @@ export function podPackChangedScript(dir: string, options: PackScriptOptions): s
   } else {
     const m = quote(options.since);
     pack = [
-      `if find ${m} -maxdepth 0 -newercc ${m} >/dev/null 2>&1; then`,
-      `  find . -mindepth 1 ${prune}-type d -newercc ${m} ! -newer ${m} -exec tar -c -f - {} +` +
-      ` -o \\( -newer ${m} -o -newercc ${m} ${always} \\) ${flat}`,
+      `if find ${m} -maxdepth 0 -cnewer ${m} >/dev/null 2>&1; then`,
+      `  find . -mindepth 1 ${prune}-type d -cnewer ${m} ! -newer ${m} -exec tar -c -f - {} +` +
+      ` -o \\( -newer ${m} -o -cnewer ${m} ${always} \\) ${flat}`,
       `else`,
       `  find . -mindepth 1 ${prune}\\( -newer ${m} ${always} \\) ${flat}`,
       `fi`,
