@@ -22,6 +22,7 @@ import { podsPath } from "../src/kube/paths.ts";
 import { gzipStream } from "../src/transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../src/transfer/copy.ts";
 import { listHostChanges, syncMarkNow } from "../src/transfer/host_changes.ts";
+import { packHostTree } from "../src/transfer/host_pack.ts";
 
 /** One measured figure. */
 export interface Figure {
@@ -59,10 +60,20 @@ export async function run(): Promise<Figure[]> {
             copyToPod(client, pod, { hostPath: dir, podPath: "/__w/bench", gzip })
           );
         });
+      // The same archive into `cat >/dev/null`: what the exec connection alone costs (here the
+      // API server, both TLS ends and the client share one process on two cores).
+      const transport = await median(() =>
+        timed(() => packInto(client, pod, dir, "cat >/dev/null"))
+      );
       const plain = await copy(false);
       const gzip = await copy(true);
       figures.push(
         { name: `local tar c | tar x, ${label}`, value: ms(floor), unit: "ms" },
+        {
+          name: `exec transport only (tar c → cat in the pod), ${label}`,
+          value: ms(transport),
+          unit: "ms",
+        },
         { name: `host → pod copy, ${label}`, value: ms(plain), unit: "ms" },
         {
           name: `host → pod copy ÷ floor, ${label}`,
@@ -178,6 +189,19 @@ async function exec(client: KubeClient, pod: PodTarget, script: string): Promise
   if (result.kind !== "exited" || result.exitCode !== 0) {
     throw new Error(`${script} failed in the pod`);
   }
+}
+
+/** Streams a host tar of `dir` into `script` in the pod. */
+async function packInto(client: KubeClient, pod: PodTarget, dir: string, script: string) {
+  const archive = await packHostTree(dir);
+  const session = await openExec(client, { ...pod, command: ["sh", "-c", script], stdin: true });
+  await Promise.all([
+    archive.stream.pipeTo(session.stdin!),
+    session.stdout.cancel(),
+    session.stderr.cancel(),
+    session.result,
+    archive.done,
+  ]);
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {

@@ -138,16 +138,18 @@ export async function bringStepChangesBack(
 ): Promise<SyncState | undefined> {
   const sync = state.sync as SyncState | undefined;
   if (!sync) return undefined;
-  const podMarkPath = podMark(id);
+  // Stamped in the pod before packing: cleanup then brings back only what changed after this.
+  const next = podMark(`${id}-back`);
   const transfer = await copyFromPod(connection.client, target(state), {
     hostPath: layout.work,
     podPath: POD_WORK,
     gzip: false,
-    since: podMarkPath,
+    since: podMark(id),
+    next,
     exclude: [BOOKKEEPING],
   });
   if (transfer.entries > 0 || transfer.rejected.length > 0) report(transfer);
-  return { host: await syncMarkNow(), podMark: podMarkPath };
+  return { host: await syncMarkNow(), podMark: next };
 }
 
 /** cleanup_job: brings back what changed in the pod since the last sync (KUBEHOOK_COPY_BACK=

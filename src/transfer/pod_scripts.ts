@@ -70,8 +70,9 @@ export interface PackScriptOptions {
 
 /** Writes a tar of `dir`'s changed entries to stdout, then a receipt (`pack_exit=N`) on stderr.
  * With GNU find, mtime and ctime are both compared with the marker's mtime (see
- * {@link podMarkScript}) and a directory moved in since the marker (new ctime, old mtime) is sent
- * whole; busybox find can only compare mtimes. Several batches of `find -exec tar {} +` make several archives in a row, which the
+ * {@link podMarkScript}), and a directory moved in after the marker was stamped (ctime after the
+ * marker's own ctime, mtime before its mtime) is sent whole; busybox find can only compare
+ * mtimes. Several batches of `find -exec tar {} +` make several archives in a row, which the
  * host reads as one. */
 export function podPackChangedScript(dir: string, options: PackScriptOptions): string {
   const exclude = (options.exclude ?? []).flatMap((
@@ -92,8 +93,8 @@ export function podPackChangedScript(dir: string, options: PackScriptOptions): s
   } else {
     const m = quote(options.since);
     pack = [
-      `if find ${m} -maxdepth 0 -cnewer ${m} >/dev/null 2>&1; then`,
-      `  find . -mindepth 1 ${prune}-type d -cnewer ${m} ! -newer ${m} -exec tar -c -f - {} +` +
+      `if find ${m} -maxdepth 0 -newercc ${m} >/dev/null 2>&1; then`,
+      `  find . -mindepth 1 ${prune}-type d -newercc ${m} ! -newer ${m} -exec tar -c -f - {} +` +
       ` -o \\( -newer ${m} -o -cnewer ${m} ${always} \\) ${flat}`,
       `else`,
       `  find . -mindepth 1 ${prune}\\( -newer ${m} ${always} \\) ${flat}`,

@@ -19,6 +19,18 @@
  * ```
  * @module
  */
+import {
+  ascii,
+  NameDecoder,
+  parsePax,
+  paxNumber,
+  paxSize,
+  readNumber,
+  TarFormatError,
+  verifyChecksum,
+} from "./tar_fields.ts";
+
+export { TarFormatError };
 
 const BLOCK = 512;
 /** PAX and GNU long-name records larger than this are refused: real ones are a few KiB. */
@@ -73,17 +85,6 @@ const TYPES: Record<string, TarEntryType> = {
 
 /** Types whose size field does not announce content (as in Go's archive/tar). */
 const HEADER_ONLY = new Set(["1", "2", "3", "4", "5", "6"]);
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-const lenient = new TextDecoder();
-
-/** Thrown for bytes that are not a tar archive or one cut short. */
-export class TarFormatError extends SyntaxError {
-  constructor(message: string) {
-    super(`Cannot read the tar archive: ${message}`);
-    this.name = "TarFormatError";
-  }
-}
 
 type State =
   | { at: "header" }
@@ -225,115 +226,6 @@ export class TarReader {
     else if (flag === "x") this.#pax = { ...this.#pax, ...parsePax(data, this.#offset) };
     // "g" (global) records only carry defaults kubehook does not use.
     this.#longNamesOk &&= names.ok;
-  }
-}
-
-/** Parses PAX records (`"<length> <key>=<value>\n"`, length in bytes, including itself). */
-export function parsePax(data: Uint8Array, at: number): Record<string, string> {
-  const records: Record<string, string> = {};
-  let pos = 0;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    const length = space > pos ? Number(ascii(data, pos, space - pos)) : NaN;
-    if (!Number.isSafeInteger(length) || length <= space - pos || pos + length > data.length) {
-      if (data.subarray(pos).every((b) => b === 0)) break;
-      throw new TarFormatError(`a PAX record before byte ${at} has an invalid length`);
-    }
-    const record = data.subarray(space + 1, pos + length - 1);
-    const eq = record.indexOf(0x3d);
-    if (eq < 1 || data[pos + length - 1] !== 0x0a) {
-      throw new TarFormatError(`a PAX record before byte ${at} is malformed`);
-    }
-    const key = decode(record.subarray(0, eq), at);
-    const value = decode(record.subarray(eq + 1), at);
-    if (value.includes("\0")) throw new TarFormatError(`the PAX "${key}" record holds a NUL byte`);
-    records[key] = value;
-    pos += length;
-  }
-  return records;
-}
-
-function verifyChecksum(block: Uint8Array, at: number): void {
-  const stored = readNumber(block, 148, 8, "checksum", at);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i];
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  if (stored !== unsigned && stored !== signed) {
-    throw new TarFormatError(
-      `the header at byte ${at} has an invalid checksum (not a tar stream?)`,
-    );
-  }
-}
-
-/** Reads an octal field, or a base-256 one (high bit set) as GNU tar writes for large values. */
-function readNumber(block: Uint8Array, off: number, len: number, what: string, at: number): number {
-  if (block[off] & 0x80) {
-    if (block[off] === 0xff) {
-      throw new TarFormatError(`the header at byte ${at} has a negative ${what}`);
-    }
-    let value = block[off] & 0x7f;
-    for (let i = 1; i < len; i++) value = value * 256 + block[off + i];
-    if (!Number.isSafeInteger(value)) {
-      throw new TarFormatError(`the header at byte ${at} has a ${what} too large to handle`);
-    }
-    return value;
-  }
-  const digits = ascii(block, off, len).replace(/[\0 ]+$/, "").replace(/^[ ]+/, "");
-  if (digits === "") return 0;
-  if (!/^[0-7]+$/.test(digits)) {
-    throw new TarFormatError(`the header at byte ${at} has an invalid ${what || "mtime"} field`);
-  }
-  return parseInt(digits, 8);
-}
-
-function paxNumber(value: string, at: number): number {
-  if (!/^-?\d+(\.\d+)?$/.test(value)) {
-    throw new TarFormatError(`a PAX number before byte ${at} is invalid: "${value}"`);
-  }
-  const n = Number(value);
-  if (!Number.isFinite(n) || Math.abs(n) > Number.MAX_SAFE_INTEGER) {
-    throw new TarFormatError(`a PAX number before byte ${at} is out of range: "${value}"`);
-  }
-  return n;
-}
-
-function paxSize(value: string, at: number): number {
-  const n = paxNumber(value, at);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new TarFormatError(`a PAX size before byte ${at} is invalid: "${value}"`);
-  }
-  return n;
-}
-
-function ascii(bytes: Uint8Array, off: number, len: number): string {
-  return String.fromCharCode(...bytes.subarray(off, off + len));
-}
-
-/** Decodes NUL-terminated name fields, remembering whether all of them were valid UTF-8. */
-class NameDecoder {
-  ok = true;
-  field(bytes: Uint8Array, off: number, len: number): string {
-    const field = bytes.subarray(off, off + len);
-    const end = field.indexOf(0);
-    const name = end === -1 ? field : field.subarray(0, end);
-    try {
-      return utf8.decode(name);
-    } catch {
-      this.ok = false;
-      return lenient.decode(name);
-    }
-  }
-}
-
-function decode(bytes: Uint8Array, at: number): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new TarFormatError(`a PAX record before byte ${at} is not valid UTF-8`);
   }
 }
 

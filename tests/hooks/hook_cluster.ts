@@ -94,7 +94,7 @@ export class HookCluster implements AsyncDisposable {
   async leftovers(): Promise<string[]> {
     const names: string[] = [];
     for (const resource of ["pods", "secrets"]) {
-      const list = await this.get<{ items: (V1Pod | V1Secret)[] }>(
+      const list = await this.#get<{ items: (V1Pod | V1Secret)[] }>(
         `/api/v1/namespaces/${NAMESPACE}/${resource}`,
       );
       for (const item of list.items) names.push(`${resource}/${item.metadata!.name}`);
@@ -105,7 +105,7 @@ export class HookCluster implements AsyncDisposable {
   /** The objects of `resource` labelled for a runner pod, as the admin sees them. */
   async labelled<T>(resource: "pods" | "secrets", runnerPod: string): Promise<T[]> {
     const selector = encodeURIComponent(`runner-pod=${runnerPod}`);
-    const list = await this.get<{ items: T[] }>(
+    const list = await this.#get<{ items: T[] }>(
       `/api/v1/namespaces/${NAMESPACE}/${resource}?labelSelector=${selector}`,
     );
     return list.items;
@@ -113,7 +113,7 @@ export class HookCluster implements AsyncDisposable {
 
   /** The faults injected and not yet used up. */
   faultsLeft(): Promise<unknown[]> {
-    return this.get("/_cluster/faults");
+    return this.#get("/_cluster/faults");
   }
 
   /** Runs a shell script in the job pod's default container with the admin's kubectl. */
@@ -123,7 +123,7 @@ export class HookCluster implements AsyncDisposable {
     return result.stdout;
   }
 
-  async get<T>(path: string): Promise<T> {
+  async #get<T>(path: string): Promise<T> {
     const response = await this.cluster.fetch(path);
     const text = await response.text();
     assert.ok(response.ok, `GET ${path}: ${response.status} ${text}`);

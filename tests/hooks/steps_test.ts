@@ -78,6 +78,7 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
             );
           }
           assert.match(step.stdout, /^EMPTY_IS=set$/m, "an empty value must be set, not dropped");
+          assert.match(step.stdout, /^bash .*\/__w\/_temp\/[0-9a-f-]+\.sh $/m, "no process listed");
           assert.ok(
             !logOf(step).includes(SECRET),
             "a secret is visible in the log or a command line",
@@ -140,13 +141,21 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
           `a step exiting ${code} fails with ${code}, file commands intact`,
           async () => {
             const step = await sim.scriptStep(
-              `echo "code=${code}" >> "$GITHUB_OUTPUT"\necho "failing with ${code}" >&2\nexit ${code}\n`,
+              [
+                `echo "code=${code}" >> "$GITHUB_OUTPUT"`,
+                `printf "WHY<<END\\nexit\\n${code}\\nEND\\n" >> "$GITHUB_ENV"`,
+                `echo "failed with ${code}" >> "$GITHUB_STEP_SUMMARY"`,
+                `echo "failing with ${code}" >&2`,
+                `exit ${code}`,
+              ].join("\n"),
               { shell: code % 2 ? "bash" : "sh" },
             );
             assert.equal(step.code, code, logOf(step));
             assert.equal(step.runnerError, undefined);
             assert.match(logOf(step), new RegExp(`failing with ${code}`));
             assert.deepEqual(step.fileCommands?.output, { code: String(code) });
+            assert.deepEqual(step.fileCommands?.env, { WHY: `exit\n${code}` });
+            assert.equal(step.fileCommands?.summary, `failed with ${code}\n`);
           },
         );
       }

@@ -108,6 +108,9 @@ Deno.test("gnu: only what changed after the marker comes back, moved directories
     const marker = `${pod}/../kubehook/step-1`;
     await using runner = await localPod("gnu");
     assert.equal((await runner.run(podMarkScript(marker)).done).code, 0);
+    // A moved directory is recognised by a ctime after the marker's: the step starts at least a
+    // clock tick (≤ 10 ms) after the marker, as the step's own launch takes longer than that.
+    await new Promise((resolve) => setTimeout(resolve, 20));
 
     // What a step does: edit, create, move a directory in, extract old files.
     await Deno.writeTextFile(`${pod}/repo/b.txt`, "changed");

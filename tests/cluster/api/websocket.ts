@@ -35,44 +35,69 @@ export function encodeFrame(opcode: number, payload: Uint8Array, fin = true): Ui
   return frame;
 }
 
-/** Decodes frames (masked or not) from a byte stream delivered in arbitrary chunks. */
+/** Decodes frames (masked or not) from a byte stream delivered in arbitrary chunks. Bytes wait in
+ * one growing buffer (appended, not re-joined per chunk), and payloads are unmasked a 32-bit word
+ * at a time: exec stdin is the hot path of every workspace copy. */
 export class FrameDecoder {
-  #buffer = new Uint8Array(0);
+  #buffer = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
 
   /** Adds bytes; returns every frame now complete. */
   push(chunk: Uint8Array): Frame[] {
-    const joined = new Uint8Array(this.#buffer.length + chunk.length);
-    joined.set(this.#buffer);
-    joined.set(chunk, this.#buffer.length);
+    this.#append(chunk);
+    const bytes = this.#buffer;
+    const view = new DataView(bytes.buffer);
     const frames: Frame[] = [];
-    let offset = 0;
-    while (joined.length - offset >= 2) {
-      const view = new DataView(joined.buffer, joined.byteOffset + offset);
-      const masked = (joined[offset + 1] & 0x80) !== 0;
-      let length = joined[offset + 1] & 0x7f;
+    while (this.#end - this.#start >= 2) {
+      const offset = this.#start;
+      const masked = (bytes[offset + 1] & 0x80) !== 0;
+      let length = bytes[offset + 1] & 0x7f;
       let header = 2;
       if (length === 126) {
-        if (joined.length - offset < 4) break;
-        length = view.getUint16(2);
+        if (this.#end - offset < 4) break;
+        length = view.getUint16(offset + 2);
         header = 4;
       } else if (length === 127) {
-        if (joined.length - offset < 10) break;
-        length = Number(view.getBigUint64(2));
+        if (this.#end - offset < 10) break;
+        length = Number(view.getBigUint64(offset + 2));
         header = 10;
       }
       const maskAt = offset + header;
       const start = maskAt + (masked ? 4 : 0);
-      if (joined.length < start + length) break;
-      const payload = joined.slice(start, start + length);
-      if (masked) {
-        for (let i = 0; i < payload.length; i++) payload[i] ^= joined[maskAt + (i % 4)];
-      }
-      frames.push({ fin: (joined[offset] & 0x80) !== 0, opcode: joined[offset] & 0x0f, payload });
-      offset = start + length;
+      if (this.#end < start + length) break;
+      const payload = bytes.slice(start, start + length);
+      if (masked) unmask(payload, bytes.subarray(maskAt, maskAt + 4));
+      frames.push({ fin: (bytes[offset] & 0x80) !== 0, opcode: bytes[offset] & 0x0f, payload });
+      this.#start = start + length;
     }
-    this.#buffer = joined.slice(offset);
     return frames;
   }
+
+  /** Appends `chunk`, first moving the undecoded rest to the front (or into a larger buffer). */
+  #append(chunk: Uint8Array): void {
+    const pending = this.#end - this.#start;
+    if (this.#end + chunk.length > this.#buffer.length) {
+      const size = Math.max(this.#buffer.length, (pending + chunk.length) * 2);
+      const target = size > this.#buffer.length ? new Uint8Array(size) : this.#buffer;
+      target.set(this.#buffer.subarray(this.#start, this.#end), 0);
+      this.#buffer = target;
+      this.#start = 0;
+      this.#end = pending;
+    }
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+}
+
+/** XORs `payload` (a fresh copy, so 4-byte aligned) with the 4-byte `mask`; the word key is built
+ * little-endian, the byte order of every platform Deno runs on. */
+function unmask(payload: Uint8Array, mask: Uint8Array): void {
+  const words = payload.length >>> 2;
+  const key = (mask[0] | (mask[1] << 8) | (mask[2] << 16) | (mask[3] << 24)) >>> 0;
+  const view = new Uint32Array(payload.buffer, payload.byteOffset, words);
+  for (let i = 0; i < words; i++) view[i] ^= key;
+  for (let i = words * 4; i < payload.length; i++) payload[i] ^= mask[i & 3];
 }
 
 /** The `Sec-WebSocket-Accept` value for a client's key. */
