@@ -21,6 +21,7 @@ export const STEP_ROOT = "/__w/.kubehook/steps";
 /** The follower: prints the output file from byte `$off` until the step's code file exists, with a
  * heartbeat on stderr every `$hb` quiet ticks of 0.1 s; then reports the exit code and exits with it. */
 const FOLLOW = `
+echo $$ >>"$d/followers"
 quiet=0
 while :; do
   if [ -e "$d/code" ]; then fin=1; else fin=0; fi
@@ -57,6 +58,7 @@ if mkdir "$d/started" 2>/dev/null; then
   setsid sh -c '
     d=$1 wd=$2
     shift 2
+    trap : TERM INT
     (
       cd "$wd" 2>/dev/null || { echo "kubehook: the working directory $wd does not exist in the job container" >&2; exit 1; }
       . "$d/env" && rm -f "$d/env" && exec "$@"
@@ -76,14 +78,21 @@ d=$1 hb=$2 off=$3
 [ -d "$d/started" ] || { echo "kubehook-missing" >&2; exit 97; }
 ${FOLLOW}`;
 
-/** Stops the step's whole process group: `sh -c STOP kubehook DIR`; TERM, then KILL after 5 s. */
+/** Stops the step: `sh -c STOP kubehook DIR`. The step's process group gets TERM (its wrapper
+ * traps it, so it outlives the step and records the exit code), then KILL after 5 s; a code is
+ * written if the wrapper could not, so followers still attached from the cut session end, and they
+ * are stopped too. The final pause lets their last `sleep 0.1` run out, so nothing of the step is
+ * left in the pod when this returns. */
 const STOP = `d=$1
 [ -f "$d/pid" ] || exit 0
 pid=$(cat "$d/pid")
 kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
 i=0
 while [ ! -e "$d/code" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e "$d/code" ] || kill -KILL -"$pid" 2>/dev/null
+kill -KILL -"$pid" 2>/dev/null
+[ -e "$d/code" ] || { echo 137 >"$d/code.tmp" && mv "$d/code.tmp" "$d/code"; }
+[ -f "$d/followers" ] && kill $(cat "$d/followers") 2>/dev/null
+sleep 0.2
 exit 0`;
 
 /** A step to run. */
