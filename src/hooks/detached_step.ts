@@ -14,86 +14,7 @@
 import type { KubeClient } from "../kube/client.ts";
 import { openExec } from "../kube/exec.ts";
 import { KubeApiError } from "../kube/errors.ts";
-
-/** Where kubehook keeps a step's bookkeeping in the job container (never synced back). */
-export const STEP_ROOT = "/__w/.kubehook/steps";
-
-/** The follower: prints the output file from byte `$off` until the step's code file exists, with a
- * heartbeat on stderr every `$hb` quiet ticks of 0.1 s; then reports the exit code and exits with it. */
-const FOLLOW = `
-echo $$ >>"$d/followers"
-quiet=0
-while :; do
-  if [ -e "$d/code" ]; then fin=1; else fin=0; fi
-  size=$(($(wc -c <"$d/out")))
-  if [ "$size" -gt "$off" ]; then
-    tail -c +$((off + 1)) "$d/out" | head -c $((size - off))
-    off=$size
-    quiet=0
-  elif [ "$fin" = 0 ]; then
-    quiet=$((quiet + 1))
-    if [ "$quiet" -ge "$hb" ]; then echo kubehook-alive >&2; quiet=0; fi
-    sleep 0.1
-  fi
-  [ "$fin" = 1 ] && break
-done
-code=$(cat "$d/code")
-echo "kubehook-exit $code" >&2
-exit "$code"
-`;
-
-/** Starts the step unless it already started: `sh -c START kubehook DIR HB WORKDIR ARGV...`. The
- * step's environment file, extracted with the upload, is read by the step's shell and then removed. */
-function startScript(extract: string): string {
-  return `set -u
-d=$1 hb=$2 wd=$3
-shift 3
-{
-${extract}
-} || exit 95
-mkdir -p "$d" || exit 96
-for old in ${STEP_ROOT}/*; do [ "$old" = "$d" ] || rm -rf "$old"; done
-if mkdir "$d/started" 2>/dev/null; then
-  : >"$d/out"
-  setsid sh -c '
-    d=$1 wd=$2
-    shift 2
-    trap : TERM INT
-    (
-      cd "$wd" 2>/dev/null || { echo "kubehook: the working directory $wd does not exist in the job container" >&2; exit 1; }
-      . "$d/env" && rm -f "$d/env" && exec "$@"
-    ) >>"$d/out" 2>&1 </dev/null
-    echo $? >"$d/code.tmp" && mv "$d/code.tmp" "$d/code"
-  ' kubehook-step "$d" "$wd" "$@" </dev/null >/dev/null 2>&1 &
-  echo $! >"$d/pid"
-fi
-echo kubehook-started >&2
-off=0
-${FOLLOW}`;
-}
-
-/** Resumes following: `sh -c RESUME kubehook DIR HB OFFSET`. */
-const RESUME = `set -u
-d=$1 hb=$2 off=$3
-[ -d "$d/started" ] || { echo "kubehook-missing" >&2; exit 97; }
-${FOLLOW}`;
-
-/** Stops the step: `sh -c STOP kubehook DIR`. The step's process group gets TERM (its wrapper
- * traps it, so it outlives the step and records the exit code), then KILL after 5 s; a code is
- * written if the wrapper could not, so followers still attached from the cut session end, and they
- * are stopped too. The final pause lets their last `sleep 0.1` run out, so nothing of the step is
- * left in the pod when this returns. */
-const STOP = `d=$1
-[ -f "$d/pid" ] || exit 0
-pid=$(cat "$d/pid")
-kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-i=0
-while [ ! -e "$d/code" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-kill -KILL -"$pid" 2>/dev/null
-[ -e "$d/code" ] || { echo 137 >"$d/code.tmp" && mv "$d/code.tmp" "$d/code"; }
-[ -f "$d/followers" ] && kill $(cat "$d/followers") 2>/dev/null
-sleep 0.2
-exit 0`;
+import { RESUME, startScript, STEP_ROOT, STOP } from "./step_scripts.ts";
 
 /** A step to run. */
 export interface DetachedStep {
@@ -120,7 +41,7 @@ export interface DetachedStep {
 }
 
 /** The directory in the job container that holds this step's bookkeeping. */
-export function stepDirectory(id: string): string {
+function stepDirectory(id: string): string {
   return `${STEP_ROOT}/${id}`;
 }
 
