@@ -125,9 +125,12 @@ async function serve(
     faults,
     close: () =>
       closing ??= (async () => {
-        // The front door first, so no request arrives while the rest goes down.
-        await front.close();
+        // The front door closes its listener and connections at once, so no request arrives while
+        // the rest goes down; it finishes only when every session has ended, and an exec session
+        // whose client is gone ends only when the kubelet (in unwind) kills its process.
+        const frontClosed = front.close();
         await unwind();
+        await frontClosed;
       })(),
   };
 }
