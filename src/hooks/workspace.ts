@@ -13,7 +13,7 @@ import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts"
 import type { WorkLayout } from "../runner/layout.ts";
 import { openExec } from "../kube/exec.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
-import { chooseGzip } from "../transfer/compression.ts";
+import { chooseGzip, type LinkEstimate, updateLinkEstimate } from "../transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../transfer/copy.ts";
 import { listHostChanges, type SyncMark, syncMarkNow } from "../transfer/host_changes.ts";
 import { packHostTree } from "../transfer/host_pack.ts";
@@ -27,10 +27,12 @@ const POD_WORK = "/__w";
 /** Never copied in either direction. */
 const EXCLUDED = [BOOKKEEPING, "_temp/_runner_hook_responses"];
 
-/** Where the host and the pod last agreed: the host's clock mark and the pod's marker file. */
+/** Where the host and the pod last agreed: the host's clock mark and the pod's marker file; and
+ * the exec connection's measured speed, which decides `KUBEHOOK_TRANSFER_COMPRESSION=auto`. */
 export interface SyncState {
   host: SyncMark;
   podMark: string;
+  link?: LinkEstimate;
 }
 
 function target(state: JobState): PodTarget {
@@ -58,17 +60,18 @@ export async function bringWorkspaceIn(
 ): Promise<{ sync?: SyncState; isAlpine: boolean }> {
   const copying = connection.settings.workspace === "copy";
   let host: SyncMark | undefined;
+  let link: LinkEstimate | undefined;
   if (copying) {
     host = await syncMarkNow();
-    report(
-      await copyToPod(connection.client, target(state), {
-        hostPath: layout.work,
-        podPath: POD_WORK,
-        gzip: chooseGzip(connection.settings.compression, undefined),
-        exclude: EXCLUDED,
-        signal: context.signal,
-      }),
-    );
+    const transfer = await copyToPod(connection.client, target(state), {
+      hostPath: layout.work,
+      podPath: POD_WORK,
+      gzip: chooseGzip(connection.settings.compression, undefined),
+      exclude: EXCLUDED,
+      signal: context.signal,
+    });
+    report(transfer);
+    link = updateLinkEstimate(undefined, transfer);
   }
   const mark = podMark("prepare");
   const { stdout } = await execText(
@@ -77,7 +80,7 @@ export async function bringWorkspaceIn(
     `${podMarkScript(mark)} && { cat /etc/os-release 2>/dev/null; true; }`,
   );
   const isAlpine = /^ID="?alpine"?$/m.test(stdout);
-  return { sync: host ? { host, podMark: mark } : undefined, isAlpine };
+  return { sync: host ? { host, podMark: mark, link } : undefined, isAlpine };
 }
 
 /** What a step's first exec carries into the pod. */
@@ -149,7 +152,11 @@ export async function bringStepChangesBack(
     exclude: [BOOKKEEPING],
   });
   if (transfer.entries > 0 || transfer.rejected.length > 0) report(transfer);
-  return { host: await syncMarkNow(), podMark: next };
+  return {
+    host: await syncMarkNow(),
+    podMark: next,
+    link: updateLinkEstimate(sync.link, transfer),
+  };
 }
 
 /** cleanup_job: brings back what changed in the pod since the last sync (KUBEHOOK_COPY_BACK=
@@ -168,7 +175,7 @@ export async function bringWorkspaceBack(
       await copyFromPod(connection.client, target(state), {
         hostPath: layout.work,
         podPath: POD_WORK,
-        gzip: chooseGzip(connection.settings.compression, undefined),
+        gzip: chooseGzip(connection.settings.compression, sync.link),
         since: connection.settings.copyBack === "changed" ? sync.podMark : undefined,
         exclude: [BOOKKEEPING],
         signal: context.signal,
