@@ -13,7 +13,10 @@
  */
 import type { KubeClient } from "../kube/client.ts";
 import { openExec } from "../kube/exec.ts";
+import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApiError } from "../kube/errors.ts";
+import { podsPath } from "../kube/paths.ts";
+import { RECEIPT_PREFIX } from "../transfer/receipt.ts";
 import { RESUME, startScript, STEP_ROOT, STOP } from "./step_scripts.ts";
 
 /** A step to run. */
@@ -108,14 +111,9 @@ async function follow(
       idleTimeoutMs: step.deadlineMs,
     });
   } catch (error) {
-    if (error instanceof KubeApiError && error.status === 404) {
-      return {
-        kind: "failed",
-        message:
-          `the job pod "${step.pod}" in namespace "${step.namespace}" is gone (${error.message}); ` +
-          `the step's result is lost with it. Look for an eviction or deletion in the namespace's events.`,
-      };
-    }
+    // A pod that is gone or stopped is final; anything else about the pod is not kubehook's to retry.
+    const gone = await podLoss(step);
+    if (gone) return { kind: "failed", message: gone };
     if (error instanceof KubeApiError) throw error;
     return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
   }
@@ -154,6 +152,8 @@ async function follow(
     }
     if (step.signal.aborted) return { kind: "cancelled" };
     if (exitCode !== undefined) return { kind: "exit", code: exitCode };
+    const gone = await podLoss(step);
+    if (gone) return { kind: "failed", message: gone };
     if (result.kind === "lost") return { kind: "lost", reason: result.reason };
     if (messages.includes("kubehook-missing")) {
       return {
@@ -173,6 +173,37 @@ async function follow(
   }
 }
 
+/** Why the step's container cannot be followed any more — the pod was evicted, failed or
+ * deleted, or the container stopped — or undefined while it runs. */
+async function podLoss(step: DetachedStep): Promise<string | undefined> {
+  let pod: V1Pod;
+  try {
+    pod = await step.client.get<V1Pod>(podsPath(step.namespace, step.pod));
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 404) {
+      return `the job pod "${step.pod}" in namespace "${step.namespace}" was deleted while the ` +
+        `step ran; the step's result is lost with it. Look for who deleted it in the namespace's events.`;
+    }
+    return undefined;
+  }
+  const where = `the job pod "${step.pod}" in namespace "${step.namespace}"`;
+  const status = pod.status ?? {};
+  if (status.phase === "Failed" || status.phase === "Succeeded") {
+    return `${where} ${status.reason === "Evicted" ? "was evicted" : `is ${status.phase}`} while ` +
+      `the step ran (${status.reason ?? status.phase}: ${status.message ?? "no message"}); the ` +
+      `step's result is lost with it. Give the job pod more resources, or find why the node evicted it.`;
+  }
+  const container = status.containerStatuses?.find((c) => c.name === step.container);
+  const ended = container?.state?.terminated;
+  if (ended) {
+    return `container "${step.container}" of ${where} stopped while the step ran (exit ` +
+      `${ended.exitCode}${
+        ended.reason ? `, ${ended.reason}` : ""
+      }); the step's result is lost with it.`;
+  }
+  return undefined;
+}
+
 /** Reads the follower's stderr: heartbeats are dropped, the start and exit markers are noted, any
  * other line (the extraction's own errors) is kept for the failure message and shown. */
 async function readControl(
@@ -183,7 +214,8 @@ async function readControl(
   let exitCode: number | undefined;
   let pending = "";
   const take = (line: string) => {
-    if (line === "kubehook-alive" || line === "") return;
+    // The upload's receipt: tar's failure already ends the script before the step starts.
+    if (line === "kubehook-alive" || line === "" || line.startsWith(RECEIPT_PREFIX)) return;
     if (line === "kubehook-started") return onStarted();
     const exit = /^kubehook-exit (\d+)$/.exec(line);
     if (exit) exitCode = Number(exit[1]);

@@ -90,7 +90,7 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
     }
   } catch (error) {
     if (deadline.aborted && !(error instanceof PodStartError)) {
-      const why = verdict.state === "waiting" ? verdict.why : "";
+      const why = verdict.state === "waiting" ? verdict.why.replace(/\.+$/, "") : "";
       throw new PodStartError(
         `pod "${name}" in namespace "${namespace}" did not start within ` +
           `${Math.round(options.timeoutMs / 1000)} s: ${why}. Raise ` +
