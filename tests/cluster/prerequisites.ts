@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { findOnPath, isExecutable } from "./kubelet/host_tools.ts";
 
 /** Something the host lacks and the Debian package that provides it. */
 export interface Missing {
@@ -98,8 +99,7 @@ export function planPrerequisites(findings: HostFindings, install: boolean): Pre
 export async function findHostPrerequisites(
   path = Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
 ): Promise<HostFindings> {
-  const dirs = path.split(":").filter((dir) => dir.startsWith("/"));
-  const onPath = (name: string) => dirs.some((dir) => isExecutable(`${dir}/${name}`));
+  const onPath = (name: string) => findOnPath(name, path) !== undefined;
   const missing: Missing[] = Object.entries(PROGRAMS)
     .filter(([program]) => !onPath(program))
     .map(([program, pkg]) => ({ what: program, package: pkg }));
@@ -146,15 +146,6 @@ async function aptGet(args: string[]): Promise<void> {
       `\`apt-get ${args.join(" ")}\` failed (exit ${output.code}); run it yourself to see why:\n` +
         stderr,
     );
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
-  } catch {
-    return false;
   }
 }
 

@@ -29,8 +29,7 @@ const REQUIRED = ["bwrap", "unshare", "nsenter", "busybox", "sh", "mount"] as co
 export function findHostTools(
   path = Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
 ): HostTools {
-  const dirs = path.split(":").filter((dir) => dir.startsWith("/"));
-  const find = (name: string) => dirs.map((dir) => `${dir}/${name}`).find(isExecutable);
+  const find = (name: string) => findOnPath(name, path);
   const found = Object.fromEntries(REQUIRED.map((name) => [name, find(name)]));
   const missing = REQUIRED.filter((name) => !found[name]);
   if (missing.length > 0) {
@@ -42,7 +41,14 @@ export function findHostTools(
   return { ...(found as Record<(typeof REQUIRED)[number], string>), node: find("node") };
 }
 
-function isExecutable(path: string): boolean {
+/** The absolute path of `name` in the first directory of `path` that has it, or undefined. */
+export function findOnPath(name: string, path: string): string | undefined {
+  return path.split(":").filter((dir) => dir.startsWith("/")).map((dir) => `${dir}/${name}`)
+    .find(isExecutable);
+}
+
+/** Whether `path` is an executable regular file. */
+export function isExecutable(path: string): boolean {
   try {
     const info = Deno.statSync(path);
     return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
