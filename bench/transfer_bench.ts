@@ -137,7 +137,17 @@ async function startPod(client: KubeClient, pod: PodTarget): Promise<void> {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: pod.pod },
-    spec: { containers: [{ name: pod.container, image: "debian", command: ["sleep", "3600"] }] },
+    // `/__w` is an emptyDir, as in kubehook's job pods (src/pod/job_pod.ts): extracting into the
+    // container's overlay root instead took twice as long for 20,000 files.
+    spec: {
+      volumes: [{ name: "work", emptyDir: {} }],
+      containers: [{
+        name: pod.container,
+        image: "debian",
+        command: ["sleep", "3600"],
+        volumeMounts: [{ name: "work", mountPath: "/__w" }],
+      }],
+    },
   });
   for await (const event of client.watch<V1Pod>(podsPath(pod.namespace))) {
     if (event.object.status?.phase === "Running") return;

@@ -70,7 +70,14 @@ export async function runDetachedStep(step: DetachedStep): Promise<number> {
       ...step.argv,
     ];
     const upload = started ? undefined : step.upload;
-    const outcome = await follow(step, command, upload, (n) => shown += n, () => started = true);
+    const outcome = await follow(
+      step,
+      command,
+      upload,
+      started,
+      (n) => shown += n,
+      () => started = true,
+    );
     if (outcome.kind === "exit") return outcome.code;
     if (outcome.kind === "cancelled") return await stopStep(step, dir);
     if (outcome.kind === "failed") throw new Error(outcome.message);
@@ -97,6 +104,7 @@ async function follow(
   step: DetachedStep,
   command: string[],
   upload: (() => Promise<ReadableStream<Uint8Array>>) | undefined,
+  resuming: boolean,
   onShown: (bytes: number) => void,
   onStarted: () => void,
 ): Promise<Outcome> {
@@ -132,7 +140,11 @@ async function follow(
         },
       )
       : Promise.resolve();
-    const control = readControl(session.stderr, onStarted);
+    let startedHere = false;
+    const control = readControl(session.stderr, () => {
+      startedHere = true;
+      onStarted();
+    });
     const output = session.stdout.pipeTo(
       new WritableStream({
         async write(chunk) {
@@ -163,6 +175,13 @@ async function follow(
           `or replaced while the step ran, so its result is lost.`,
       };
     }
+    if (resuming || startedHere) {
+      // The follower was killed (its container is going away, or something killed it): look again.
+      return {
+        kind: "lost",
+        reason: `the follower ended without the step's exit code (exit ${result.exitCode})`,
+      };
+    }
     return {
       kind: "failed",
       message: `kubehook could not start the step in container "${step.container}" of pod ` +
@@ -175,7 +194,7 @@ async function follow(
 
 /** Why the step's container cannot be followed any more — the pod was evicted, failed or
  * deleted, or the container stopped — or undefined while it runs. */
-async function podLoss(step: DetachedStep): Promise<string | undefined> {
+async function podLoss(step: DetachedStep, secondLook = false): Promise<string | undefined> {
   let pod: V1Pod;
   try {
     pod = await step.client.get<V1Pod>(podsPath(step.namespace, step.pod));
@@ -195,6 +214,11 @@ async function podLoss(step: DetachedStep): Promise<string | undefined> {
   }
   const container = status.containerStatuses?.find((c) => c.name === step.container);
   const ended = container?.state?.terminated;
+  if (ended && !secondLook) {
+    // An eviction stops the containers before the pod's phase says why: give the status a moment.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return await podLoss(step, true);
+  }
   if (ended) {
     return `container "${step.container}" of ${where} stopped while the step ran (exit ` +
       `${ended.exitCode}${

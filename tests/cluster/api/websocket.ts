@@ -159,7 +159,8 @@ export class WebSocketConnection {
         }
       }
       const n = await this.conn.read(buffer).catch(() => null);
-      chunk = n === null ? null : buffer.slice(0, n);
+      // A view, not a copy: the decoder copies what it keeps before the next read.
+      chunk = n === null ? null : buffer.subarray(0, n);
     }
     // The client ended its side: let what is queued (a pong, say) go out before closing.
     await this.#writing.catch(() => {});
