@@ -32,9 +32,9 @@ export interface BenchJob extends AsyncDisposable {
 }
 
 /** Starts a cluster and a simulator whose hook calls act as `runnerPod`. `hook` replaces
- * scripts/hook.sh (a wrapper that measures it, say). */
+ * scripts/hook.sh (a wrapper that measures it, say); `env` adds hook settings. */
 export async function startBenchJob(
-  options: { runnerPod: string; hook?: string },
+  options: { runnerPod: string; hook?: string; env?: Record<string, string> },
 ): Promise<BenchJob> {
   const cluster = await startCluster();
   let sim: RunnerSim;
@@ -46,6 +46,7 @@ export async function startBenchJob(
         KUBEHOOK_CONTEXT: "runner",
         ACTIONS_RUNNER_POD_NAME: options.runnerPod,
         ACTIONS_RUNNER_IMAGE: "ghcr.io/actions/actions-runner:latest",
+        ...options.env,
       },
     });
   } catch (error) {

@@ -64,6 +64,19 @@ export async function runMeasured(
   }
 }
 
+/** A stand-in for scripts/hook.sh that runs it under GNU time, appending each call's peak RSS to
+ * `report` (read it with {@link peakMbFromReport}). Give `wrapper` to the simulator as its hook. */
+export async function measuredHook(dir: string): Promise<{ wrapper: string; report: string }> {
+  const hook = new URL("../scripts/hook.sh", import.meta.url).pathname;
+  const report = `${dir}/time.txt`;
+  const wrapper = `${dir}/hook.sh`;
+  await Deno.writeTextFile(
+    wrapper,
+    `exec ${GNU_TIME} -a -o '${report}' -f %M bash -e '${hook}' "$@"\n`,
+  );
+  return { wrapper, report };
+}
+
 /** The last `%M` line GNU time wrote (KiB), in MB. With `-a` a report holds one line per run. */
 export function peakMbFromReport(report: string): number {
   const lines = report.trim().split("\n");

@@ -15,20 +15,13 @@
 import { jobContainer } from "../tests/support/runner_sim.ts";
 import { accessReviews, expectSuccess, requestBreakdown, startBenchJob } from "./bench_job.ts";
 import type { Figure } from "./figure.ts";
-import { GNU_TIME, median, peakMbFromReport, requireGnuTime, round } from "./measure.ts";
+import { measuredHook, median, peakMbFromReport, requireGnuTime, round } from "./measure.ts";
 import { RUNS, UPSTREAM_START_MB, UPSTREAM_START_MS } from "./startup_bench.ts";
-
-const hookScript = new URL("../scripts/hook.sh", import.meta.url).pathname;
 
 export async function run(): Promise<Figure[]> {
   await requireGnuTime();
   const dir = await Deno.makeTempDir({ prefix: "kubehook-bench-step-" });
-  const report = `${dir}/time.txt`;
-  const wrapper = `${dir}/hook.sh`;
-  await Deno.writeTextFile(
-    wrapper,
-    `exec ${GNU_TIME} -a -o '${report}' -f %M bash -e '${hookScript}' "$@"\n`,
-  );
+  const { wrapper, report } = await measuredHook(dir);
   try {
     await using job = await startBenchJob({ runnerPod: "bench-step", hook: wrapper });
     expectSuccess(
