@@ -78,12 +78,21 @@ export function readNumber(
     }
     return value;
   }
-  const digits = ascii(block, off, len).replace(/[\0 ]+$/, "").replace(/^[ ]+/, "");
-  if (digits === "") return 0;
-  if (!/^[0-7]+$/.test(digits)) {
-    throw new TarFormatError(`the header at byte ${at} has an invalid ${what || "mtime"} field`);
+  // Octal digits, after leading spaces and before trailing NULs or spaces. Read byte by byte,
+  // without strings: every entry of every transfer passes here (archiveTap, the extractor).
+  let start = off;
+  let end = off + len;
+  while (end > start && (block[end - 1] === 0 || block[end - 1] === 0x20)) end--;
+  while (start < end && block[start] === 0x20) start++;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = block[i] - 0x30;
+    if (digit < 0 || digit > 7) {
+      throw new TarFormatError(`the header at byte ${at} has an invalid ${what || "mtime"} field`);
+    }
+    value = value * 8 + digit;
   }
-  return parseInt(digits, 8);
+  return value;
 }
 
 export function paxNumber(value: string, at: number): number {
@@ -106,7 +115,9 @@ export function paxSize(value: string, at: number): number {
 }
 
 export function ascii(bytes: Uint8Array, off: number, len: number): string {
-  return String.fromCharCode(...bytes.subarray(off, off + len));
+  let text = "";
+  for (let i = off; i < off + len; i++) text += String.fromCharCode(bytes[i]);
+  return text;
 }
 
 /** Decodes NUL-terminated name fields, remembering whether all of them were valid UTF-8. */

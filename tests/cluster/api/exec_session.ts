@@ -79,13 +79,7 @@ export async function runSession(options: SessionOptions): Promise<void> {
     for await (const message of socket.messages()) {
       if (cut) continue;
       const frame = decodeClientFrame(message.data, protocol);
-      if (frame.kind === "stdin" && writer && Deno.env.get("P11_OLD")) await writer.write(frame.data).catch(() => {});
-      else if (frame.kind === "stdin" && writer) {
-        // The next frame is read and decoded while this one is written; waiting for `ready`
-        // (the previous write done) keeps the backpressure.
-        await writer.ready.catch(() => {});
-        writer.write(frame.data).catch(() => {});
-      }
+      if (frame.kind === "stdin") await writer?.write(frame.data).catch(() => {});
       else if (frame.kind === "close-stdin") closeStdin();
     }
     // The client is gone (v4 clients end stdin this way): the process keeps running.
