@@ -160,13 +160,6 @@ export class KubeClient {
     yield* watchEvents<T>(response.body!, path);
   }
 
-  /** Opens a WebSocket to `path` with this client's TLS settings and credentials. */
-  openWebSocket(path: string, query: Query, protocols: string[]): WebSocket {
-    const url = this.url(path, query);
-    url.protocol = url.protocol === "http:" ? "ws:" : "wss:";
-    return new WebSocket(url, { protocols, headers: this.authHeaders(), client: this.httpClient });
-  }
-
   /** Releases the HTTP client (its pooled connections). */
   close(): void {
     this.httpClient.close();

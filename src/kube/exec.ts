@@ -22,15 +22,20 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient, Query } from "./client.ts";
 import { describeCall, KubeApiError, KubeConnectionError } from "./errors.ts";
-import { Channel, CLOSE_STDIN_FRAME, exitCodeFromStatus, stdinFrames } from "./exec_channels.ts";
+import { Channel, CLOSE_STDIN_FRAME, exitCodeFromStatus, stdinMessages } from "./exec_channels.ts";
 import { podsPath, podSubresourcePath } from "./paths.ts";
 import { isRetryableStatus, retryDelay, sleep } from "./retry.ts";
+import { connectWebSocket, type KubeWebSocket } from "./websocket.ts";
 
 /** Offered in order of preference: only v5 can end stdin without ending the exec. */
 export const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
 /** stdin writes wait while more than this is queued on the socket. */
 const STDIN_HIGH_WATER = 4 * 1024 * 1024;
+
+/** Bytes of stdout (and of stderr) queued for a slow reader before the socket is no longer read,
+ * so the server (and the command) wait for the reader instead of memory filling up. */
+const OUTPUT_HIGH_WATER = 1024 * 1024;
 
 export interface ExecOptions {
   namespace: string;
@@ -59,8 +64,9 @@ export interface ExecSession {
   protocol: string;
   /** Channel 0, when requested; closing it sends EOF (v5), and fails under v4. */
   stdin: WritableStream<Uint8Array> | null;
-  /** Not paced: the WebSocket API cannot pause its sender, so read them promptly. Both close
-   * when the session ends. */
+  /** Paced: while either holds more than {@link OUTPUT_HIGH_WATER} unread bytes, nothing more is
+   * read from the socket, so read (or cancel) both, or the session waits. Both close when the
+   * session ends. */
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   /** Rejects with a {@link KubeApiError} when the server reports a failure that is not an exit
@@ -73,8 +79,7 @@ export interface ExecSession {
 /** Starts `command` in the container and resolves once the WebSocket is open. A failed upgrade
  * throws the API server's real answer (403 with the missing permission, 404 for a missing pod)
  * as a {@link KubeApiError}; 429/5xx answers and connection failures are retried first, which is
- * safe because the command has not started. An upgrade lost in between (a proxy without
- * WebSocket support) throws an Error that says so. */
+ * safe because the command has not started. */
 export async function openExec(client: KubeClient, options: ExecOptions): Promise<ExecSession> {
   const path = podSubresourcePath(options.namespace, options.pod, "exec");
   const query: Query = {
@@ -86,68 +91,51 @@ export async function openExec(client: KubeClient, options: ExecOptions): Promis
   };
   const started = Date.now();
   for (let attempt = 0;; attempt++) {
-    const ws = client.openWebSocket(path, query, EXEC_PROTOCOLS);
-    ws.binaryType = "arraybuffer";
-    const failure = await opened(ws, options.signal);
-    options.signal?.throwIfAborted();
-    if (failure === undefined) {
-      if (EXEC_PROTOCOLS.includes(ws.protocol)) return startSession(ws, path, options);
-      ws.close();
-      throw new Error(
-        `Could not ${describeCall("GET", path).text}: the API server chose no exec subprotocol ` +
-          `kubehook speaks (offered ${EXEC_PROTOCOLS.join(", ")}, got "${ws.protocol}"): ` +
-          "a proxy in between may strip Sec-WebSocket-Protocol; let it through.",
-      );
+    let failure: { error: Error; retryable: boolean };
+    try {
+      const ws = await connectWebSocket(client.access, client.url(path, query), {
+        protocols: EXEC_PROTOCOLS,
+        headers: client.authHeaders(),
+        signal: options.signal,
+        idleTimeoutMs: options.idleTimeoutMs,
+      });
+      return startSession(ws, path, options);
+    } catch (err) {
+      options.signal?.throwIfAborted();
+      failure = await upgradeFailure(client, options, err);
     }
-    const { error, retryable } = await upgradeFailure(client, options, query, failure);
-    const delay = retryable
+    const delay = failure.retryable
       ? retryDelay(client.retryPolicy, attempt, Date.now() - started)
       : undefined;
-    if (delay === undefined) throw error;
+    if (delay === undefined) throw failure.error;
     await sleep(delay, options.signal);
   }
 }
 
-/** Resolves undefined when `ws` opens, or the error message when it closes first. */
-function opened(ws: WebSocket, signal?: AbortSignal): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    let error = "the connection closed during the upgrade";
-    const onAbort = () => ws.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    ws.onerror = (event) => error = (event as ErrorEvent).message || error;
-    ws.onopen = () => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(undefined);
-    };
-    ws.onclose = () => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(error);
-    };
-  });
-}
-
-/** Why an upgrade failed, and whether trying again may help. Deno's WebSocket does not tell: over
- * wss it retries over HTTP/2 and reports only that attempt's error, never the HTTP status or the
- * Status body. A plain GET of the same URL with the same credentials meets the same
- * authorization and lookup, so its answer (403 with the missing permission, 404 for a missing
- * pod, 503) is the real one. A server that checks for the upgrade before it looks up the pod
- * answers "Upgrade request required" instead, so then the pod is looked up here; when it exists,
- * the failure passed or the upgrade is lost on the way (retried until the budget ends). */
+/** Why an upgrade failed, and whether trying again may help: connection failures and 429/5xx
+ * may pass; a container that is not running says so; "Upgrade request required" means a proxy
+ * dropped the upgrade headers. */
 async function upgradeFailure(
   client: KubeClient,
   options: ExecOptions,
-  query: Query,
-  failure: string,
+  err: unknown,
 ): Promise<{ error: Error; retryable: boolean }> {
-  const path = podSubresourcePath(options.namespace, options.pod, "exec");
-  const known = await diagnose(client, path, query) ?? await notRunning(client, options);
-  if (known) return known;
-  const error = new Error(
-    `Could not ${describeCall("GET", path).text}: the WebSocket upgrade failed (${failure}), ` +
-      "yet the API server answers the same request without it: a proxy or load balancer " +
-      "between kubehook and the API server may not pass WebSocket upgrades (HTTP/1.1 Upgrade).",
-  );
-  return { error, retryable: true };
+  if (err instanceof KubeConnectionError) return { error: err, retryable: true };
+  if (!(err instanceof KubeApiError)) return { error: err as Error, retryable: false };
+  if (err.status === 400 && /upgrade request required/i.test(err.serverMessage)) {
+    const what = describeCall("GET", err.path).text;
+    const error = new Error(
+      `Could not ${what}: the API server received the request without its WebSocket upgrade: ` +
+        "a proxy or load balancer between kubehook and the API server does not pass WebSocket " +
+        "upgrades (HTTP/1.1 Upgrade); let them through.",
+    );
+    return { error, retryable: false };
+  }
+  if (err.status === 400 || err.status === 500) {
+    const known = await notRunning(client, options);
+    if (known) return known;
+  }
+  return { error: err, retryable: isRetryableStatus(err.status, true) };
 }
 
 /** The pod's own answer when its container cannot take an exec: the pod is gone (404), or the
@@ -186,26 +174,7 @@ async function notRunning(
   };
 }
 
-/** The failure a plain GET meets, unless it is none or only "Upgrade request required". */
-async function diagnose(
-  client: KubeClient,
-  path: string,
-  query: Query,
-): Promise<{ error: Error; retryable: boolean } | undefined> {
-  try {
-    await client.request("GET", path, { query, retry: false });
-  } catch (err) {
-    if (err instanceof KubeConnectionError) return { error: err, retryable: true };
-    const upgradeRequired = err instanceof KubeApiError && err.status === 400 &&
-      /upgrade request required/i.test(err.serverMessage);
-    if (err instanceof KubeApiError && !upgradeRequired) {
-      return { error: err, retryable: isRetryableStatus(err.status, true) };
-    }
-  }
-  return undefined;
-}
-
-function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSession {
+function startSession(ws: KubeWebSocket, path: string, options: ExecOptions): ExecSession {
   const what = describeCall("GET", path).text;
   let exit: number | KubeApiError | undefined;
   let lostReason: string | undefined;
@@ -216,84 +185,93 @@ function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSe
     resolveResult = resolve;
     rejectResult = reject;
   });
-  const stdout = outputStream();
-  const stderr = outputStream();
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
+  const onRoom = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const stdout = outputStream(onRoom);
+  const stderr = outputStream(onRoom);
 
   const settle = () => {
     if (settled) return;
     settled = true;
-    clearTimeout(idleTimer);
     options.signal?.removeEventListener("abort", onAbort);
     stdout.close();
     stderr.close();
+    onRoom();
     if (exit instanceof KubeApiError) rejectResult(exit);
     else if (exit !== undefined) resolveResult({ kind: "exited", exitCode: exit });
     else resolveResult({ kind: "lost", reason: lostReason ?? "the connection ended" });
   };
-  // Settles at once instead of on the close event: a stalled peer may never finish the close
-  // handshake, and the caller wants to reconnect now.
+  // Settles at once instead of after a close handshake: a stalled peer may never answer, and
+  // the caller wants to reconnect now.
   const stop = (reason: string) => {
     lostReason ??= reason;
-    ws.close();
+    ws.abort(reason);
     settle();
   };
   const onAbort = () => stop("the exec was aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const armIdleTimer = () => {
-    if (!options.idleTimeoutMs) return;
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(
-      () => stop(`no frame arrived for ${options.idleTimeoutMs} ms`),
-      options.idleTimeoutMs,
-    );
-  };
-  armIdleTimer();
 
-  ws.onmessage = (event) => {
-    armIdleTimer();
-    const frame = new Uint8Array(event.data as ArrayBuffer);
-    const payload = frame.subarray(1);
-    if (frame[0] === Channel.stdout) stdout.push(payload);
-    else if (frame[0] === Channel.stderr) stderr.push(payload);
-    else if (frame[0] === Channel.status && exit === undefined) {
-      try {
-        exit = exitCodeFromStatus(payload, path);
-      } catch (err) {
-        exit = err as KubeApiError;
+  // One reader demultiplexes both channels, and reads the socket only while both have room.
+  const pump = async () => {
+    const reader = ws.messages.getReader();
+    try {
+      while (!settled) {
+        while (!settled && !(stdout.hasRoom() && stderr.hasRoom())) {
+          await new Promise<void>((resolve) => wake = resolve);
+        }
+        if (settled) return;
+        const { value: frame, done } = await reader.read();
+        if (done) break;
+        const payload = frame.subarray(1);
+        if (frame[0] === Channel.stdout) stdout.push(payload);
+        else if (frame[0] === Channel.stderr) stderr.push(payload);
+        else if (frame[0] === Channel.status && exit === undefined) {
+          try {
+            exit = exitCodeFromStatus(payload, path);
+          } catch (err) {
+            exit = err as KubeApiError;
+          }
+          // The server closes next anyway; closing here too does not depend on it.
+          reader.releaseLock();
+          await ws.close(1000);
+          break;
+        }
       }
-      // The server closes next anyway; closing here too does not depend on it.
-      ws.close(1000);
+      const close = ws.closeInfo;
+      if (exit === undefined) {
+        lostReason ??= `the connection closed (code ${close?.code ?? 1006}${
+          close?.reason ? `, ${close.reason}` : ""
+        }) before the command's exit status arrived`;
+      }
+    } catch (err) {
+      lostReason ??= err instanceof Error ? err.message : String(err);
     }
-  };
-  ws.onerror = (event) => {
-    lostReason ??= `the connection failed: ${(event as ErrorEvent).message || "unknown error"}`;
-  };
-  ws.onclose = (event) => {
-    lostReason ??= `the connection closed (code ${event.code}${
-      event.reason ? `, ${event.reason}` : ""
-    }) before the command's exit status arrived`;
     settle();
   };
+  pump();
 
   const stdin = options.stdin
     ? new WritableStream<Uint8Array>({
       async write(chunk) {
-        for (const frame of stdinFrames(chunk)) {
-          if (ws.readyState !== WebSocket.OPEN) {
-            throw new Error(
-              `Cannot send stdin (${what}): the session has ended ` +
-                `(${lostReason ?? "the command exited"}).`,
-            );
-          }
-          ws.send(frame);
-          // WebSocket has no "drained" event; bufferedAmount is the only signal, so poll it.
-          while (ws.bufferedAmount > STDIN_HIGH_WATER && ws.readyState === WebSocket.OPEN) {
-            await sleep(1);
-          }
+        if (settled) {
+          throw new Error(
+            `Cannot send stdin (${what}): the session has ended ` +
+              `(${lostReason ?? "the command exited"}).`,
+          );
+        }
+        // Frames queue up to the high-water mark, so reading the next chunk overlaps writing
+        // this one; past it, the writer waits until the queue is written. A failed send needs
+        // no handling here: the broken connection also ends the session.
+        for (const message of stdinMessages(chunk)) {
+          const sent = ws.send(message);
+          if (ws.bufferedAmount > STDIN_HIGH_WATER) await sent;
+          else sent.catch(() => {});
         }
       },
-      close() {
+      async close() {
         if (ws.protocol !== EXEC_PROTOCOLS[0]) {
           throw new Error(
             `Cannot end stdin (${what}): the API server speaks only ${ws.protocol} (Kubernetes ` +
@@ -301,7 +279,7 @@ function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSe
               "Upgrade the cluster, or run commands that do not wait for the end of stdin.",
           );
         }
-        if (ws.readyState === WebSocket.OPEN) ws.send(CLOSE_STDIN_FRAME);
+        if (!settled) await ws.send(CLOSE_STDIN_FRAME);
       },
       abort() {
         stop("stdin was aborted");
@@ -319,17 +297,23 @@ function startSession(ws: WebSocket, path: string, options: ExecOptions): ExecSe
   };
 }
 
-/** A readable side fed by WebSocket messages; chunks are views of the received messages (no copy),
- * dropped once the reader has cancelled. */
-function outputStream() {
+/** A readable side fed by the socket; chunks are views of the received messages (no copy),
+ * dropped once the reader has cancelled. `onRoom` runs when its reader wants more. */
+function outputStream(onRoom: () => void) {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
   const stream = new ReadableStream<Uint8Array>({
     start: (c) => void (controller = c),
-    cancel: () => void (open = false),
-  });
+    pull: onRoom,
+    cancel: () => {
+      open = false;
+      onRoom();
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: OUTPUT_HIGH_WATER }));
   return {
     stream,
+    /** Whether more may be read from the socket for this stream. */
+    hasRoom: () => !open || (controller.desiredSize ?? 0) > 0,
     push(bytes: Uint8Array) {
       if (open && bytes.length) controller.enqueue(bytes);
     },

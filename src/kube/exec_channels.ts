@@ -25,15 +25,14 @@ export const MAX_STDIN_PAYLOAD = 64 * 1024;
 /** v5's "close stdin": the process sees EOF while stdout and stderr go on. */
 export const CLOSE_STDIN_FRAME: Uint8Array = Uint8Array.of(Channel.close, Channel.stdin);
 
-/** Splits `data` into stdin messages of at most {@link MAX_STDIN_PAYLOAD} bytes each, prefixed
- * with the stdin channel byte. Each byte is copied once, into the message that carries it. */
-export function* stdinFrames(data: Uint8Array): Generator<Uint8Array<ArrayBuffer>> {
+const STDIN_PREFIX = Uint8Array.of(Channel.stdin);
+
+/** Splits `data` into stdin messages of at most {@link MAX_STDIN_PAYLOAD} bytes each, as parts:
+ * the stdin channel byte and a view of `data`. Nothing is copied here; the WebSocket joins the
+ * parts into the frame it writes. */
+export function* stdinMessages(data: Uint8Array): Generator<Uint8Array[]> {
   for (let offset = 0; offset < data.length; offset += MAX_STDIN_PAYLOAD) {
-    const part = data.subarray(offset, offset + MAX_STDIN_PAYLOAD);
-    const frame = new Uint8Array(part.length + 1);
-    frame[0] = Channel.stdin;
-    frame.set(part, 1);
-    yield frame;
+    yield [STDIN_PREFIX, data.subarray(offset, offset + MAX_STDIN_PAYLOAD)];
   }
 }
 

@@ -1,27 +1,21 @@
 import assert from "node:assert/strict";
 import { KubeApiError } from "./errors.ts";
-import { exitCodeFromStatus, MAX_STDIN_PAYLOAD, stdinFrames } from "./exec_channels.ts";
+import { exitCodeFromStatus, MAX_STDIN_PAYLOAD, stdinMessages } from "./exec_channels.ts";
 
 const PATH = "/api/v1/namespaces/ci/pods/job/exec";
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
-Deno.test("stdin is cut into frames of at most 64 KiB, each behind the stdin channel byte", () => {
+Deno.test("stdin is cut into messages of at most 64 KiB, each behind the stdin channel byte", () => {
   const data = new Uint8Array(2 * MAX_STDIN_PAYLOAD + 3).map((_, i) => i % 251);
-  const frames = [...stdinFrames(data)];
-  assert.deepEqual(frames.map((f) => f.length), [
-    MAX_STDIN_PAYLOAD + 1,
-    MAX_STDIN_PAYLOAD + 1,
-    4,
+  const messages = [...stdinMessages(data)];
+  assert.deepEqual(messages.map(([prefix, part]) => [[...prefix], part.length]), [
+    [[0], MAX_STDIN_PAYLOAD],
+    [[0], MAX_STDIN_PAYLOAD],
+    [[0], 3],
   ]);
-  assert.ok(frames.every((f) => f[0] === 0));
-  const joined = new Uint8Array(data.length);
-  let offset = 0;
-  for (const frame of frames) {
-    joined.set(frame.subarray(1), offset);
-    offset += frame.length - 1;
-  }
-  assert.deepEqual(joined, data);
-  assert.deepEqual([...stdinFrames(new Uint8Array(0))], []);
+  assert.ok(messages.every(([, part]) => part.buffer === data.buffer), "a part was copied");
+  assert.deepEqual(new Uint8Array(messages.flatMap(([, part]) => [...part])), data);
+  assert.deepEqual([...stdinMessages(new Uint8Array(0))], []);
 });
 
 Deno.test("the channel-3 Status gives the exit code", () => {

@@ -1,6 +1,7 @@
 /**
  * The exec WebSocket against the local cluster: output channels, exit codes, stdin with EOF,
- * start failures, missing permissions, and connections that drop or stall mid-command.
+ * start failures, missing permissions, connections that drop or stall mid-command, v4, and
+ * memory that stays flat while a reader is slower than the command's output.
  */
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
@@ -9,7 +10,9 @@ import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeAccess } from "../../src/kube/config.ts";
 import { KubeApiError } from "../../src/kube/errors.ts";
 import { type ExecResult, openExec } from "../../src/kube/exec.ts";
-import { podsPath } from "../../src/kube/paths.ts";
+import { Channel, exitCodeFromStatus } from "../../src/kube/exec_channels.ts";
+import { podsPath, podSubresourcePath } from "../../src/kube/paths.ts";
+import { connectWebSocket } from "../../src/kube/websocket.ts";
 
 interface Outcome {
   result: ExecResult;
@@ -129,6 +132,56 @@ Deno.test("exec against the local cluster", async (t) => {
       } finally {
         restricted.close();
       }
+    });
+
+    await t.step("a server that speaks only v4 is served under v4", async () => {
+      const path = podSubresourcePath(namespace, pod, "exec");
+      const ws = await connectWebSocket(
+        client.access,
+        client.url(path, { command: ["sh", "-c", "echo four; exit 4"], stdout: true }),
+        { protocols: ["v4.channel.k8s.io"], headers: client.authHeaders() },
+      );
+      assert.equal(ws.protocol, "v4.channel.k8s.io");
+      const frames = await Array.fromAsync(ws.messages);
+      const stdout = frames.filter((f) => f[0] === Channel.stdout).map((f) => f.subarray(1));
+      assert.equal(
+        new TextDecoder().decode(new Uint8Array(stdout.flatMap((b) => [...b]))),
+        "four\n",
+      );
+      const status = frames.find((f) => f[0] === Channel.status)!;
+      assert.equal(exitCodeFromStatus(status.subarray(1), path), 4);
+    });
+
+    await t.step("a slow reader of a large stdout keeps memory flat", async () => {
+      const size = 300_000_000;
+      const session = await openExec(client, {
+        namespace,
+        pod,
+        container: "main",
+        command: ["head", "-c", String(size), "/dev/zero"],
+        stdin: false,
+      });
+      const before = Deno.memoryUsage().rss;
+      let peak = before;
+      const sample = () => void (peak = Math.max(peak, Deno.memoryUsage().rss));
+      const stderr = new Response(session.stderr).text();
+      const reader = session.stdout.getReader();
+      let read = (await reader.read()).value!.length;
+      // The reader stops for a while, as a busy extractor does; the command could write all of
+      // its output meanwhile.
+      for (let i = 0; i < 15; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        sample();
+      }
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        if (Math.floor(read / 8e6) !== Math.floor((read + chunk.value.length) / 8e6)) sample();
+        read += chunk.value.length;
+      }
+      assert.deepEqual(await session.result, { kind: "exited", exitCode: 0 });
+      assert.equal(await stderr, "");
+      assert.equal(read, size);
+      const growthMb = (peak - before) / 1e6;
+      assert.ok(growthMb < 200, `RSS grew by ${growthMb.toFixed(0)} MB while reading slowly`);
     });
 
     await t.step("a dropped connection is 'lost' with the output up to the drop", async () => {
