@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { startClusterProcess } from "./cluster_process.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeAccess } from "../src/kube/config.ts";
@@ -23,31 +24,24 @@ const PODS = 20;
 const IDLE_MS = 1000;
 const LABEL = "kubehook-bench=cluster";
 
-const clusterMain = new URL("../tests/cluster/main.ts", import.meta.url).pathname;
-
 export async function run(): Promise<Figure[]> {
   const dir = await Deno.makeTempDir({ prefix: "kubehook-bench-cluster-" });
-  const kubeconfig = `${dir}/kubeconfig`;
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", clusterMain, "--kubeconfig", kubeconfig, "--state-dir", `${dir}/state`],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const drained = waitForReady(child.stdout);
+  const cluster = await startClusterProcess(dir).catch(async (error) => {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  });
   try {
-    await drained.ready;
     const startupMs = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    const idleMb = await residentMb(child.pid);
-    const client = new KubeClient(await loadKubeAccess({ KUBECONFIG: kubeconfig }));
+    const idleMb = await residentMb(cluster.pid);
+    const client = new KubeClient(await loadKubeAccess({ KUBECONFIG: cluster.kubeconfig }));
     try {
       const podsStarted = performance.now();
       await startPods(client);
       const readyMs = performance.now() - podsStarted;
-      const busyMb = await residentMb(child.pid);
-      const podsMb = await sumResidentMb(await descendants(child.pid));
+      const busyMb = await residentMb(cluster.pid);
+      const podsMb = await sumResidentMb(await descendants(cluster.pid));
       await client.request("DELETE", podsPath(client.access.namespace), {
         query: { labelSelector: LABEL, gracePeriodSeconds: 0 },
       });
@@ -81,27 +75,9 @@ export async function run(): Promise<Figure[]> {
       client.close();
     }
   } finally {
-    child.kill("SIGTERM");
-    const status = await child.status;
-    await drained.done;
+    await cluster.stop().catch((error) => console.error(`bench: ${error.message}`));
     await Deno.remove(dir, { recursive: true });
-    if (!status.success) console.error(`bench: the local cluster exited with ${status.code}`);
   }
-}
-
-/** Resolves `ready` at the `cluster ready` line; `done` when the output ends (it is read to the
- * end so the cluster never writes into a full pipe). */
-function waitForReady(stdout: ReadableStream<Uint8Array>) {
-  const ready = Promise.withResolvers<void>();
-  const done = (async () => {
-    let text = "";
-    for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
-      text += chunk;
-      if (text.includes("cluster ready: ")) ready.resolve();
-    }
-    ready.reject(new Error(`the local cluster exited before it was ready; it printed: ${text}`));
-  })();
-  return { ready: ready.promise, done };
 }
 
 const isReady = (pod: V1Pod) =>

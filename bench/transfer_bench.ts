@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { startClusterProcess } from "./cluster_process.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeAccess } from "../src/kube/config.ts";
@@ -33,12 +34,11 @@ export interface Figure {
 }
 
 const REPEAT = 3;
-const CLUSTER_MAIN = new URL("../tests/cluster/main.ts", import.meta.url).pathname;
 
 export async function run(): Promise<Figure[]> {
   const base = await benchDir();
   const figures: Figure[] = [];
-  await using cluster = await clusterProcess(base);
+  await using cluster = await startClusterProcess(base);
   const access = await loadKubeAccess({ KUBECONFIG: cluster.kubeconfig });
   const client = new KubeClient(access);
   const pod: PodTarget = { namespace: access.namespace, pod: "bench", container: "job" };
@@ -130,49 +130,6 @@ async function benchDir(): Promise<string> {
   } catch {
     return await Deno.makeTempDir({ prefix: "kubehook-bench-" });
   }
-}
-
-/** The local cluster in a process of its own (`deno task cluster`), as an API server is: in the
- * bench's own process, the API server's TLS and WebSocket work shared one thread with the
- * client's and the transport took 1.8× as long for 200 MB. */
-async function clusterProcess(base: string) {
-  const kubeconfig = `${base}/kubeconfig`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLUSTER_MAIN, "--kubeconfig", kubeconfig, "--state-dir", `${base}/cluster`],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let stopping: Promise<unknown> | undefined;
-  const stop = async () => {
-    if (!stopping) {
-      child.kill("SIGTERM");
-      stopping = child.status;
-    }
-    await stopping;
-  };
-  // Read to the end, so the cluster never blocks on a full pipe.
-  const output = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("cluster ready: ")) {
-    const { done, value } = await output.read();
-    if (done) {
-      await stop();
-      throw new Error(`the local cluster exited before it was ready; it printed: ${text}`);
-    }
-    text += value;
-  }
-  const drained = (async () => {
-    while (!(await output.read()).done);
-  })();
-  return {
-    kubeconfig,
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-      await drained;
-    },
-  };
 }
 
 async function startPod(client: KubeClient, pod: PodTarget): Promise<void> {

@@ -22,6 +22,7 @@ import { causeText, KubeConnectionError } from "./errors.ts";
 import { handshake, writeAll } from "./websocket_handshake.ts";
 import {
   closePayload,
+  concat,
   encodeFrame,
   type Frame,
   FrameDecoder,
@@ -279,14 +280,4 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Already closed.
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

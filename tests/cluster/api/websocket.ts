@@ -8,6 +8,7 @@
  */
 import {
   closePayload,
+  concat,
   encodeFrame,
   FrameDecoder,
   Opcode,
@@ -120,14 +121,4 @@ export class WebSocketConnection {
       // Already closed by the peer.
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
