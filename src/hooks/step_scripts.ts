@@ -15,10 +15,13 @@
 export const STEP_ROOT = "/__w/.kubehook/steps";
 
 /** The follower: prints the output file from byte `$off` until the step's code file exists, with a
- * heartbeat on stderr every `$hb` quiet ticks of 0.1 s; then reports the exit code and exits with it. */
+ * heartbeat on stderr every `$hb` quiet polls; then reports the exit code and exits with it. It
+ * polls every 0.02 s for the first ten quiet polls after output (most steps end right after
+ * printing, and each step pays the delay before its end is seen), then every 0.1 s. */
 const FOLLOW = `
 echo $$ >>"$d/followers"
 quiet=0
+idle=0
 while :; do
   if [ -e "$d/code" ]; then fin=1; else fin=0; fi
   size=$(($(wc -c <"$d/out")))
@@ -26,10 +29,12 @@ while :; do
     tail -c +$((off + 1)) "$d/out" | head -c $((size - off))
     off=$size
     quiet=0
+    idle=0
   elif [ "$fin" = 0 ]; then
     quiet=$((quiet + 1))
+    idle=$((idle + 1))
     if [ "$quiet" -ge "$hb" ]; then echo kubehook-alive >&2; quiet=0; fi
-    sleep 0.1
+    if [ "$idle" -le 10 ]; then sleep 0.02; else sleep 0.1; fi
   fi
   [ "$fin" = 1 ] && break
 done
