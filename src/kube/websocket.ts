@@ -17,12 +17,12 @@
  *
  * @module
  */
+import { concat } from "../bytes.ts";
 import type { KubeAccess } from "./config.ts";
 import { causeText, KubeConnectionError } from "./errors.ts";
 import { handshake, writeAll } from "./websocket_handshake.ts";
 import {
   closePayload,
-  concat,
   encodeFrame,
   type Frame,
   FrameDecoder,

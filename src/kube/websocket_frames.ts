@@ -145,14 +145,3 @@ export function parseClosePayload(payload: Uint8Array): { code: number; reason: 
   const code = (payload[0] << 8) | payload[1];
   return { code, reason: new TextDecoder().decode(payload.subarray(2)) };
 }
-
-/** The bytes of `parts` in order, in one array (a message's fragments). */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}

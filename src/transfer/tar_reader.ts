@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import { concat } from "../bytes.ts";
 import {
   ascii,
   NameDecoder,
@@ -227,14 +228,4 @@ export class TarReader {
     // "g" (global) records only carry defaults kubehook does not use.
     this.#longNamesOk &&= names.ok;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildArchive, concat, tarHeader } from "../../tests/transfer/tar_builder.ts";
+import { concat } from "../bytes.ts";
+import { buildArchive, tarHeader } from "../../tests/transfer/tar_builder.ts";
 import { type TarEntry, TarReader } from "./tar_reader.ts";
 
 /** Reads `bytes` in pieces of `step` bytes; returns entries with their content as text. */

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { concat } from "../../src/bytes.ts";
 
 const enc = new TextEncoder();
 
@@ -90,16 +91,6 @@ function member(parts: Uint8Array[], entry: BuildEntry, data: Uint8Array): void 
 
 function octal(h: Uint8Array, off: number, len: number, value: number): void {
   h.set(enc.encode(value.toString(8).padStart(len - 1, "0") + "\0"), off);
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
 }
 
 /** A stream that delivers `bytes` in chunks of `size` (to exercise split headers). */

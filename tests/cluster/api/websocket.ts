@@ -6,9 +6,9 @@
  *
  * @module
  */
+import { concat } from "../../../src/bytes.ts";
 import {
   closePayload,
-  concat,
   encodeFrame,
   FrameDecoder,
   Opcode,
