@@ -2,7 +2,7 @@
 # The file ACTIONS_RUNNER_CONTAINER_HOOKS points at. The runner runs it as `bash -e hook.sh` with the
 # hook JSON on stdin; everything (stdin, output, exit code, signals) passes straight through `exec`.
 # A compiled `kubehook` beside this file wins; otherwise the source in this repository runs with Deno
-# (from PATH, or the copy npm installs under node_modules/.bin).
+# (from PATH, the copy npm installs under node_modules/.bin, or the pinned version through npx).
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ -x "$here/kubehook" ]; then
   exec "$here/kubehook" "$@"
@@ -13,10 +13,17 @@ if [ ! -f "$main" ]; then
   echo "Install the release binary next to this script (see the README, 'Install in a runner image')." >&2
   exit 1
 fi
+# The Deno version the project pins (also in .ci/run, the README and the workflows).
+deno_version=2.9.6
+set -- run --quiet --no-prompt --allow-all --config "$here/../deno.json" "$main" "$@"
 deno_bin="$(command -v deno || true)"
 [ -n "$deno_bin" ] || deno_bin="$here/../node_modules/.bin/deno"
-if [ ! -x "$deno_bin" ]; then
-  echo "kubehook: running from source needs Deno, which is not on PATH. Install it with 'npm install -g deno@2.9.6'." >&2
-  exit 1
+if [ -x "$deno_bin" ]; then
+  exec "$deno_bin" "$@"
 fi
-exec "$deno_bin" run --quiet --no-prompt --allow-all --config "$here/../deno.json" "$main" "$@"
+# Where only Node is present, npm's copy of the pinned Deno (fetched once into npm's cache).
+if command -v npx >/dev/null 2>&1; then
+  exec npx --yes "deno@$deno_version" "$@"
+fi
+echo "kubehook: running from source needs Deno, which is not on PATH. Install it with 'npm install -g deno@$deno_version'." >&2
+exit 1
