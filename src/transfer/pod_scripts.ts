@@ -35,20 +35,23 @@ export function podExtractScript(dir: string, options: { gzip: boolean }): strin
   ].join("\n");
 }
 
-/** Stamps `marker` (creating its directory) with an mtime slightly in the past. A later pack
- * counts a file as changed when its mtime or (GNU find) its ctime is after that: files written in
- * the same clock tick as the stamp are not missed, and files a step extracted or copied with old
- * mtimes are caught by their ctime. The price: files extracted in the last moments before the
- * stamp (the step's own incoming files, when the stamp follows their extraction) come back once.
- * GNU date/touch back off by 20 ms; busybox only knows seconds, so by one to two seconds. */
+/** Stamps `marker` (creating its directory). A later pack counts a file as changed when its mtime
+ * or (GNU find) its ctime is after the stamp, so nothing written after this returns may share the
+ * stamp's clock tick. With GNU tools the stamp is the current time and the fragment returns only
+ * once the filesystem clock has moved past it (a probe file is touched until it is newer: one
+ * tick, a few milliseconds), so the files extracted just before — a step's own incoming files —
+ * do not come back. busybox knows only whole seconds, so there the stamp is set one to two
+ * seconds back instead, and files from those last seconds come back once (never missed). */
 export function podMarkScript(marker: string): string {
   const m = quote(marker);
+  const tick = quote(`${marker}.tick`);
   return [
     `mkdir -p "$(dirname ${m})" && {`,
     `  kh_t=$(date +%s%N 2>/dev/null)`,
     `  case "$kh_t" in *[!0-9]* | ?????????? | '') kh_t= ;; esac`,
-    `  if [ -n "$kh_t" ]; then kh_t=$((kh_t - 20000000)); kh_s=\${kh_t%?????????};` +
-    ` touch -d "@$kh_s.\${kh_t#"$kh_s"}" ${m} 2>/dev/null; else false; fi ||`,
+    `  if [ -n "$kh_t" ]; then touch ${m} && kh_i=0 &&`,
+    `    until [ -n "$(find ${tick} -newer ${m} 2>/dev/null)" ] || [ "$kh_i" -gt 1000 ]; do`,
+    `      touch ${tick}; kh_i=$((kh_i + 1)); done && rm -f ${tick}; else false; fi ||`,
     `    touch -d "@$(($(date +%s) - 1))" ${m}`,
     `}`,
   ].join("\n");

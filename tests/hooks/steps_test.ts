@@ -87,6 +87,13 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
         },
       );
 
+      await t.step("a step that changes nothing brings nothing back", async () => {
+        // The step's own upload (its script, the file-command files) must not count as a change.
+        const step = await sim.scriptStep("true");
+        assertHookOk(step);
+        assert.doesNotMatch(logOf(step), /Copied \d+ entr\S* \(.*\) pod \/__w/);
+      });
+
       await t.step("prependPath comes before the image's PATH, newest first", async () => {
         for (const dir of ["bin-newest", "bin-older"]) {
           await Deno.mkdir(`${sim.workspace}/${dir}`, { recursive: true });
