@@ -7,6 +7,7 @@
 import type { KubeClient } from "../kube/client.ts";
 import type { HookState } from "../runner/input.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
+import type { SyncState } from "./workspace.ts";
 
 /** Handed to every hook by `main.ts`. */
 export interface HookContext {
@@ -47,7 +48,7 @@ export interface JobState {
   /** Whether the pod has a job container (steps run there). */
   hasJobContainer: boolean;
   /** Transfer bookkeeping: when `<work>` was last in sync with the pod (see src/transfer). */
-  sync?: unknown;
+  sync?: SyncState;
 }
 
 /** The job state from a hook's input, or a clear error when prepare_job did not record one. */
@@ -66,6 +67,7 @@ export function jobState(state: HookState, hook: string): JobState {
     jobPod,
     namespace,
     hasJobContainer: state?.hasJobContainer !== false,
-    sync: state?.sync,
+    // Written by kubehook itself in an earlier response: trusted as it was written.
+    sync: state?.sync as SyncState | undefined,
   };
 }

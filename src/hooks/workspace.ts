@@ -106,7 +106,7 @@ export async function stepUpload(
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(`${hostDir}/env`, environment, { mode: 0o600 });
   const dispose = () => Deno.remove(hostDir, { recursive: true }).catch(() => {});
-  const sync = state.sync as SyncState | undefined;
+  const sync = state.sync;
   if (!sync) return { extractScript: "true", dispose };
   const changed = await listHostChanges(layout.work, sync.host, { exclude: EXCLUDED });
   const paths = [
@@ -139,7 +139,7 @@ export async function bringStepChangesBack(
   layout: WorkLayout,
   id: string,
 ): Promise<SyncState | undefined> {
-  const sync = state.sync as SyncState | undefined;
+  const sync = state.sync;
   if (!sync) return undefined;
   // Stamped in the pod before packing: cleanup then brings back only what changed after this.
   const next = podMark(`${id}-back`);
@@ -167,7 +167,7 @@ export async function bringWorkspaceBack(
   layout: WorkLayout,
   context: HookContext,
 ): Promise<void> {
-  const sync = state.sync as SyncState | undefined;
+  const sync = state.sync;
   if (!sync || connection.settings.copyBack === "none") return;
   group("Copying the workspace back from the job pod");
   try {

@@ -73,7 +73,7 @@ export function copyToPod(
   target: PodTarget,
   options: CopyToPodOptions,
 ): Promise<TransferReport> {
-  return withAttempts("to-pod", target, options, async (attempt) => {
+  return withAttempts("to-pod", target, options, async () => {
     const archive = await packHostTree(options.hostPath, options);
     const session = await openExec(client, {
       ...target,
@@ -111,16 +111,10 @@ export function copyToPod(
       throw new TransferError(toPodFailure(target, options, problem ?? "", messages));
     }
     return {
-      report: {
-        direction: "to-pod",
-        hostPath: options.hostPath,
-        podPath: options.podPath,
+      counts: {
         entries: tap.count.entries,
         contentBytes: tap.count.contentBytes,
         wireBytes: wire.count.bytes,
-        seconds: 0,
-        gzip: options.gzip,
-        attempts: attempt,
         rejected: [],
         warnings: packed.warnings,
       },
@@ -134,7 +128,7 @@ export function copyFromPod(
   target: PodTarget,
   options: CopyFromPodOptions,
 ): Promise<TransferReport> {
-  return withAttempts("from-pod", target, options, async (attempt) => {
+  return withAttempts("from-pod", target, options, async () => {
     const session = await openExec(client, {
       ...target,
       command: ["sh", "-c", podPackChangedScript(options.podPath, options)],
@@ -163,16 +157,10 @@ export function copyFromPod(
       throw new TransferError(fromPodFailure(target, options, problem ?? "", messages));
     }
     return {
-      report: {
-        direction: "from-pod",
-        hostPath: options.hostPath,
-        podPath: options.podPath,
+      counts: {
         entries: extracted.entries,
         contentBytes: extracted.contentBytes,
         wireBytes: wire.count.bytes,
-        seconds: 0,
-        gzip: options.gzip,
-        attempts: attempt,
         rejected: extracted.rejected,
         warnings: "",
       },
@@ -180,23 +168,36 @@ export function copyFromPod(
   });
 }
 
-type Attempt = { report: TransferReport } | { lost: string };
+/** What one attempt moved; the rest of the report is the same for every attempt. */
+type Counts = Pick<
+  TransferReport,
+  "entries" | "contentBytes" | "wireBytes" | "rejected" | "warnings"
+>;
+type Attempt = { counts: Counts } | { lost: string };
 
 /** Runs `once` until it completes, repeating it after a lost connection. */
 async function withAttempts(
   direction: "to-pod" | "from-pod",
   target: PodTarget,
   options: CommonOptions,
-  once: (attempt: number) => Promise<Attempt>,
+  once: () => Promise<Attempt>,
 ): Promise<TransferReport> {
   const attempts = options.attempts ?? 3;
   const started = performance.now();
   const losses: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {
     options.signal?.throwIfAborted();
-    const outcome = await once(attempt);
-    if ("report" in outcome) {
-      return { ...outcome.report, seconds: (performance.now() - started) / 1000 };
+    const outcome = await once();
+    if ("counts" in outcome) {
+      return {
+        ...outcome.counts,
+        direction,
+        hostPath: options.hostPath,
+        podPath: options.podPath,
+        gzip: options.gzip,
+        attempts: attempt,
+        seconds: (performance.now() - started) / 1000,
+      };
     }
     losses.push(outcome.lost);
   }
