@@ -1,7 +1,9 @@
 /**
  * Workspace transfer figures (issue 5), each against a floor measured in the same run:
  * - host → pod copy through the local cluster's exec WebSocket (`copyToPod`) of 200 MB in 5,000
- *   files and of 20,000 small files, against a local `tar c | tar x` of the same tree (goal ≤ 1.5×);
+ *   files and of 20,000 small files, against a local `tar c | tar x` of the same tree (goal ≤ 1.5×),
+ *   and against the same tar pipe through one TLS connection on loopback (tls_floor.ts): the part
+ *   of the gap that any HTTPS transport pays on this machine;
  * - the same copy with gzip, and `CompressionStream` throughput (for the `auto` rule);
  * - pod → host copy of the 20,000 files into the safe extractor;
  * - change detection on an unchanged 20,000-file workspace (goal ≤ 150 ms).
@@ -23,6 +25,7 @@ import { gzipStream } from "../src/transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../src/transfer/copy.ts";
 import { listHostChanges, syncMarkNow } from "../src/transfer/host_changes.ts";
 import { packHostTree } from "../src/transfer/host_pack.ts";
+import { startTlsPipe } from "./tls_floor.ts";
 
 /** One measured figure. */
 export interface Figure {
@@ -42,6 +45,8 @@ export async function run(): Promise<Figure[]> {
   const access = await loadKubeAccess({ KUBECONFIG: cluster.kubeconfig });
   const client = new KubeClient(access);
   const pod: PodTarget = { namespace: access.namespace, pod: "bench", container: "job" };
+  await Deno.mkdir(`${base}/tls`);
+  await using tlsPipe = await startTlsPipe(`${base}/tls`);
   try {
     await startPod(client, pod);
     const trees = {
@@ -52,6 +57,10 @@ export async function run(): Promise<Figure[]> {
       const floor = await median(async () => {
         await sh("rm -rf dst && mkdir dst", base);
         return await timed(() => sh(`tar -c -f - -C ${dir} . | tar -x -f - -C dst`, base));
+      });
+      const tlsFloor = await median(async () => {
+        await sh("rm -rf dst && mkdir dst", base);
+        return await timed(() => tlsPipe.copy(dir, `${base}/dst`));
       });
       const copy = async (gzip: boolean) =>
         await median(async () => {
@@ -70,6 +79,11 @@ export async function run(): Promise<Figure[]> {
       figures.push(
         { name: `local tar c | tar x, ${label}`, value: ms(floor), unit: "ms" },
         {
+          name: `the same through one TLS connection on loopback, ${label}`,
+          value: ms(tlsFloor),
+          unit: "ms",
+        },
+        {
           name: `exec transport only (tar c → cat in the pod), ${label}`,
           value: ms(transport),
           unit: "ms",
@@ -80,6 +94,11 @@ export async function run(): Promise<Figure[]> {
           value: ratio(plain, floor),
           unit: "×",
           goal: "≤ 1.5",
+        },
+        {
+          name: `host → pod copy ÷ TLS floor, ${label}`,
+          value: ratio(plain, tlsFloor),
+          unit: "×",
         },
         { name: `host → pod copy with gzip, ${label}`, value: ms(gzip), unit: "ms" },
         {
