@@ -12,6 +12,7 @@
 import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import type { WorkLayout } from "../runner/layout.ts";
 import { openExec } from "../kube/exec.ts";
+import { KUBELET_CREATED_WORK_DIRS } from "../pod/job_pod.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import { chooseGzip, type LinkEstimate, updateLinkEstimate } from "../transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../transfer/copy.ts";
@@ -68,6 +69,7 @@ export async function bringWorkspaceIn(
       podPath: POD_WORK,
       gzip: chooseGzip(connection.settings.compression, undefined),
       exclude: EXCLUDED,
+      entryless: KUBELET_CREATED_WORK_DIRS,
       signal: context.signal,
     });
     report(transfer);
@@ -122,7 +124,10 @@ export async function stepUpload(
       podMarkScript(podMark(id))
     }`,
     stream: async () => {
-      const archive = await packHostTree(layout.work, { paths });
+      const archive = await packHostTree(layout.work, {
+        paths,
+        entryless: KUBELET_CREATED_WORK_DIRS,
+      });
       // A failed pack ends the stream early; the pod's tar then fails and says so.
       archive.done.catch(() => {});
       return archive.stream;

@@ -134,11 +134,17 @@ function jobContainer(container: Container): V1Container {
   const command = container.entryPoint
     ? { command: [container.entryPoint], args: [...container.entryPointArgs] }
     : { command: [...KEEP_ALIVE_COMMAND] };
+  // The working directory matters only to a workflow's own entrypoint: steps `cd` themselves.
+  // Setting it for kubehook's keep-alive would make the runtime create it (as root) before the
+  // workspace is copied in, and a non-root container user could then not extract into it.
+  const workingDir = container.entryPoint && container.workingDirectory
+    ? { workingDir: container.workingDirectory }
+    : {};
   return {
     name: JOB_CONTAINER_NAME,
     image: requireImage(container, "job container"),
     ...command,
-    ...(container.workingDirectory ? { workingDir: container.workingDirectory } : {}),
+    ...workingDir,
     env: envList({
       HOME: CONTAINER_GITHUB_HOME,
       CI: "true",
@@ -165,12 +171,32 @@ function serviceContainer(service: Container, name: string): V1Container {
   };
 }
 
+/** Parts of `<work>` mounted a second time, where the runner's Docker mode mounts them. */
+const WORK_SUBPATHS = {
+  [CONTAINER_GITHUB_HOME]: "_temp/_github_home",
+  [CONTAINER_GITHUB_WORKFLOW]: "_temp/_github_workflow",
+};
+
+/** The directories under `/__w` that the kubelet creates, as root, before the job container
+ * starts: each subPath mount's directory and its parents. The workspace copy must not try to set
+ * their mode or times (a non-root container user may not). */
+export const KUBELET_CREATED_WORK_DIRS: readonly string[] = [
+  ...new Set(
+    Object.values(WORK_SUBPATHS).flatMap((path) =>
+      path.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"))
+    ),
+  ),
+];
+
 function jobMounts(): V1VolumeMount[] {
   return [
     { name: WORK_VOLUME, mountPath: CONTAINER_WORK },
     { name: EXTERNALS_VOLUME, mountPath: CONTAINER_EXTERNALS, readOnly: true },
-    { name: WORK_VOLUME, mountPath: CONTAINER_GITHUB_HOME, subPath: "_temp/_github_home" },
-    { name: WORK_VOLUME, mountPath: CONTAINER_GITHUB_WORKFLOW, subPath: "_temp/_github_workflow" },
+    ...Object.entries(WORK_SUBPATHS).map(([mountPath, subPath]) => ({
+      name: WORK_VOLUME,
+      mountPath,
+      subPath,
+    })),
   ];
 }
 

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { type Container, containerOf } from "../runner/input.ts";
-import { type JobPodInput, KEEP_ALIVE_COMMAND, renderJobPod } from "./job_pod.ts";
+import {
+  type JobPodInput,
+  KEEP_ALIVE_COMMAND,
+  KUBELET_CREATED_WORK_DIRS,
+  renderJobPod,
+} from "./job_pod.ts";
 
 function container(over: Partial<Container> = {}): Container {
   return containerOf("node:20", { workingDirectory: "/__w/repo/repo", ...over });
@@ -47,7 +52,7 @@ Deno.test("job container: keep-alive, env, working dir, mounts", () => {
   assert.equal(job.name, "job");
   assert.deepEqual(job.command, KEEP_ALIVE_COMMAND);
   assert.equal(job.args, undefined);
-  assert.equal(job.workingDir, "/__w/repo/repo");
+  assert.equal(job.workingDir, undefined, "the runtime must not create it before the copy");
   assert.deepEqual(job.env, [
     { name: "HOME", value: "/github/home" },
     { name: "CI", value: "true" },
@@ -60,10 +65,16 @@ Deno.test("job container: keep-alive, env, working dir, mounts", () => {
     { name: "work", mountPath: "/github/home", subPath: "_temp/_github_home" },
     { name: "work", mountPath: "/github/workflow", subPath: "_temp/_github_workflow" },
   ]);
+  assert.deepEqual(KUBELET_CREATED_WORK_DIRS, [
+    "_temp",
+    "_temp/_github_home",
+    "_temp/_github_workflow",
+  ]);
   const custom = renderJobPod(input({
     container: container({ entryPoint: "/bin/app", entryPointArgs: ["--serve", "x"] }),
   })).spec!.containers[0];
   assert.deepEqual([custom.command, custom.args], [["/bin/app"], ["--serve", "x"]]);
+  assert.equal(custom.workingDir, "/__w/repo/repo", "a workflow's entrypoint starts there");
 });
 
 Deno.test("keep-alive exits promptly on SIGTERM with only sh", async () => {

@@ -23,7 +23,7 @@ import { type ExecResult, type ExecSession, openExec } from "../kube/exec.ts";
 import { gunzipStream, gzipStream } from "./compression.ts";
 import { archiveTap, byteTap } from "./counting.ts";
 import { extractTar } from "./extract.ts";
-import { packHostTree } from "./host_pack.ts";
+import { packHostTree, type PackOptions } from "./host_pack.ts";
 import { type PackScriptOptions, podExtractScript, podPackChangedScript } from "./pod_scripts.ts";
 import type { TransferReport } from "./progress.ts";
 import { extractReceiptProblem, parseReceipt } from "./receipt.ts";
@@ -48,12 +48,9 @@ interface CommonOptions {
   signal?: AbortSignal;
 }
 
-export interface CopyToPodOptions extends CommonOptions {
-  /** Only these paths (relative to hostPath, from `listHostChanges`); default: everything. */
-  paths?: string[];
-  /** Paths relative to hostPath left out of a whole copy. */
-  exclude?: string[];
-}
+/** `paths`: only these (from `listHostChanges`), default everything; `exclude`: left out of a
+ * whole copy; `entryless`: directories the pod has and may not let its user change. */
+export interface CopyToPodOptions extends CommonOptions, PackOptions {}
 
 export type CopyFromPodOptions =
   & CommonOptions

@@ -26,6 +26,11 @@ export interface PackOptions {
   paths?: string[];
   /** Paths relative to the root left out of a whole-tree archive (with everything below them). */
   exclude?: string[];
+  /** Directories (relative to the root) packed without an entry of their own; what is below them
+   * is packed as usual. For directories the pod already has and its user may not own (the
+   * kubelet creates subPath mount points and their parents as root): GNU tar fails on an
+   * existing directory whose mode and times it may not set, even with --no-overwrite-dir. */
+  entryless?: readonly string[];
 }
 
 /** A running pack. */
@@ -41,8 +46,10 @@ export interface HostArchive {
 
 /** Starts GNU tar on `root`. Throws when `root` cannot be read. */
 export async function packHostTree(root: string, options: PackOptions = {}): Promise<HostArchive> {
-  const exclude = (options.exclude ?? []).map((p) => p.replace(/\/+$/, ""));
-  const names = options.paths ?? await topLevelNames(root, exclude);
+  const exclude = (options.exclude ?? []).map(trimSlashes);
+  const entryless = new Set((options.entryless ?? []).map(trimSlashes));
+  const names = options.paths?.filter((p) => !entryless.has(p)) ??
+    await wholeTreeNames(root, exclude, entryless);
   const args = [
     "--create",
     "--file=-",
@@ -111,11 +118,34 @@ export async function packHostTree(root: string, options: PackOptions = {}): Pro
   };
 }
 
-/** The entries directly under `root`, minus excluded ones, sorted for a stable archive. */
-async function topLevelNames(root: string, exclude: string[]): Promise<string[]> {
+/** The names tar packs recursively for the whole tree: the entries directly under `root`, minus
+ * excluded ones, with each entryless directory replaced by its own entries (and so on down);
+ * sorted for a stable archive. */
+async function wholeTreeNames(
+  root: string,
+  exclude: string[],
+  entryless: Set<string>,
+  dir = "",
+): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(root)) {
-    if (!exclude.includes(entry.name)) names.push(entry.name);
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir ? `${root}/${dir}` : root));
+  } catch (error) {
+    // An entryless directory the host does not have: nothing to pack.
+    if (dir && error instanceof Deno.errors.NotFound) return [];
+    throw error;
   }
-  return names.sort();
+  for (const entry of entries.sort((a, b) => a.name < b.name ? -1 : 1)) {
+    const name = dir ? `${dir}/${entry.name}` : entry.name;
+    if (exclude.includes(name)) continue;
+    if (entry.isDirectory && entryless.has(name)) {
+      names.push(...await wholeTreeNames(root, exclude, entryless, name));
+    } else names.push(name);
+  }
+  return names;
+}
+
+function trimSlashes(path: string): string {
+  return path.replace(/\/+$/, "");
 }

@@ -60,7 +60,7 @@ Deno.test("render: prepare_job without a template prints the secret, then the jo
     "ghcr.io/octo-org/ci-postgres:16",
   ]);
   const job = containers[0];
-  assert.equal(job.workingDir, "/__w/kubehook/kubehook");
+  assert.equal(job.workingDir, undefined, "steps cd themselves; the keep-alive needs none");
   assert.ok(job.env?.some((e) => e.name === "NODE_ENV" && e.value === "test"));
   assert.deepEqual(pod.spec!.initContainers?.map((c) => c.name), ["externals"]);
   assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals"]);
