@@ -45,14 +45,15 @@ export function parsePax(data: Uint8Array, at: number): Record<string, string> {
 /** Checks the header checksum (unsigned, or signed as some old tars wrote it). */
 export function verifyChecksum(block: Uint8Array, at: number): void {
   const stored = readNumber(block, 148, 8, "checksum", at);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < block.length; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i];
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  if (stored !== unsigned && stored !== signed) {
+  // The checksum field counts as eight spaces. The unsigned sum (what every tar since POSIX.1
+  // writes) is checked first in branch-free loops: this runs for every header of every copy.
+  let unsigned = 8 * 0x20;
+  for (let i = 0; i < 148; i++) unsigned += block[i];
+  for (let i = 156; i < block.length; i++) unsigned += block[i];
+  if (stored === unsigned) return;
+  let signed = unsigned;
+  for (let i = 0; i < block.length; i++) if ((i < 148 || i >= 156) && block[i] > 127) signed -= 256;
+  if (stored !== signed) {
     throw new TarFormatError(
       `the header at byte ${at} has an invalid checksum (not a tar stream?)`,
     );
