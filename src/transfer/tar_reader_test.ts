@@ -119,3 +119,17 @@ Deno.test("truncated input, bad checksums and oversized records are errors", () 
   malformed[512] = "5".charCodeAt(0); // the record length no longer matches
   assert.throws(() => readAll(malformed), { name: "TarFormatError", message: /PAX\ record/ });
 });
+
+Deno.test("a header summed with signed bytes (as some old tars wrote it) is accepted", () => {
+  const header = tarHeader({ name: "café" }, 0); // é is two bytes over 127
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : header[i];
+    signed += b > 127 ? b - 256 : b;
+  }
+  header.set(new TextEncoder().encode(signed.toString(8).padStart(6, "0") + "\0"), 148);
+  const event = new TarReader().push(header)[0];
+  assert.equal(event.kind === "entry" && event.entry.name, "café");
+  header[0] ^= 1;
+  assert.throws(() => new TarReader().push(header), { message: /invalid\ checksum/ });
+});
