@@ -1,7 +1,8 @@
 /**
  * Keeps the runner's `<work>` and the job container's `/__w` in step: the whole tree goes in at
  * prepare_job, only what the runner changed goes in before each step (inside the step's own exec),
- * what the step changed comes back after it, and cleanup_job brings back what is left.
+ * what the step changed comes back after it, and cleanup_job brings back what is left. Deletions
+ * travel both ways as listings of the directories that changed (src/transfer/dir_listing.ts).
  *
  * Bookkeeping lives in `.kubehook/` on both sides and is never synced: on the host the step's
  * environment file (it travels with the upload), in the pod the change markers and step logs.
@@ -16,17 +17,29 @@ import { KUBELET_CREATED_WORK_DIRS } from "../pod/job_pod.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import { chooseGzip, type LinkEstimate, updateLinkEstimate } from "../transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../transfer/copy.ts";
-import { listHostChanges, type SyncMark, syncMarkNow } from "../transfer/host_changes.ts";
+import {
+  hostListings,
+  listHostChanges,
+  type SyncMark,
+  syncMarkNow,
+} from "../transfer/host_changes.ts";
 import { packHostTree } from "../transfer/host_pack.ts";
-import { podExtractScript, podMarkScript } from "../transfer/pod_scripts.ts";
+import {
+  podExtractScript,
+  podMarkScript,
+  podPruneListing,
+  podPruneScript,
+} from "../transfer/pod_scripts.ts";
 import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
 
 /** kubehook's own directory under `<work>` and `/__w`. */
 const BOOKKEEPING = ".kubehook";
 const POD_WORK = "/__w";
-/** Never copied in either direction. */
+/** Never copied, nor deleted, in either direction. */
 const EXCLUDED = [BOOKKEEPING, "_temp/_runner_hook_responses"];
+/** More pod-only paths than this are not remembered; the pod then deletes nothing any more. */
+const MAX_POD_ONLY = 10_000;
 
 /** Where the host and the pod last agreed: the host's clock mark and the pod's marker file; and
  * the exec connection's measured speed, which decides `KUBEHOOK_TRANSFER_COMPRESSION=auto`. */
@@ -34,6 +47,10 @@ export interface SyncState {
   host: SyncMark;
   podMark: string;
   link?: LinkEstimate;
+  /** Paths the pod holds that the host never got (entries it refused, sockets): the listings
+   * sent to the pod name them, so the pod keeps them. null: too many to remember, so the pod
+   * deletes nothing the runner deleted. */
+  podOnly?: string[] | null;
 }
 
 function target(state: JobState): PodTarget {
@@ -111,23 +128,36 @@ export async function stepUpload(
   const sync = state.sync;
   if (!sync) return { extractScript: "true", dispose };
   const changed = await listHostChanges(layout.work, sync.host, { exclude: EXCLUDED });
-  const paths = [
-    BOOKKEEPING,
-    `${BOOKKEEPING}/steps`,
-    relDir,
-    `${relDir}/env`,
-    ...changed,
-  ];
-  debug(`step upload: ${changed.length} changed entries under ${layout.work}`);
+  // The kubelet's root-owned directories go without an entry of their own (see packHostTree's
+  // `entryless`): left out here, so that the count the pod checks is exactly what is sent.
+  const paths = [BOOKKEEPING, `${BOOKKEEPING}/steps`, relDir, `${relDir}/env`, ...changed.paths]
+    .filter((path) => !KUBELET_CREATED_WORK_DIRS.includes(path));
+  // The pod removes what the runner deleted: children of the changed directories not listed.
+  const listings = sync.podOnly === null
+    ? []
+    : hostListings(layout.work, changed.dirs, sync.podOnly);
+  let prune = "";
+  if (listings.length > 0) {
+    const listing = podPruneListing(listings, EXCLUDED);
+    await Deno.writeTextFile(`${hostDir}/listing`, listing, { mode: 0o600 });
+    paths.push(`${relDir}/listing`);
+    prune = ` && ${podPruneScript(POD_WORK, `${POD_WORK}/${relDir}/listing`, sync.podMark)}`;
+  }
+  debug(
+    `step upload: ${changed.paths.length} changed entries under ${layout.work}, ` +
+      `${listings.length} directories listed`,
+  );
+  // `--no-recursion`: one entry per path, known before sending, so the pod checks the count.
+  const expect = {
+    entries: paths.length,
+    nameNewlines: paths.reduce((n, path) => n + path.split("\n").length - 1, 0),
+  };
   return {
-    extractScript: `${podExtractScript(POD_WORK, { gzip: false })} && ${
+    extractScript: `${podExtractScript(POD_WORK, { gzip: false, expect })}${prune} && ${
       podMarkScript(podMark(id))
     }`,
     stream: async () => {
-      const archive = await packHostTree(layout.work, {
-        paths,
-        entryless: KUBELET_CREATED_WORK_DIRS,
-      });
+      const archive = await packHostTree(layout.work, { paths });
       // A failed pack ends the stream early; the pod's tar then fails and says so.
       archive.done.catch(() => {});
       return archive.stream;
@@ -137,7 +167,8 @@ export async function stepUpload(
 }
 
 /** After a step: brings back what changed in the pod since the step's upload (the file-command
- * files among it), then moves the host's mark past kubehook's own writes. */
+ * files among it) and removes what the step deleted, then moves the host's mark past kubehook's
+ * own writes. */
 export async function bringStepChangesBack(
   connection: Connection,
   state: JobState,
@@ -154,18 +185,41 @@ export async function bringStepChangesBack(
     gzip: false,
     since: podMark(id),
     next,
-    exclude: [BOOKKEEPING],
+    exclude: EXCLUDED,
+    listing: true,
   });
-  if (transfer.entries > 0 || transfer.rejected.length > 0) report(transfer);
+  if (transfer.entries > 0 || transfer.deleted > 0 || transfer.rejected.length > 0) {
+    report(transfer);
+  }
   return {
     host: await syncMarkNow(),
     podMark: next,
     link: updateLinkEstimate(sync.link, transfer),
+    podOnly: nextPodOnly(sync.podOnly, transfer.listed),
   };
 }
 
+/** The pod-only paths after a copy-back: in each directory the pod listed, what it found there. */
+function nextPodOnly(
+  previous: string[] | null | undefined,
+  listed: TransferReport["listed"],
+): string[] | null | undefined {
+  if (previous === null || !listed) return previous;
+  const dirs = new Set(listed.dirs);
+  const parent = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf("/")));
+  const next = [...(previous ?? []).filter((p) => !dirs.has(parent(p))), ...listed.podOnly];
+  if (next.length <= MAX_POD_ONLY) return next;
+  warning(
+    `The job pod holds more than ${MAX_POD_ONLY} entries that cannot be copied to the runner ` +
+      "(sockets, links leading out of the workspace), too many to remember: files the runner " +
+      "deletes stay in the pod for the rest of this job.",
+  );
+  return null;
+}
+
 /** cleanup_job: brings back what changed in the pod since the last sync (KUBEHOOK_COPY_BACK=
- * changed), or the whole of `/__w` (all). */
+ * changed), or the whole of `/__w` (all), and removes what the pod deleted (with `all`, whatever
+ * the pod does not hold). */
 export async function bringWorkspaceBack(
   connection: Connection,
   state: JobState,
@@ -182,7 +236,8 @@ export async function bringWorkspaceBack(
         podPath: POD_WORK,
         gzip: chooseGzip(connection.settings.compression, sync.link),
         since: connection.settings.copyBack === "changed" ? sync.podMark : undefined,
-        exclude: [BOOKKEEPING],
+        exclude: EXCLUDED,
+        listing: true,
         signal: context.signal,
       }),
     );

@@ -2,9 +2,9 @@
  * Whole-directory copies between the runner and a job container, each through ONE exec:
  * {@link copyToPod} streams a tar of `<work>` (or of the paths that changed) into `tar x` in the
  * pod and checks the pod's receipt; {@link copyFromPod} streams a tar of what changed in the pod
- * into the host's safe extractor. Both are idempotent, so a connection that breaks or stalls
- * mid-copy is answered by doing the whole copy again (a few times), then by an error that names
- * both paths, the pod and the cause.
+ * into the host's safe extractor (with `listing`, which also removes what the pod deleted). Both
+ * are idempotent, so a connection that breaks or stalls mid-copy is answered by doing the whole
+ * copy again (a few times), then by an error that names both paths, the pod and the cause.
  *
  * The step hooks use the same pieces (pod_scripts.ts, receipt.ts, extract.ts) inside their own
  * combined exec; these functions are for prepare_job and cleanup_job.
@@ -54,7 +54,7 @@ export interface CopyToPodOptions extends CommonOptions, PackOptions {}
 
 export type CopyFromPodOptions =
   & CommonOptions
-  & Pick<PackScriptOptions, "since" | "next" | "always" | "exclude">;
+  & Pick<PackScriptOptions, "since" | "next" | "always" | "exclude" | "listing">;
 
 /** A copy that did not complete; `message` says which, where and why. */
 export class TransferError extends Error {
@@ -112,6 +112,7 @@ export function copyToPod(
         entries: tap.count.entries,
         contentBytes: tap.count.contentBytes,
         wireBytes: wire.count.bytes,
+        deleted: 0,
         rejected: [],
         warnings: packed.warnings,
       },
@@ -136,7 +137,10 @@ export function copyFromPod(
     const wire = byteTap(watchdog.poke);
     let stream = session.stdout.pipeThrough(wire.stream);
     if (options.gzip) stream = stream.pipeThrough(gunzipStream());
-    const extracting = extractTar(stream, options.hostPath).catch((err: Error) => {
+    const extracting = extractTar(stream, options.hostPath, {
+      protect: options.exclude,
+      listing: options.listing,
+    }).catch((err: Error) => {
       session.close();
       return err;
     });
@@ -158,6 +162,8 @@ export function copyFromPod(
         entries: extracted.entries,
         contentBytes: extracted.contentBytes,
         wireBytes: wire.count.bytes,
+        deleted: extracted.deleted,
+        listed: extracted.listed,
         rejected: extracted.rejected,
         warnings: "",
       },
@@ -168,7 +174,7 @@ export function copyFromPod(
 /** What one attempt moved; the rest of the report is the same for every attempt. */
 type Counts = Pick<
   TransferReport,
-  "entries" | "contentBytes" | "wireBytes" | "rejected" | "warnings"
+  "entries" | "contentBytes" | "wireBytes" | "deleted" | "listed" | "rejected" | "warnings"
 >;
 type Attempt = { counts: Counts } | { lost: string };
 

@@ -11,6 +11,10 @@
  * way of an entry is replaced, like `tar x` does; a new file is created with O_EXCL, so an
  * existing link is never written through.
  *
+ * With `listing`, the member {@link LISTING_MEMBER} is not written: it is the pod's listing of the
+ * directories that changed (`dir_listing.ts`), and once the archive is extracted, what the pod
+ * deleted in them is removed from the target too (`host_prune.ts`, with the same distrust).
+ *
  * @example
  * ```ts
  * const report = await extractTar(session.stdout, "/home/runner/_work");
@@ -18,7 +22,10 @@
  * ```
  * @module
  */
-import { lstatOrNull, TargetGuard } from "./path_safety.ts";
+import { concat } from "../bytes.ts";
+import { LISTING_MEMBER, type ParsedListing, parseListing } from "./dir_listing.ts";
+import { removeUnlisted } from "./host_prune.ts";
+import { lstatOrNull, normalizeName, TargetGuard, within } from "./path_safety.ts";
 import { type TarEntry, TarReader } from "./tar_reader.ts";
 
 /** An entry that was not extracted, and why. */
@@ -37,7 +44,24 @@ export interface ExtractReport {
   rejected: RejectedEntry[];
   /** Whether the archive ended with an end-of-archive block (false for an empty stream). */
   endMarker: boolean;
+  /** Entries removed because the pod deleted them (with `listing`). */
+  deleted: number;
+  /** With `listing`: the directories whose listing was applied, and the paths the pod listed
+   * that the target does not hold (refused, or never sent: sockets). */
+  listed?: { dirs: string[]; podOnly: string[] };
 }
+
+/** Options of {@link extractTar}. */
+export interface ExtractOptions {
+  /** Relative paths never written nor removed (kubehook's bookkeeping, the runner's hook
+   * responses): entries in them are refused. */
+  protect?: string[];
+  /** Read the pod's directory listing and remove what the pod deleted. */
+  listing?: boolean;
+}
+
+/** A listing larger than this is refused: a real one takes a few bytes per name. */
+const MAX_LISTING_BYTES = 64 * 1024 * 1024;
 
 interface DirMeta {
   rel: string;
@@ -53,6 +77,7 @@ interface DirMeta {
 export async function extractTar(
   source: ReadableStream<Uint8Array>,
   target: string,
+  options: ExtractOptions = {},
 ): Promise<ExtractReport> {
   const guard = TargetGuard.open(target);
   const tar = new TarReader();
@@ -62,7 +87,16 @@ export async function extractTar(
     contentBytes: 0,
     rejected: [],
     endMarker: false,
+    deleted: 0,
   };
+  const protect = (options.protect ?? []).map(normalizeName).filter((p) => typeof p === "string");
+  // Only names that contain the first component of a protected path (or of the listing) are
+  // normalised again here: a cheap filter, since admit() normalises every name anyway.
+  const watched = [...protect, ...(options.listing ? [LISTING_MEMBER] : [])]
+    .map((path) => path.split("/")[0]);
+  // What this transfer wrote exists in the pod, whatever a listing taken earlier says.
+  const written = options.listing ? new Set<string>() : undefined;
+  const listing = { parts: [] as Uint8Array[], bytes: 0, reading: false };
   const dirs: DirMeta[] = [];
   const links: { name: string; rel: string; abs: string }[] = [];
   const umask = Deno.umask();
@@ -75,14 +109,29 @@ export async function extractTar(
           if (file) {
             writeAll(file.handle, event.bytes);
             report.contentBytes += event.bytes.length;
+          } else if (listing.reading) {
+            listing.bytes += event.bytes.length;
+            if (listing.bytes <= MAX_LISTING_BYTES) listing.parts.push(event.bytes.slice());
           }
         } else if (event.kind === "entry-end") {
           if (file) {
             finishFile(file.handle, file.abs, file.entry, umask);
             file = undefined;
           }
+          listing.reading = false;
         } else {
           const entry = event.entry;
+          if (watched.some((part) => entry.name.includes(part))) {
+            const name = normalizeName(entry.name);
+            if (options.listing && name === LISTING_MEMBER && entry.type === "file") {
+              listing.reading = true;
+              continue;
+            }
+            if (typeof name === "string" && within(name, protect)) {
+              report.rejected.push({ name: entry.name, reason: "kubehook never syncs this path" });
+              continue;
+            }
+          }
           const verdict = guard.admit(entry);
           if (!verdict.ok) {
             report.rejected.push({ name: entry.name, reason: verdict.reason });
@@ -90,6 +139,7 @@ export async function extractTar(
           }
           report.entries++;
           const { rel, abs } = verdict;
+          if (written) noteWritten(written, rel);
           if (entry.type === "directory") {
             if (rel !== "") {
               makeDirectory(guard, rel, abs);
@@ -118,6 +168,13 @@ export async function extractTar(
     file?.handle.close();
   }
   dropEscapingLinks(guard, links, report);
+  if (written) {
+    // Before directory times are restored: removing a child changes its parent's mtime.
+    const pruned = removeUnlisted(guard, readListing(listing), { protect, written });
+    report.deleted = pruned.removed;
+    report.rejected.push(...pruned.rejected);
+    report.listed = { dirs: pruned.dirs, podOnly: pruned.podOnly };
+  }
   // Deepest first, so restoring a parent's mtime is not undone by touching a child.
   for (const dir of dirs.reverse()) {
     if (!guard.stillThere(dir.rel, "directory")) continue;
@@ -184,6 +241,20 @@ function dropEscapingLinks(
       name: link.name,
       reason: "it is a symbolic link that resolves outside the target",
     });
+  }
+}
+
+function readListing(listing: { parts: Uint8Array[]; bytes: number }): ParsedListing {
+  if (listing.bytes <= MAX_LISTING_BYTES) return parseListing(concat(listing.parts));
+  const reason = `it is larger than ${MAX_LISTING_BYTES} bytes`;
+  return { listings: new Map(), problems: [{ name: LISTING_MEMBER, reason }] };
+}
+
+/** Adds `rel` and its parents to `written`. */
+function noteWritten(written: Set<string>, rel: string): void {
+  for (let path = rel; path !== "" && !written.has(path);) {
+    written.add(path);
+    path = path.slice(0, Math.max(0, path.lastIndexOf("/")));
   }
 }
 

@@ -7,17 +7,21 @@
  *
  * A directory that only moved (its ctime is new, its mtime is not: `mv downloaded dest`, as the
  * runner does with actions) is listed with everything below it, since its children's own times
- * say nothing. Deletions are not reported: the pod keeps files the runner deleted.
+ * say nothing. Deletions show as changed directories (removing a child changes its parent's
+ * ctime): {@link hostListings} lists their children as they are now, and the pod removes the
+ * ones missing (`podPruneScript`). Sockets are left out: tar cannot archive them.
  *
  * @example
  * ```ts
  * const since = state.sync;             // a SyncMark kept in the hook's state
- * const paths = await listHostChanges(work, since, { exclude: ["_temp/_runner_hook_responses"] });
- * // ... send `paths` to the pod, run the step, bring its changes back ...
+ * const { paths, dirs } = await listHostChanges(work, since, { exclude: [".kubehook"] });
+ * const listing = encodeListing(hostListings(work, dirs));
+ * // ... send `paths` and the listing to the pod, run the step, bring its changes back ...
  * state.sync = await syncMarkNow();     // after the last write kubehook made to <work>
  * ```
  * @module
  */
+import type { DirListing } from "./dir_listing.ts";
 
 /** A point in time on the host filesystem's clock; plain data, kept in the hook's state. */
 export interface SyncMark {
@@ -41,13 +45,22 @@ export async function syncMarkNow(): Promise<SyncMark> {
   }
 }
 
-/** Paths (relative to `root`, parents before children) whose ctime is at or after `since`.
- * `exclude` paths (relative) are skipped with everything below them. */
+/** What changed under `<work>` since a mark. */
+export interface HostChanges {
+  /** Paths relative to the root, parents before children, to be archived without recursion. */
+  paths: string[];
+  /** The directories among them, and the root itself ("") when it changed: the ones whose
+   * children the pod compares with {@link hostListings}. */
+  dirs: string[];
+}
+
+/** What changed at or after `since` under `root`, by ctime. `exclude` paths (relative) are
+ * skipped with everything below them. */
 export async function listHostChanges(
   root: string,
   since: SyncMark,
   options: { exclude?: string[] } = {},
-): Promise<string[]> {
+): Promise<HostChanges> {
   // find's -newerct is strict and the mark is rounded down to the millisecond: one microsecond
   // earlier makes it "at or after".
   const at = ((since.timeMs - 0.001) / 1000).toFixed(6);
@@ -61,25 +74,64 @@ export async function listHostChanges(
     ...(prune.length ? ["(", ...prune, ")", "-prune", "-o"] : []),
     "-newerct",
     `@${at}`,
-    "(",
+    ...["!", "-type", "s", "("],
     // Moved directories (new ctime, old mtime) are marked to be listed with their contents.
-    ...["-type", "d", "!", "-newermt", `@${at}`, "-printf", "R%P\\0", "-o", "-printf", "C%P\\0"],
+    ...["-type", "d", "!", "-newermt", `@${at}`, "-printf", "R%P\\0"],
+    ...["-o", "-type", "d", "-printf", "D%P\\0", "-o", "-printf", "C%P\\0"],
     ")",
   ]);
   const paths = new Set<string>();
+  const dirs: string[] = [];
   const moved: string[] = [];
   for (const item of listed) {
     const path = item.slice(1);
-    if (path === "") continue; // the root itself
+    if (item[0] !== "C") dirs.push(path);
+    if (path === "") continue; // the root itself is never archived
     paths.add(path);
     if (item[0] === "R") moved.push(path);
   }
   for (const dir of moved) {
-    for (const below of await find([`${root}/${dir}`, "-mindepth", "1", "-printf", "%P\\0"])) {
-      paths.add(`${dir}/${below}`);
-    }
+    const below = await find([
+      `${root}/${dir}`,
+      "-mindepth",
+      "1",
+      "!",
+      "-type",
+      "s",
+      "-printf",
+      "%P\\0",
+    ]);
+    for (const path of below) paths.add(`${dir}/${path}`);
   }
-  return [...paths];
+  return { paths: [...paths], dirs };
+}
+
+/** The children of each of `dirs` (relative to `root`) as they are now, plus the `podOnly` paths
+ * in them (what the pod holds and the host never got: entries it refused, sockets), so that the
+ * pod keeps those. A directory that is gone is left out, and so is one with a name Deno cannot
+ * read as UTF-8: its listing would not match the pod's bytes, and the pod would delete it. */
+export function hostListings(root: string, dirs: string[], podOnly: string[] = []): DirListing[] {
+  const extra = new Map<string, string[]>();
+  for (const path of podOnly) {
+    const cut = path.lastIndexOf("/");
+    const dir = cut === -1 ? "" : path.slice(0, cut);
+    const names = extra.get(dir) ?? [];
+    names.push(path.slice(cut + 1));
+    extra.set(dir, names);
+  }
+  const listings: DirListing[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(dir === "" ? root : `${root}/${dir}`)].map((e) => e.name);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) continue;
+      throw err;
+    }
+    if (names.some((name) => name.includes("\uFFFD"))) continue;
+    listings.push({ dir, names: [...names, ...(extra.get(dir) ?? [])] });
+  }
+  return listings;
 }
 
 async function find(args: string[]): Promise<string[]> {

@@ -133,6 +133,11 @@ export function normalizeName(name: string): string | { ok: false; reason: strin
   return parts.join("/");
 }
 
+/** Whether the relative path `rel` is one of `roots` or below one (all normalised). */
+export function within(rel: string, roots: string[]): boolean {
+  return roots.some((root) => rel === root || rel.startsWith(`${root}/`));
+}
+
 function typeProblem(entry: TarEntry): string | undefined {
   switch (entry.type) {
     case "file":

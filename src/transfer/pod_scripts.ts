@@ -5,10 +5,15 @@
  * are probed at run time with a fallback.
  *
  * - {@link podExtractScript}: the archive on stdin → `tar x`, then one receipt line on stderr
- *   (tar's exit code, the number of entries it listed) for the host to check.
+ *   (tar's exit code, the number of entries it listed) for the host to check; or checked in the
+ *   pod itself when the host knows the count before sending (a step's upload).
  * - {@link podMarkScript}: stamps a marker file; what changes after it is "changed".
  * - {@link podPackChangedScript}: a tar of what changed since a marker (or everything) on stdout,
  *   found by metadata alone (`find -cnewer`/`-newer`), never by reading contents; then a receipt.
+ *   Optionally with the listing of every changed directory, so the host can delete what the pod
+ *   deleted (`dir_listing.ts`).
+ * - {@link podPruneScript}: the other direction: removes what the host's listing (a file of a
+ *   step's upload, from {@link podPruneListing}) does not name.
  *
  * Fragments use variables named `kh_*` and never `exit`: each one's status is its last command's.
  *
@@ -20,18 +25,42 @@
  * @module
  */
 import { quote } from "../hooks/step_environment.ts";
-import { RECEIPT_PREFIX } from "./receipt.ts";
+import { type DirListing, LISTING_MEMBER } from "./dir_listing.ts";
+import { acceptedLines, countProblem, RECEIPT_PREFIX, type SentCount } from "./receipt.ts";
+
+/** Options of {@link podExtractScript}. */
+export interface ExtractScriptOptions {
+  gzip: boolean;
+  /** What the archive holds, when the host knows it before sending (a step's upload, whose
+   * receipt the host never reads): the fragment then fails, saying so on stderr, unless tar
+   * listed as many entries. */
+  expect?: SentCount;
+}
 
 /** Extracts the tar archive on stdin into `dir` (created if missing). Modes are kept exactly
  * (`-p`), owners are not (`-o`: files belong to the container's user, who must be able to write
  * them). The `-v` listing is only counted (`wc -l`), never sent back. */
-export function podExtractScript(dir: string, options: { gzip: boolean }): string {
+export function podExtractScript(dir: string, options: ExtractScriptOptions): string {
   const source = options.gzip ? "gzip -dc | " : "";
-  return [
+  const extract = [
     `mkdir -p ${quote(dir)} && {`,
     `  kh_r=$( { { ${source}tar -x -v -p -o -f - -C ${quote(dir)} 2>&4;` +
     ` echo "tar_exit=$?" >&3; } | { echo "lines=$(wc -l)"; } >&3; } 3>&1 )`,
     `} 4>&2 && echo ${RECEIPT_PREFIX} $kh_r >&2 && case "$kh_r" in *tar_exit=0*) true ;; *) false ;; esac`,
+  ].join("\n");
+  if (!options.expect) return extract;
+  // The two lines tar_exit= and lines= come in either order: the count is the digits after lines=.
+  const { min, max } = acceptedLines(options.expect);
+  const fix = ` while extracting into ${dir} (${min}-${max} lines of tar -v accepted): the ` +
+    "image's tar dropped or added entries, so nothing runs on an incomplete workspace. Use a " +
+    "job image whose tar is GNU tar or busybox tar.";
+  return [
+    `${extract} &&`,
+    `kh_l=\${kh_r#*lines=} && kh_l=\${kh_l%%[!0-9]*} &&`,
+    `{ [ "$kh_l" -ge ${min} ] && [ "$kh_l" -le ${max} ] ||`,
+    `  { printf '%s%s\\n' "kubehook: ${countProblem("$kh_l", options.expect)}" ${
+      quote(fix)
+    } >&2; false; }; }`,
   ].join("\n");
 }
 
@@ -68,17 +97,36 @@ export interface PackScriptOptions {
   always?: string[];
   /** Paths relative to `dir` never sent (kubehook's own markers and logs). */
   exclude?: string[];
+  /** Also list the children of every directory changed after `since` (of every directory
+   * without it) and send that listing last, as the member {@link LISTING_MEMBER}, so the host
+   * can remove what the pod deleted. */
+  listing?: boolean;
   gzip: boolean;
 }
+
+/** Where the listing is written in the pod, relative to the packed directory: never packed. */
+const LISTING_DIR = LISTING_MEMBER.slice(0, LISTING_MEMBER.lastIndexOf("/"));
+
+/** Lists the directories given after the listing file (`sh -c LIST_DIRS kh FILE DIR...`, from
+ * `find -exec {} +`): `find D/. -maxdepth 1 -print0` is the listing format itself (`printf`
+ * appends the `/.`: rebuilding "$@" in the shell costs time quadratic in its length). A batch
+ * that fails (a directory removed meanwhile) is left out whole: no listing is better than a
+ * partial one, which would delete what it forgot. */
+const LIST_DIRS = `l=$1
+shift
+printf '%s/.\\0' "$@" | xargs -0 sh -c 'find "$@" -maxdepth 1 -print0' kh >"$l.part" 2>/dev/null &&
+  cat "$l.part" >>"$l"
+true`;
 
 /** Writes a tar of `dir`'s changed entries to stdout, then a receipt (`pack_exit=N`) on stderr.
  * With GNU find, mtime and ctime are both compared with the marker's mtime (see
  * {@link podMarkScript}), and a directory moved in after the marker was stamped (ctime after the
  * marker's own ctime, mtime before its mtime) is sent whole; busybox find can only compare
  * mtimes. Several batches of `find -exec tar {} +` make several archives in a row, which the
- * host reads as one. */
+ * host reads as one; the listing, made in the same walk, is one more archive at the end. */
 export function podPackChangedScript(dir: string, options: PackScriptOptions): string {
-  const exclude = (options.exclude ?? []).flatMap((
+  const listFile = quote(`./${LISTING_MEMBER}`);
+  const exclude = [...(options.exclude ?? []), ...(options.listing ? [LISTING_DIR] : [])].flatMap((
     p,
     i,
   ) => [i ? "-o" : "", "-path", pathPattern(p)]);
@@ -90,19 +138,32 @@ export function podPackChangedScript(dir: string, options: PackScriptOptions): s
     pathPattern(p) + "'/*'",
   ]).join(" ");
   const flat = "-exec tar -c -f - --no-recursion {} +";
+  // The root is listed when it changed, but never packed. busybox runs `-exec {} +` only outside
+  // parentheses, so listed directories take a branch of their own: listed, then packed.
+  const listExec = options.listing ? `-exec sh -c ${quote(LIST_DIRS)} kh ${listFile} {} + ` : "";
+  const listed = (dirs: string) =>
+    options.listing ? `${dirs} ${listExec}! -path . ${flat} -o ` : "";
   let pack: string;
   if (options.since === undefined) {
-    pack = `find . -mindepth 1 ${prune}${flat}`;
+    pack = `find . ${prune}${listed("-type d")}! -path . ${flat}`;
   } else {
     const m = quote(options.since);
     pack = [
-      `if find ${m} -maxdepth 0 -newercc ${m} >/dev/null 2>&1; then`,
-      `  find . -mindepth 1 ${prune}-type d -newercc ${m} ! -newer ${m} -exec tar -c -f - {} +` +
-      ` -o \\( -newer ${m} -o -cnewer ${m} ${always} \\) ${flat}`,
+      `if ${gnuFind(m)}; then`,
+      `  find . ${prune}! -path . -type d -newercc ${m} ! -newer ${m} ${listExec}` +
+      `-exec tar -c -f - {} + -o ${listed(`-type d \\( -newer ${m} -o -cnewer ${m} \\)`)}` +
+      `! -path . \\( -newer ${m} -o -cnewer ${m} ${always} \\) ${flat}`,
       `else`,
-      `  find . -mindepth 1 ${prune}\\( -newer ${m} ${always} \\) ${flat}`,
+      `  find . ${prune}${
+        listed(`-type d -newer ${m}`)
+      }! -path . \\( -newer ${m} ${always} \\) ${flat}`,
       `fi`,
     ].join("\n");
+  }
+  if (options.listing) {
+    const listDir = quote(`./${LISTING_DIR}`);
+    pack = `{ [ -d ${listDir} ] || mkdir -p ${listDir}; } && : >${listFile} &&\n${pack} &&\n` +
+      `{ [ ! -s ${listFile} ] || tar -c -f - ${listFile}; }`;
   }
   const next = options.next === undefined
     ? ""
@@ -112,6 +173,72 @@ export function podPackChangedScript(dir: string, options: PackScriptOptions): s
     ? `{ kh_r=$( { { ${body}\necho "pack_exit=$?" >&3; } | gzip -c >&4; } 3>&1 ); } 4>&1`
     : `{ kh_r=$( { ${body}\n} >&4; echo "pack_exit=$?" ); } 4>&1`;
   return `${piped}\necho ${RECEIPT_PREFIX} $kh_r >&2; case "$kh_r" in *pack_exit=0*) true ;; *) false ;; esac`;
+}
+
+/** The prune fragment's function: `kh_prune DIR NAME...` removes the children of DIR (`.` or
+ * `./REL`) that are not among the NAMEs, unless they changed after the marker `$kh_m` (the pod's
+ * news since the last sync) or DIR is reached through a symbolic link (its physical path is not
+ * the expected one). Builtins only, no process per directory or per name: the NAMEs become empty
+ * files of a skeleton (`$kh_k/N/NAME`), so "is it listed?" is a `test -e`, and the children come
+ * from globs. `test -nt` compares mtimes (nanoseconds in dash and bash, seconds in busybox, whose
+ * markers are set a second or two back); ctimes are not compared. */
+const PRUNE_FUNCTION = `kh_prune() {
+  kh_i=$((kh_i + 1))
+  kh_d=$1
+  shift
+  for kh_n do : >"$kh_k/$kh_i/$kh_n" || return 0; done
+  case $kh_d in .) kh_w=$kh_root ;; *) kh_w=$kh_root/\${kh_d#./} ;; esac
+  if cd -P "$kh_d" 2>/dev/null && [ "$PWD" = "$kh_w" ]; then
+    for kh_c in * .[!.]* ..?*; do
+      { [ -e "$kh_c" ] || [ -h "$kh_c" ]; } && [ ! -e "$kh_k/$kh_i/$kh_c" ] &&
+        [ ! "$kh_c" -nt "$kh_m" ] && rm -rf "./$kh_c"
+    done
+  fi
+  cd "$kh_root"
+}`;
+
+/** Removes what the host deleted: `listing` is a file of the step's upload, written by
+ * {@link podPruneListing}, that calls {@link PRUNE_FUNCTION} once per directory the host lists.
+ * What changed after `since` (the last sync) is the pod's own news and is kept. Runs in a
+ * subshell, after the upload is extracted and before the step's marker, and never fails the
+ * step: without the marker, or when the skeleton cannot be made, nothing is removed. The
+ * skeleton (`<listing>.keep`) goes with the step's directory, which the next step removes; a
+ * repeated upload writes the same listing, so it may find its skeleton already there. Two
+ * processes in all (a subshell and one `mkdir`): this runs before every step. */
+export function podPruneScript(dir: string, listing: string, since: string): string {
+  return [
+    `( cd -P ${quote(dir)} && kh_root=$PWD && kh_m=${quote(since)} && kh_k=${
+      quote(`${listing}.keep`)
+    } && kh_i=0 && [ -e "$kh_m" ] || exit 0`,
+    PRUNE_FUNCTION,
+    `. ${quote(listing)}`,
+    `true )`,
+  ].join("\n");
+}
+
+/** The file {@link podPruneScript} sources: one `kh_prune DIR NAME...` line per listing, names
+ * quoted for the shell (any byte but NUL survives, newlines too). The `keep` paths (kubehook's
+ * bookkeeping) are added to their parent directory's names, so the pod never removes them. */
+export function podPruneListing(listings: DirListing[], keep: string[] = []): string {
+  // The skeleton's directories, one per listing, in one process; none made, nothing removed.
+  const skeleton = listings.map((_, i) => `"$kh_k/${i + 1}"`).join(" ");
+  return `mkdir -p ${skeleton} || return 0\n` + listings.map(({ dir, names }) => {
+    const kept = keep.filter((path) => parentOf(path) === dir).map((path) =>
+      path.slice(dir ? dir.length + 1 : 0)
+    );
+    const words = [...names, ...kept].map(quote).join(" ");
+    return `kh_prune ${quote(dir === "" ? "." : `./${dir}`)} ${words}\n`;
+  }).join("");
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, Math.max(0, path.lastIndexOf("/")));
+}
+
+/** Succeeds when `find` is GNU find, whose `-cnewer`/`-newercc` compare ctimes (busybox has
+ * neither); `m` is a quoted marker path. */
+function gnuFind(m: string): string {
+  return `find ${m} -maxdepth 0 -newercc ${m} >/dev/null 2>&1`;
 }
 
 /** A `find -path` pattern for a literal relative path: `./` prefix, glob characters escaped. */

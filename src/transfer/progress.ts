@@ -1,7 +1,8 @@
 /**
- * The job-log lines of a transfer: one summary (entries, bytes, seconds, MB/s) for the caller to
- * print inside a `::group::`, detail lines for `::debug::`, and warnings (entries the host
- * refused, tar's complaints) for `::warning::`. Formatting only; printing is the caller's.
+ * The job-log lines of a transfer: one summary (entries, bytes, seconds, MB/s, entries deleted)
+ * for the caller to print inside a `::group::`, detail lines for `::debug::`, and warnings
+ * (entries the host refused to write or remove, tar's complaints) for `::warning::`. Formatting
+ * only; printing is the caller's.
  *
  * @example
  * ```ts
@@ -28,7 +29,12 @@ export interface TransferReport {
   gzip: boolean;
   /** 1 unless the connection broke and the transfer was repeated. */
   attempts: number;
-  /** Entries the host refused to extract (from-pod only). */
+  /** Entries removed from the host because the pod deleted them (from-pod only). */
+  deleted: number;
+  /** From-pod with a directory listing: the directories it covered and the paths the pod holds
+   * but the host does not (see `ExtractReport.listed`). */
+  listed?: { dirs: string[]; podOnly: string[] };
+  /** Entries the host refused to extract or remove (from-pod only). */
   rejected: RejectedEntry[];
   /** tar's warnings (files that changed while read). */
   warnings: string;
@@ -44,7 +50,7 @@ export function formatTransfer(
   const rate = report.seconds > 0 ? report.contentBytes / report.seconds : 0;
   const summary = `Copied ${count(report.entries)} ${report.entries === 1 ? "entry" : "entries"} ` +
     `(${megabytes(report.contentBytes)}) ${where} in ${report.seconds.toFixed(2)} s ` +
-    `(${megabytes(rate)}/s)`;
+    `(${megabytes(rate)}/s)${report.deleted > 0 ? `; ${count(report.deleted)} deleted` : ""}`;
   const details = [
     `transfer ${report.direction}: ${report.wireBytes} bytes on the wire` +
     `${report.gzip ? " (gzip)" : ""}, ${report.contentBytes} bytes of content, ` +

@@ -11,6 +11,7 @@ const base: TransferReport = {
   seconds: 1.25,
   gzip: false,
   attempts: 1,
+  deleted: 0,
   rejected: [],
   warnings: "",
 };
@@ -34,10 +35,14 @@ Deno.test("repeats, refused entries and tar warnings are reported", () => {
     entries: 1,
     gzip: true,
     attempts: 2,
+    deleted: 1_234,
     rejected: [{ name: "../x", reason: 'its name contains a ".." component' }],
     warnings: "tar: a: file changed as we read it",
   });
-  assert.match(summary, /^Copied 1 entry .* pod \/__w → \/home\/runner\/_work in/);
+  assert.match(
+    summary,
+    /^Copied 1 entry .* pod \/__w → \/home\/runner\/_work in .*; 1,234 deleted$/,
+  );
   assert.match(details[0], /\(gzip\).*2 attempts$/);
   assert.match(details[1], /broke 1 time/);
   assert.deepEqual(warnings, [

@@ -34,6 +34,18 @@ export interface SentCount {
   nameNewlines: number;
 }
 
+/** The line counts of tar's `-v` listing that confirm `sent`: one line per entry, plus one per
+ * newline in a name (busybox). The pod-side check of a step's upload uses the same range. */
+export function acceptedLines(sent: SentCount): { min: number; max: number } {
+  return { min: sent.entries, max: sent.entries + sent.nameNewlines };
+}
+
+/** Why `lines` listed entries do not confirm `sent`; `lines` may be a shell expansion
+ * (`$kh_l`) when the pod itself checks. */
+export function countProblem(lines: number | string, sent: SentCount): string {
+  return `tar in the pod listed ${lines} entries but ${sent.entries} were sent`;
+}
+
 /** Why an extraction receipt does not confirm the transfer, or undefined when it does. */
 export function extractReceiptProblem(
   receipt: Record<string, number> | undefined,
@@ -43,9 +55,7 @@ export function extractReceiptProblem(
     return "the pod printed no receipt (is `sh` a POSIX shell with `tar`, `wc` and `mkdir`?)";
   }
   if (receipt.tar_exit !== 0) return `tar in the pod exited with code ${receipt.tar_exit}`;
-  const { lines } = receipt;
-  if (lines < sent.entries || lines > sent.entries + sent.nameNewlines) {
-    return `tar in the pod listed ${lines} entries but ${sent.entries} were sent`;
-  }
+  const { min, max } = acceptedLines(sent);
+  if (receipt.lines < min || receipt.lines > max) return countProblem(receipt.lines, sent);
   return undefined;
 }

@@ -3,10 +3,11 @@
  * in the pod, steps see their environment byte-exact and their PATH in the right order, file
  * commands and files the step writes come back to the host (also when the step fails), the hook
  * exits with the step's own exit code, and a JavaScript action runs with the externals' node.
+ * A step whose upload the image's tar did not extract whole is never started.
  */
 import assert from "node:assert/strict";
 import { jobContainer } from "../support/runner_sim.ts";
-import { assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
+import { assertHookFailed, assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
 
 /** Values the runner may hand a step: every one must arrive byte for byte. */
 const EDGE_VALUES: Record<string, string> = {
@@ -200,4 +201,32 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
       assertHookOk(await sim.cleanupJob(), "cleanup_job");
     },
   );
+
+  await hc.job(t, "an image whose tar drops an entry of the upload: the step never starts", async ({
+    sim,
+  }) => {
+    assertHookOk(
+      await sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
+      "prepare_job",
+    );
+    const pod = String(sim.state?.jobPod);
+    // Extracts all but one file and lists only what it extracted, exiting 0.
+    await hc.execInPod(
+      pod,
+      `printf '#!/bin/sh\\nexec /usr/bin/tar "$@" --exclude=dropped.txt\\n' >/usr/local/bin/tar ` +
+        "&& chmod +x /usr/local/bin/tar",
+    );
+    await Deno.writeTextFile(`${sim.workspace}/dropped.txt`, "written by the runner\n");
+    const log = assertHookFailed(await sim.scriptStep("touch /tmp/the-step-ran\n"), "the step");
+    assert.match(
+      log,
+      new RegExp(
+        `could not start the step in container "job" of pod "${pod}".*: kubehook: tar in the ` +
+          "pod listed (\\d+) entries but (\\d+) were sent while extracting into /__w",
+      ),
+    );
+    assert.match(log, /Use a job image whose tar is GNU tar or busybox tar\./);
+    assert.equal(await hc.execInPod(pod, "ls /tmp/the-step-ran 2>/dev/null; true"), "");
+    assertHookOk(await sim.cleanupJob(), "cleanup_job");
+  });
 });

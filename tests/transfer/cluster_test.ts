@@ -110,7 +110,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
       await Deno.writeTextFile(`${host}/_temp/step.sh`, "echo step");
       await Deno.writeTextFile(`${host}/_temp/_runner_file_commands/set_env_1`, "");
       await Deno.writeTextFile(`${host}/f7.txt`, "seven");
-      const paths = await listHostChanges(host, mark);
+      const { paths } = await listHostChanges(host, mark);
       assert.equal(paths.length, 5); // _temp, step.sh, the file-command dir and file, f7.txt
       const sent = await copyToPod(client, pod, {
         hostPath: host,
@@ -244,6 +244,11 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
           { name: "hard", typeflag: "1", linkname: "../outside/secret" },
           { name: "dev", typeflag: "3" },
           { name: "ok.txt", data: "fine" },
+          // A listing that would have the host delete outside the target, and in it.
+          {
+            name: "./.kubehook/listing",
+            data: ["./../outside/.", "./../outside/./x", "./.", "././ok.txt", ""].join("\0"),
+          },
         ]);
         assert.equal((await sh(pod, "cat > /tmp/evil.tar", hostile)).code, 0);
         const fake = "printf '#!/bin/sh\\ncat /tmp/evil.tar\\n' > /usr/local/bin/tar && " +
@@ -253,16 +258,29 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         await Deno.mkdir(`${scene}/target`);
         await Deno.mkdir(`${scene}/outside`);
         await Deno.writeTextFile(`${scene}/outside/secret`, "untouched");
+        await Deno.mkdir(`${scene}/target/real`);
+        await Deno.writeTextFile(`${scene}/target/real/kept`, "in a directory the archive holds");
+        await Deno.writeTextFile(`${scene}/target/stale`, "not in the pod's listing");
         try {
           const got = await copyFromPod(client, pod, {
             hostPath: `${scene}/target`,
             podPath: "/__w/faults",
             gzip: false,
+            listing: true,
           });
           assert.deepEqual(
             [...new Set(got.rejected.map((r) => r.name))].sort(),
-            ["../escaped", "/tmp/kubehook-escaped", "dev", "hard", "inner/x", "link"].sort(),
+            [
+              "../escaped",
+              "/tmp/kubehook-escaped",
+              "dev",
+              "hard",
+              "inner/x",
+              "link",
+              "./../outside",
+            ].sort(),
           );
+          assert.equal(got.deleted, 1, "only target/stale is deleted");
           const all = await snapshot(scene);
           assert.deepEqual(
             Object.keys(all).filter((p) => !p.startsWith("target/")).sort(),

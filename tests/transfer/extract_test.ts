@@ -4,7 +4,7 @@
  * outside the target was created, changed or removed.
  */
 import assert from "node:assert/strict";
-import { extractTar } from "../../src/transfer/extract.ts";
+import { type ExtractOptions, extractTar } from "../../src/transfer/extract.ts";
 import { buildArchive, type BuildEntry, chunked } from "./tar_builder.ts";
 import { snapshot } from "./tree.ts";
 
@@ -29,9 +29,9 @@ async function withScene(fn: (scene: Scene) => Promise<void>): Promise<void> {
 }
 
 /** Extracts `entries` and checks that everything outside `target` is exactly as before. */
-async function extractHostile(scene: Scene, entries: BuildEntry[]) {
+async function extractHostile(scene: Scene, entries: BuildEntry[], options?: ExtractOptions) {
   const before = await outsideView(scene);
-  const report = await extractTar(chunked(buildArchive(entries), 333), scene.target);
+  const report = await extractTar(chunked(buildArchive(entries), 333), scene.target, options);
   assert.deepEqual(await outsideView(scene), before, "something outside the target changed");
   return report;
 }
@@ -189,5 +189,87 @@ Deno.test("a truncated stream is an error; entries before it stay", async () => 
       /in the middle of an entry/,
     );
     assert.equal(await Deno.readTextFile(`${scene.target}/first`), "1");
+  });
+});
+
+/** A listing member as a hostile pod may send it: NUL-terminated records, taken as they are. */
+function listing(...records: string[]): BuildEntry {
+  return { name: "./.kubehook/listing", data: records.map((r) => `${r}\0`).join("") };
+}
+
+const PROTECT = [".kubehook", "_temp/_runner_hook_responses"];
+
+Deno.test("hostile listings: .., absolute names, links and protected paths remove nothing", async () => {
+  await withScene(async (scene) => {
+    const t = scene.target;
+    for (
+      const file of [
+        "keep.txt",
+        "stale.txt",
+        "dir/a",
+        ".kubehook/env",
+        "_temp/_runner_hook_responses/r.json",
+      ]
+    ) {
+      await Deno.mkdir(`${t}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
+      await Deno.writeTextFile(`${t}/${file}`, file);
+    }
+    await Deno.symlink("../outside", `${t}/up`);
+    const report = await extractHostile(scene, [
+      { name: "new.txt", data: "written by this archive, missing from the listing" },
+      { name: "l2", typeflag: "2", linkname: "dir" },
+      { name: ".kubehook/planted", data: "bookkeeping is never written" },
+      listing(
+        "/.",
+        "./../outside/.",
+        "./up/.",
+        "./up/dir/.",
+        "./l2/.",
+        "./.kubehook/.",
+        "./_temp/.",
+        "./dir/.",
+        "./dir/./../../outside/secret",
+        "./.",
+        "././keep.txt",
+        "././dir",
+        "././up",
+        "././l2",
+      ),
+    ], { protect: PROTECT, listing: true });
+    assert.deepEqual(rejectedNames(report).sort(), [
+      "./../outside",
+      "./dir",
+      ".kubehook",
+      ".kubehook/planted",
+      "/.",
+      "l2",
+      "up",
+      "up/dir",
+    ]);
+    // Removed: only what the root's listing left out, inside the target and not protected.
+    assert.equal(report.deleted, 1);
+    assert.deepEqual(Object.keys(await snapshot(t)).sort(), [
+      ".kubehook",
+      ".kubehook/env",
+      "_temp",
+      "_temp/_runner_hook_responses",
+      "_temp/_runner_hook_responses/r.json",
+      "dir",
+      "dir/a",
+      "keep.txt",
+      "l2",
+      "new.txt",
+      "up",
+    ]);
+  });
+});
+
+Deno.test("a listing is only read when asked for; without it the member is plain bookkeeping", async () => {
+  await withScene(async (scene) => {
+    await Deno.writeTextFile(`${scene.target}/stays.txt`, "x");
+    const report = await extractHostile(scene, [listing("./.")], { protect: PROTECT });
+    assert.equal(report.deleted, 0);
+    assert.deepEqual(rejectedNames(report), ["./.kubehook/listing"]);
+    assert.equal(await Deno.readTextFile(`${scene.target}/stays.txt`), "x");
   });
 });

@@ -1,6 +1,6 @@
 /** Host change detection: what the runner changed under `<work>` since a sync mark. */
 import assert from "node:assert/strict";
-import { listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
+import { hostListings, listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
 
 async function withWork(fn: (work: string) => Promise<void>): Promise<void> {
   const work = await Deno.makeTempDir({ prefix: "kubehook-changes-" });
@@ -30,7 +30,7 @@ Deno.test("nothing listed when nothing changed since the mark", async () => {
     }
     await nextTick();
     const mark = await syncMarkNow();
-    assert.deepEqual(await listHostChanges(work, mark), []);
+    assert.deepEqual(await listHostChanges(work, mark), { paths: [], dirs: [] });
   });
 });
 
@@ -58,7 +58,17 @@ Deno.test("new, edited and old-mtime files, and moved directories with their con
     const changed = await listHostChanges(work, mark, {
       exclude: ["_temp/_runner_hook_responses"],
     });
-    assert.deepEqual(changed.sort(), [
+    // An edited file changes no directory; "repo" is not among them.
+    assert.deepEqual(changed.dirs.sort(), [
+      "_actions",
+      "_actions/_temp_1",
+      "_actions/owner",
+      "_actions/owner/pkg",
+      "_temp",
+      "_temp/_github_workflow",
+      "_temp/_runner_file_commands",
+    ]);
+    assert.deepEqual(changed.paths.sort(), [
       "_actions",
       "_actions/_temp_1",
       "_actions/owner",
@@ -85,8 +95,11 @@ Deno.test("files kubehook wrote before taking the mark are not listed again", as
     await write(`${work}/repo/copied-back.txt`, "from the pod");
     await nextTick();
     const second = await syncMarkNow();
-    assert.deepEqual((await listHostChanges(work, first)).sort(), ["repo", "repo/copied-back.txt"]);
-    assert.deepEqual(await listHostChanges(work, second), []);
+    assert.deepEqual((await listHostChanges(work, first)).paths.sort(), [
+      "repo",
+      "repo/copied-back.txt",
+    ]);
+    assert.deepEqual((await listHostChanges(work, second)).paths, []);
   });
 });
 
@@ -94,9 +107,45 @@ Deno.test("names with spaces, newlines and glob characters are listed exactly", 
   await withWork(async (work) => {
     const mark = await syncMarkNow();
     await write(`${work}/odd [x]*?/new\nline -rf`, "x");
-    assert.deepEqual((await listHostChanges(work, mark, { exclude: ["odd [x]*?/skip"] })).sort(), [
-      "odd [x]*?",
-      "odd [x]*?/new\nline -rf",
+    assert.deepEqual(
+      (await listHostChanges(work, mark, { exclude: ["odd [x]*?/skip"] })).paths.sort(),
+      [
+        "odd [x]*?",
+        "odd [x]*?/new\nline -rf",
+      ],
+    );
+  });
+});
+
+Deno.test("deletions show as changed directories, listed with what they hold now", async () => {
+  await withWork(async (work) => {
+    await write(`${work}/repo/kept.txt`, "kept");
+    await write(`${work}/repo/gone.txt`, "gone");
+    await write(`${work}/repo/old dir/x`, "x");
+    await write(`${work}/other/untouched.txt`, "u");
+    await nextTick();
+    const mark = await syncMarkNow();
+    await Deno.remove(`${work}/repo/gone.txt`);
+    await Deno.remove(`${work}/repo/old dir`, { recursive: true });
+    const changed = await listHostChanges(work, mark);
+    assert.deepEqual(changed, { paths: ["repo"], dirs: ["repo"] });
+    assert.deepEqual(hostListings(work, changed.dirs, ["repo/agent.sock", "other/link"]), [
+      { dir: "repo", names: ["kept.txt", "agent.sock"] },
     ]);
+    // Gone since it was found: left out, so the pod removes nothing there.
+    assert.deepEqual(hostListings(work, ["vanished"]), []);
+  });
+});
+
+Deno.test("sockets are not listed: tar cannot archive them", async () => {
+  await withWork(async (work) => {
+    const mark = await syncMarkNow();
+    const listener = Deno.listen({ transport: "unix", path: `${work}/agent.sock` });
+    try {
+      await write(`${work}/file`, "f");
+      assert.deepEqual((await listHostChanges(work, mark)).paths, ["file"]);
+    } finally {
+      listener.close();
+    }
   });
 });

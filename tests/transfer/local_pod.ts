@@ -1,10 +1,17 @@
 /**
  * Runs a pod-side transfer fragment on this machine, with the tools a pod would have: the host's
  * GNU userland, or busybox alone (every applet linked into a private PATH, `busybox sh` as the
- * shell). This is how the fragments are tested without a cluster.
+ * shell). This is how the fragments are tested without a cluster; {@link sendToPod} and
+ * {@link bringBack} run the host's side of a transfer against it.
  *
  * @module
  */
+import { gunzipStream, gzipStream } from "../../src/transfer/compression.ts";
+import { archiveTap } from "../../src/transfer/counting.ts";
+import { type ExtractOptions, extractTar } from "../../src/transfer/extract.ts";
+import { packHostTree } from "../../src/transfer/host_pack.ts";
+import { podExtractScript } from "../../src/transfer/pod_scripts.ts";
+import { extractReceiptProblem, parseReceipt, type SentCount } from "../../src/transfer/receipt.ts";
 
 export type Flavor = "gnu" | "busybox";
 
@@ -57,4 +64,58 @@ export async function localPod(flavor: Flavor): Promise<LocalPod> {
       if (bin) await Deno.remove(bin, { recursive: true });
     },
   };
+}
+
+/** Runs `fn` with fresh `host`, `pod` (its `/__w`, not created) and `back` directories. */
+export async function withDirs(
+  fn: (dirs: { host: string; pod: string; back: string }) => Promise<void>,
+): Promise<void> {
+  const base = await Deno.makeTempDir({ prefix: "kubehook-roundtrip-" });
+  try {
+    const dirs = { host: `${base}/host`, pod: `${base}/pod/__w`, back: `${base}/back` };
+    await Deno.mkdir(dirs.host);
+    await Deno.mkdir(dirs.back);
+    await fn(dirs);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+}
+
+/** Sends `host` (all of it, or `paths`) into `pod` through the extract fragment; `expect` makes
+ * the fragment check the entry count itself, as a step's upload does. */
+export async function sendToPod(
+  flavor: Flavor,
+  host: string,
+  pod: string,
+  options: { gzip?: boolean; paths?: string[]; expect?: SentCount } = {},
+) {
+  await using runner = await localPod(flavor);
+  const archive = await packHostTree(host, { paths: options.paths });
+  const tap = archiveTap();
+  let input = archive.stream.pipeThrough(tap.stream);
+  if (options.gzip) input = input.pipeThrough(gzipStream());
+  const script = podExtractScript(pod, { gzip: options.gzip ?? false, expect: options.expect });
+  const run = runner.run(script, input);
+  await run.stdout.cancel();
+  const [{ code, stderr }] = await Promise.all([run.done, archive.done]);
+  const { receipt, messages } = parseReceipt(stderr);
+  return { code, messages, problem: extractReceiptProblem(receipt, tap.count), count: tap.count };
+}
+
+/** Runs the pack fragment in `pod` and extracts its output into `back`. */
+export async function bringBack(
+  flavor: Flavor,
+  script: string,
+  back: string,
+  gzip: boolean,
+  options: ExtractOptions = {},
+) {
+  await using runner = await localPod(flavor);
+  const run = runner.run(script);
+  const stream = gzip ? run.stdout.pipeThrough(gunzipStream()) : run.stdout;
+  const [report, { code, stderr }] = await Promise.all([
+    extractTar(stream, back, options),
+    run.done,
+  ]);
+  return { report, code, ...parseReceipt(stderr) };
 }

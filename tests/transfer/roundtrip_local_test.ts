@@ -4,58 +4,9 @@
  * extractor. Trees are compared byte for byte, with modes, mtimes and links.
  */
 import assert from "node:assert/strict";
-import { gunzipStream, gzipStream } from "../../src/transfer/compression.ts";
-import { archiveTap } from "../../src/transfer/counting.ts";
-import { extractTar } from "../../src/transfer/extract.ts";
-import { packHostTree } from "../../src/transfer/host_pack.ts";
-import {
-  podExtractScript,
-  podMarkScript,
-  podPackChangedScript,
-} from "../../src/transfer/pod_scripts.ts";
-import { extractReceiptProblem, parseReceipt } from "../../src/transfer/receipt.ts";
-import { type Flavor, localPod } from "./local_pod.ts";
+import { podMarkScript, podPackChangedScript } from "../../src/transfer/pod_scripts.ts";
+import { bringBack, localPod, sendToPod, withDirs } from "./local_pod.ts";
 import { makeFidelityTree, type Snapshot, snapshot, withoutDirMtimes } from "./tree.ts";
-
-async function withDirs(fn: (dirs: { host: string; pod: string; back: string }) => Promise<void>) {
-  const base = await Deno.makeTempDir({ prefix: "kubehook-roundtrip-" });
-  try {
-    const dirs = { host: `${base}/host`, pod: `${base}/pod/__w`, back: `${base}/back` };
-    await Deno.mkdir(dirs.host);
-    await Deno.mkdir(dirs.back);
-    await fn(dirs);
-  } finally {
-    await Deno.remove(base, { recursive: true });
-  }
-}
-
-/** Sends `host` (all of it, or `paths`) into `pod` through the extract fragment. */
-async function sendToPod(
-  flavor: Flavor,
-  host: string,
-  pod: string,
-  options: { gzip?: boolean; paths?: string[] } = {},
-) {
-  await using runner = await localPod(flavor);
-  const archive = await packHostTree(host, { paths: options.paths });
-  const tap = archiveTap();
-  let input = archive.stream.pipeThrough(tap.stream);
-  if (options.gzip) input = input.pipeThrough(gzipStream());
-  const run = runner.run(podExtractScript(pod, { gzip: options.gzip ?? false }), input);
-  await run.stdout.cancel();
-  const [{ code, stderr }] = await Promise.all([run.done, archive.done]);
-  const { receipt, messages } = parseReceipt(stderr);
-  return { code, messages, problem: extractReceiptProblem(receipt, tap.count), count: tap.count };
-}
-
-/** Runs the pack fragment in `pod` and extracts its output into `back`. */
-async function bringBack(flavor: Flavor, script: string, back: string, gzip: boolean) {
-  await using runner = await localPod(flavor);
-  const run = runner.run(script);
-  const stream = gzip ? run.stdout.pipeThrough(gunzipStream()) : run.stdout;
-  const [report, { code, stderr }] = await Promise.all([extractTar(stream, back), run.done]);
-  return { report, code, ...parseReceipt(stderr) };
-}
 
 function without(snap: Snapshot, ...drop: string[]): Snapshot {
   return Object.fromEntries(Object.entries(snap).filter(([k]) => !drop.includes(k)));

@@ -1,0 +1,198 @@
+/**
+ * Deletions and verified uploads without a cluster, with GNU tools and with busybox alone:
+ * a pack with a listing removes on the host what the pod deleted (and nothing else), the pod's
+ * prune fragment removes what the host's listing does not name (but keeps the pod's own news,
+ * protected paths, and never works through a link), and the extract fragment refuses an upload
+ * whose entry count it was told and tar did not list.
+ */
+import assert from "node:assert/strict";
+import { hostListings, listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
+import {
+  podMarkScript,
+  podPackChangedScript,
+  podPruneListing,
+  podPruneScript,
+} from "../../src/transfer/pod_scripts.ts";
+import { bringBack, type Flavor, localPod, sendToPod, withDirs } from "./local_pod.ts";
+import { makeFidelityTree, snapshot } from "./tree.ts";
+
+const HOUR_AGO = new Date(Date.now() - 3600_000);
+
+/** The same small tree of odd names in each of `roots`, with old mtimes (busybox markers are
+ * whole seconds, set back one or two: older files are certainly not news). */
+async function oddTree(...roots: string[]): Promise<void> {
+  const files = [
+    "keep.txt",
+    "gone.txt",
+    "-rf",
+    "new\nline",
+    "dir with space/inner.txt",
+    "gone dir/a/b.txt",
+    "sub/x",
+    "sub/ünï ✓",
+  ];
+  for (const root of roots) {
+    for (const file of files) {
+      const path = `${root}/${file}`;
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(path, file);
+    }
+    for (const path of Object.keys(await snapshot(root)).sort().reverse()) {
+      await Deno.utime(`${root}/${path}`, HOUR_AGO, HOUR_AGO);
+    }
+  }
+}
+
+async function sh(flavor: Flavor, script: string): Promise<void> {
+  await using pod = await localPod(flavor);
+  const { code, stderr } = await pod.run(script).done;
+  assert.equal(code, 0, stderr);
+}
+
+function names(tree: Record<string, unknown>): string[] {
+  return Object.keys(tree).sort();
+}
+
+for (const flavor of ["gnu", "busybox"] as const) {
+  Deno.test(`${flavor}: what the pod deleted after the marker is removed on the host`, async () => {
+    await withDirs(async ({ pod, back }) => {
+      await Deno.mkdir(pod, { recursive: true });
+      await oddTree(pod, back);
+      await Deno.mkdir(`${back}/.kubehook/steps`, { recursive: true });
+      const marker = `${pod}/../marks/step`;
+      await sh(flavor, podMarkScript(marker));
+      for (const gone of ["gone.txt", "-rf", "new\nline", "gone dir", "sub/ünï ✓"]) {
+        await Deno.remove(`${pod}/${gone}`, { recursive: true });
+      }
+      await Deno.writeTextFile(`${pod}/sub/new.txt`, "new");
+      const script = podPackChangedScript(pod, {
+        since: marker,
+        exclude: [".kubehook"],
+        listing: true,
+        gzip: flavor === "busybox",
+      });
+      const got = await bringBack(flavor, script, back, flavor === "busybox", {
+        protect: [".kubehook"],
+        listing: true,
+      });
+      assert.equal(got.code, 0, got.messages);
+      assert.deepEqual(got.report.rejected, []);
+      assert.equal(got.report.deleted, 5);
+      const expected = names(await snapshot(pod)).filter((p) => !p.startsWith(".kubehook"));
+      assert.deepEqual(
+        names(await snapshot(back)),
+        [
+          ".kubehook",
+          ".kubehook/steps",
+          ...expected,
+        ].sort(),
+      );
+      assert.deepEqual(got.report.listed?.podOnly, []);
+    });
+  });
+
+  Deno.test(`${flavor}: a whole pack with a listing mirrors the pod, protected paths kept`, async () => {
+    await withDirs(async ({ pod, back }) => {
+      await Deno.mkdir(pod, { recursive: true });
+      await oddTree(pod);
+      await Deno.writeTextFile(`${back}/host-only.txt`, "never in the pod");
+      await Deno.mkdir(`${back}/sub/host-only dir`, { recursive: true });
+      await Deno.mkdir(`${back}/_temp/_runner_hook_responses`, { recursive: true });
+      await Deno.writeTextFile(`${back}/_temp/_runner_hook_responses/r.json`, "");
+      await Deno.symlink("/etc/hostname", `${pod}/abs-link`);
+      const got = await bringBack(
+        flavor,
+        podPackChangedScript(pod, { listing: true, gzip: false }),
+        back,
+        false,
+        { protect: [".kubehook", "_temp/_runner_hook_responses"], listing: true },
+      );
+      assert.equal(got.code, 0, got.messages);
+      assert.equal(got.report.deleted, 2);
+      assert.deepEqual(got.report.listed?.podOnly, ["abs-link"]);
+      assert.deepEqual(
+        names(await snapshot(back)),
+        [
+          ...names(await snapshot(pod)).filter((p) =>
+            p !== "abs-link" && !p.startsWith(".kubehook")
+          ),
+          "_temp",
+          "_temp/_runner_hook_responses",
+          "_temp/_runner_hook_responses/r.json",
+        ].sort(),
+      );
+    });
+  });
+
+  Deno.test(`${flavor}: the pod removes what the host's listing does not name`, async () => {
+    await withDirs(async ({ host, pod, back }) => {
+      await Deno.mkdir(pod, { recursive: true });
+      await oddTree(host, pod);
+      await Deno.mkdir(`${pod}/.kubehook/steps/s1`, { recursive: true });
+      await Deno.mkdir(`${back}/outside`);
+      await Deno.writeTextFile(`${back}/outside/secret`, "untouched");
+      await Deno.mkdir(`${host}/linked`);
+      await Deno.symlink(`${back}/outside`, `${pod}/linked`);
+      await Deno.writeTextFile(`${pod}/sub/agent.sock`, "pod-only: the host never got it");
+      const since = `${pod}/../marks/back`;
+      await sh(flavor, podMarkScript(since));
+      await Deno.writeTextFile(`${pod}/sub/news.txt`, "written in the pod after the last sync");
+
+      const mark = await syncMarkNow();
+      for (const gone of ["gone.txt", "-rf", "new\nline", "gone dir", "sub/x"]) {
+        await Deno.remove(`${host}/${gone}`, { recursive: true });
+      }
+      await Deno.writeTextFile(`${host}/linked/new`, "makes the linked directory listed");
+      const { dirs } = await listHostChanges(host, mark);
+      assert.deepEqual(dirs.sort(), ["", "linked", "sub"]);
+      const listing = `${pod}/.kubehook/steps/s1/listing`;
+      await Deno.writeTextFile(
+        listing,
+        podPruneListing(hostListings(host, dirs, ["sub/agent.sock"]), [".kubehook"]),
+      );
+      await sh(flavor, podPruneScript(pod, listing, since));
+
+      // The skeleton stays with the step's directory, which the next step removes.
+      const left = names(await snapshot(pod)).filter((p) => !p.includes("listing.keep"));
+      assert.deepEqual(left, [
+        ".kubehook",
+        ".kubehook/steps",
+        ".kubehook/steps/s1",
+        ".kubehook/steps/s1/listing",
+        "dir with space",
+        "dir with space/inner.txt",
+        "keep.txt",
+        "linked",
+        "sub",
+        "sub/agent.sock",
+        "sub/news.txt",
+        "sub/ünï ✓",
+      ]);
+      assert.equal(await Deno.readTextFile(`${back}/outside/secret`), "untouched");
+    });
+  });
+
+  Deno.test(`${flavor}: an upload whose entry count tar did not list is refused`, async () => {
+    await withDirs(async ({ host, pod }) => {
+      await makeFidelityTree(host);
+      const paths = names(await snapshot(host));
+      const sent = { entries: paths.length, nameNewlines: paths.join("").split("\n").length - 1 };
+      const ok = await sendToPod(flavor, host, pod, { paths, expect: sent });
+      assert.equal(ok.code, 0, ok.messages);
+      assert.equal(ok.count.entries, sent.entries);
+      // One more than tar lists in either flavor (busybox lists a newline in a name as two lines).
+      const claimed = sent.entries + sent.nameNewlines + 1;
+      const short = await sendToPod(flavor, host, pod, {
+        paths,
+        expect: { entries: claimed, nameNewlines: 0 },
+      });
+      assert.notEqual(short.code, 0);
+      assert.match(short.messages, /^kubehook: tar in the pod listed \d+ entries but /m);
+      assert.ok(
+        short.messages.includes(`but ${claimed} were sent while extracting into ${pod}`),
+        short.messages,
+      );
+      assert.match(short.messages, /Use a job image whose tar is GNU tar or busybox tar\.$/);
+    });
+  });
+}
