@@ -10,6 +10,7 @@
  * @module
  */
 import { writeAll } from "./websocket.ts";
+import { noDelayOnAllSockets } from "./no_delay.ts";
 
 /** An upgrade request with the connection it arrived on. */
 export interface RawUpgrade {
@@ -109,6 +110,7 @@ export class FrontDoor {
   async #accept(): Promise<void> {
     const running = new Set<Promise<void>>();
     for await (const conn of this.options.listener) {
+      noDelayOnAllSockets();
       const done = this.#serve(conn).catch(() => {}).finally(() => running.delete(done));
       running.add(done);
     }
