@@ -3,6 +3,8 @@
  * prepare_job, only what the runner changed goes in before each step (inside the step's own exec),
  * what the step changed comes back after it, and cleanup_job brings back what is left. Deletions
  * travel both ways as listings of the directories that changed (src/transfer/dir_listing.ts).
+ * What changes in the pod between two steps (a process a step left running, a sidecar) comes back
+ * after the next step: its window is marked before that step's upload.
  *
  * Bookkeeping lives in `.kubehook/` on both sides and is never synced: on the host the step's
  * environment file (it travels with the upload), in the pod the change markers and step logs.
@@ -29,6 +31,7 @@ import {
   podMarkScript,
   podPruneListing,
   podPruneScript,
+  podWindowEndScript,
 } from "../transfer/pod_scripts.ts";
 import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
@@ -59,6 +62,12 @@ function target(state: JobState): PodTarget {
 
 function podMark(id: string): string {
   return `${POD_WORK}/${BOOKKEEPING}/marks/${id}`;
+}
+
+/** Stamped before a step's upload: what changed in the pod between the last sync and this mark
+ * comes back after the step, with what the step changed. */
+function windowEnd(id: string): string {
+  return podMark(`${id}-pre`);
 }
 
 function report(transfer: TransferReport): void {
@@ -153,9 +162,9 @@ export async function stepUpload(
     nameNewlines: paths.reduce((n, path) => n + path.split("\n").length - 1, 0),
   };
   return {
-    extractScript: `${podExtractScript(POD_WORK, { gzip: false, expect })}${prune} && ${
-      podMarkScript(podMark(id))
-    }`,
+    extractScript: `${podWindowEndScript(windowEnd(id))} && ${
+      podExtractScript(POD_WORK, { gzip: false, expect })
+    }${prune} && ${podMarkScript(podMark(id))}`,
     stream: async () => {
       const archive = await packHostTree(layout.work, { paths });
       // A failed pack ends the stream early; the pod's tar then fails and says so.
@@ -167,8 +176,8 @@ export async function stepUpload(
 }
 
 /** After a step: brings back what changed in the pod since the step's upload (the file-command
- * files among it) and removes what the step deleted, then moves the host's mark past kubehook's
- * own writes. */
+ * files among it) and between the last sync and the upload, and removes what was deleted in
+ * either, then moves the host's mark past kubehook's own writes. */
 export async function bringStepChangesBack(
   connection: Connection,
   state: JobState,
@@ -184,6 +193,7 @@ export async function bringStepChangesBack(
     podPath: POD_WORK,
     gzip: false,
     since: podMark(id),
+    window: { from: sync.podMark, to: windowEnd(id) },
     next,
     exclude: EXCLUDED,
     listing: true,

@@ -54,7 +54,7 @@ export interface CopyToPodOptions extends CommonOptions, PackOptions {}
 
 export type CopyFromPodOptions =
   & CommonOptions
-  & Pick<PackScriptOptions, "since" | "next" | "always" | "exclude" | "listing">;
+  & Pick<PackScriptOptions, "since" | "window" | "next" | "always" | "exclude" | "listing">;
 
 /** A copy that did not complete; `message` says which, where and why. */
 export class TransferError extends Error {

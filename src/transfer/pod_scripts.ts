@@ -8,6 +8,7 @@
  *   (tar's exit code, the number of entries it listed) for the host to check; or checked in the
  *   pod itself when the host knows the count before sending (a step's upload).
  * - {@link podMarkScript}: stamps a marker file; what changes after it is "changed".
+ * - {@link podWindowEndScript}: stamps, without waiting, the marker a step's upload starts after.
  * - {@link podPackChangedScript}: a tar of what changed since a marker (or everything) on stdout,
  *   found by metadata alone (`find -cnewer`/`-newer`), never by reading contents; then a receipt.
  *   Optionally with the listing of every changed directory, so the host can delete what the pod
@@ -100,10 +101,34 @@ export function podMarkScript(marker: string): string {
   ].join("\n");
 }
 
+/** Stamps `marker` just before a step's upload is extracted: the end of the window between the
+ * last sync and the upload ({@link PackScriptOptions.window}). The upload's entries must be newer:
+ * stamped at the current time, the first ones shared its clock tick in 6 of 10 tries and came
+ * back. Rather than wait for the tick as {@link podMarkScript} does (about 10 ms of processes),
+ * GNU touch sets the stamp 10 ms back: files are stamped from the kernel's coarse clock, at most
+ * one tick (10 ms at HZ=100) behind. Other touches stamp the current time (the upload's entries
+ * of that tick then come back once). */
+export function podWindowEndScript(marker: string): string {
+  const m = quote(marker);
+  const dir = quote(marker.slice(0, Math.max(1, marker.lastIndexOf("/"))));
+  return `{ [ -d ${dir} ] || mkdir -p ${dir}; } && ` +
+    `{ touch -d '-0.01 seconds' ${m} 2>/dev/null || touch ${m}; }`;
+}
+
 /** Options of {@link podPackChangedScript}. */
 export interface PackScriptOptions {
   /** Only entries changed after this marker (from {@link podMarkScript}); undefined: all. */
   since?: string;
+  /** With `since` (a step's marker, stamped after its upload was extracted): also what changed
+   * between the last sync (`from`, the last pack's `next`) and the upload (`to`, from
+   * {@link podWindowEndScript}), e.g. by a process a step left running, but not the upload. GNU
+   * find: a status change (ctime) after `from` and not after `to`, or a file written after `to`;
+   * the upload's entries have later ctimes and the runner's mtimes. A directory written after
+   * `to` is the upload's or the prune's and only listed, so a change of status alone (chmod, a
+   * rename) or an empty directory made during the upload is not seen. busybox: every mtime after
+   * `from`, so the runner's new files in the upload come back once. Directories with a ctime
+   * after `from` are listed, the upload's too: extracting into them hid the window's deletions. */
+  window?: { from: string; to: string };
   /** Marker stamped before packing unless it exists: the "since" of the next pack. Stamping it
    * only once keeps a retried pack from moving it past changes it did not send. */
   next?: string;
@@ -122,14 +147,20 @@ export interface PackScriptOptions {
 const LISTING_DIR = LISTING_MEMBER.slice(0, LISTING_MEMBER.lastIndexOf("/"));
 
 /** Lists the directories given after the listing file (`sh -c LIST_DIRS kh FILE DIR...`, from
- * `find -exec {} +`): `find D/. -maxdepth 1 -print0` is the listing format itself (`printf`
- * appends the `/.`: rebuilding "$@" in the shell costs time quadratic in its length). A batch
- * that fails (a directory removed meanwhile) is left out whole: no listing is better than a
- * partial one, which would delete what it forgot. */
+ * `find -exec {} +`): `find D/. -maxdepth 1 -print0` is the listing format itself. A batch that
+ * fails (a directory removed meanwhile) is left out whole: no listing beats a partial one, which
+ * would delete what it forgot. Most steps list a directory or two (where their upload wrote), so a
+ * small batch runs one `find`, writing the listing directly when it is the first; a large one goes
+ * through `printf` and `xargs` (rebuilding "$@" in the shell costs time quadratic in its length). */
 const LIST_DIRS = `l=$1
 shift
-printf '%s/.\\0' "$@" | xargs -0 sh -c 'find "$@" -maxdepth 1 -print0' kh >"$l.part" 2>/dev/null &&
-  cat "$l.part" >>"$l"
+if [ -s "$l" ]; then p=$l.part; else p=$l; fi
+if [ $# -le 32 ]; then
+  for d do set -- "$@" "$d/."; shift; done
+  find "$@" -maxdepth 1 -print0
+else
+  printf '%s/.\\0' "$@" | xargs -0 sh -c 'find "$@" -maxdepth 1 -print0' kh
+fi >"$p" 2>/dev/null && { [ "$p" = "$l" ] || cat "$p" >>"$l"; } || : >"$p"
 true`;
 
 /** Writes a tar of `dir`'s changed entries to stdout, then a receipt (`pack_exit=N`) on stderr.
@@ -155,22 +186,28 @@ export function podPackChangedScript(dir: string, options: PackScriptOptions): s
   // The root is listed when it changed, but never packed. busybox runs `-exec {} +` only outside
   // parentheses, so listed directories take a branch of their own: listed, then packed.
   const listExec = options.listing ? `-exec sh -c ${quote(LIST_DIRS)} kh ${listFile} {} + ` : "";
-  const listed = (dirs: string) =>
-    options.listing ? `${dirs} ${listExec}! -path . ${flat} -o ` : "";
+  // A listed directory is packed when it also passes `changed` (with a window, fewer do).
+  const listed = (dirs: string, changed?: string) =>
+    options.listing
+      ? `${dirs} ${listExec}! -path . ${changed ? `\\( ${changed} \\) ` : ""}${flat} -o `
+      : "";
   let pack: string;
   if (options.since === undefined) {
     pack = `find . ${prune}${listed("-type d")}! -path . ${flat}`;
   } else {
     const m = quote(options.since);
+    const gnu = gnuTests(m, options.window);
+    // busybox: mtimes after the last sync (with a window) or after the step's marker.
+    const b = options.window ? quote(options.window.from) : m;
     pack = [
       `if ${gnuFind(m)}; then`,
-      `  find . ${prune}! -path . -type d -newercc ${m} ! -newer ${m} ${listExec}` +
-      `-exec tar -c -f - {} + -o ${listed(`-type d \\( -newer ${m} -o -cnewer ${m} \\)`)}` +
-      `! -path . \\( -newer ${m} -o -cnewer ${m} ${always} \\) ${flat}`,
+      `  find . ${prune}! -path . -type d \\( ${gnu.movedIn} \\) ${listExec}` +
+      `-exec tar -c -f - {} + -o ${listed(`-type d \\( ${gnu.listed} \\)`, gnu.changed)}` +
+      `! -path . \\( ${gnu.changed} ${always} \\) ${flat}`,
       `else`,
       `  find . ${prune}${
-        listed(`-type d -newer ${m}`)
-      }! -path . \\( -newer ${m} ${always} \\) ${flat}`,
+        listed(`-type d -newer ${b}`)
+      }! -path . \\( -newer ${b} ${always} \\) ${flat}`,
       `fi`,
     ].join("\n");
   }
@@ -247,6 +284,22 @@ export function podPruneListing(listings: DirListing[], keep: string[] = []): st
 
 function parentOf(path: string): string {
   return path.slice(0, Math.max(0, path.lastIndexOf("/")));
+}
+
+/** GNU find's tests, `m` being the quoted marker after the step's upload: directories moved in
+ * (status changed, mtime not: sent whole), directories to list, changed entries; with a window
+ * ({@link PackScriptOptions.window}) the same for its time too. */
+function gnuTests(m: string, window?: { from: string; to: string }) {
+  const movedIn = `-newercc ${m} ! -newer ${m}`;
+  const changed = `-newer ${m} -o -cnewer ${m}`;
+  if (!window) return { movedIn, listed: changed, changed };
+  const [f, t] = [quote(window.from), quote(window.to)];
+  return {
+    movedIn: `${movedIn} -o -cnewer ${f} ! -cnewer ${t} ! -newer ${f}`,
+    listed: `-newer ${t} -o -cnewer ${f}`,
+    // A directory written during the upload is the upload's (a new file in it) or the prune's.
+    changed: `-newer ${t} ! -type d -o ${changed} -o -cnewer ${f} ! -cnewer ${t}`,
+  };
 }
 
 /** Succeeds when `find` is GNU find, whose `-cnewer`/`-newercc` compare ctimes (busybox has

@@ -91,6 +91,42 @@ for (const flavor of ["gnu", "busybox"] as const) {
     });
   });
 
+  Deno.test(`${flavor}: listings in several batches, small and large, all arrive`, async () => {
+    await withDirs(async ({ pod, back }) => {
+      // 40 directories: more than a small batch (32) takes.
+      const files = Array.from({ length: 40 }, (_, i) => [`d${i}/gone`, `d${i}/kept`]).flat();
+      await oddTree(pod, back);
+      for (const root of [pod, back]) {
+        for (const file of files) {
+          await Deno.mkdir(`${root}/${file.split("/")[0]}`, { recursive: true });
+          await Deno.writeTextFile(`${root}/${file}`, file);
+        }
+      }
+      const marker = `${pod}/../marks/step`;
+      await sh(flavor, podMarkScript(marker));
+      for (const file of files.filter((f) => f.endsWith("gone"))) {
+        await Deno.remove(`${pod}/${file}`);
+      }
+      // GNU: a directory moved in takes a batch of its own, so the listing is made in two.
+      await Deno.mkdir(`${pod}/../moved`);
+      await Deno.writeTextFile(`${pod}/../moved/inner`, "moved");
+      await Deno.utime(`${pod}/../moved`, HOUR_AGO, HOUR_AGO);
+      await Deno.rename(`${pod}/../moved`, `${pod}/sub/moved`);
+      await Deno.remove(`${pod}/sub/x`);
+      const got = await bringBack(
+        flavor,
+        podPackChangedScript(pod, { since: marker, listing: true, gzip: false }),
+        back,
+        false,
+        { listing: true },
+      );
+      assert.equal(got.code, 0, got.messages);
+      assert.equal(got.report.deleted, 41);
+      const listed = names(await snapshot(pod)).filter((p) => !p.startsWith(".kubehook"));
+      assert.deepEqual(names(await snapshot(back)), listed);
+    });
+  });
+
   Deno.test(`${flavor}: a whole pack with a listing mirrors the pod, protected paths kept`, async () => {
     await withDirs(async ({ pod, back }) => {
       await Deno.mkdir(pod, { recursive: true });
