@@ -26,13 +26,8 @@ import {
   syncMarkNow,
 } from "../transfer/host_changes.ts";
 import { packHostTree } from "../transfer/host_pack.ts";
-import {
-  podExtractScript,
-  podMarkScript,
-  podPruneListing,
-  podPruneScript,
-  podWindowEndScript,
-} from "../transfer/pod_scripts.ts";
+import { podExtractScript, podMarkScript, podWindowEndScript } from "../transfer/pod_scripts.ts";
+import { podPruneListing, podPruneScript } from "../transfer/pod_prune.ts";
 import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
 

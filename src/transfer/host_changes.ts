@@ -9,7 +9,7 @@
  * runner does with actions) is listed with everything below it, since its children's own times
  * say nothing. Deletions show as changed directories (removing a child changes its parent's
  * ctime): {@link hostListings} lists their children as they are now, and the pod removes the
- * ones missing (`podPruneScript`). Sockets are left out: tar cannot archive them.
+ * ones missing (`pod_prune.ts`). Sockets are left out: tar cannot archive them.
  *
  * @example
  * ```ts

@@ -7,12 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { hostListings, listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
-import {
-  podMarkScript,
-  podPackChangedScript,
-  podPruneListing,
-  podPruneScript,
-} from "../../src/transfer/pod_scripts.ts";
+import { podMarkScript, podPackChangedScript } from "../../src/transfer/pod_scripts.ts";
+import { podPruneListing, podPruneScript } from "../../src/transfer/pod_prune.ts";
 import { bringBack, type Flavor, localPod, sendToPod, withDirs } from "./local_pod.ts";
 import { makeFidelityTree, snapshot } from "./tree.ts";
 
