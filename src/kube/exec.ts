@@ -23,6 +23,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient, Query } from "./client.ts";
 import { describeCall, KubeApiError, KubeConnectionError } from "./errors.ts";
 import { Channel, CLOSE_STDIN_FRAME, exitCodeFromStatus, stdinMessages } from "./exec_channels.ts";
+import { outputStream } from "./exec_output.ts";
 import { podsPath, podSubresourcePath } from "./paths.ts";
 import { isRetryableStatus, retryDelay, sleep } from "./retry.ts";
 import { connectWebSocket, type KubeWebSocket } from "./websocket.ts";
@@ -32,10 +33,6 @@ export const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
 /** stdin writes wait while more than this is queued on the socket. */
 const STDIN_HIGH_WATER = 4 * 1024 * 1024;
-
-/** Bytes of stdout (and of stderr) queued for a slow reader before the socket is no longer read,
- * so the server (and the command) wait for the reader instead of memory filling up. */
-const OUTPUT_HIGH_WATER = 1024 * 1024;
 
 export interface ExecOptions {
   namespace: string;
@@ -64,9 +61,9 @@ export interface ExecSession {
   protocol: string;
   /** Channel 0, when requested; closing it sends EOF (v5), and fails under v4. */
   stdin: WritableStream<Uint8Array> | null;
-  /** Paced: while either holds more than {@link OUTPUT_HIGH_WATER} unread bytes, nothing more is
-   * read from the socket, so read (or cancel) both, or the session waits. Both close when the
-   * session ends. */
+  /** Paced: while either holds more than `OUTPUT_HIGH_WATER` (exec_output.ts) unread bytes,
+   * nothing more is read from the socket, so read (or cancel) both, or the session waits. Both
+   * close when the session ends. */
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   /** Rejects with a {@link KubeApiError} when the server reports a failure that is not an exit
@@ -294,33 +291,5 @@ function startSession(ws: KubeWebSocket, path: string, options: ExecOptions): Ex
     stderr: stderr.stream,
     result,
     close: () => stop("the session was closed by kubehook"),
-  };
-}
-
-/** A readable side fed by the socket; chunks are views of the received messages (no copy),
- * dropped once the reader has cancelled. `onRoom` runs when its reader wants more. */
-function outputStream(onRoom: () => void) {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let open = true;
-  const stream = new ReadableStream<Uint8Array>({
-    start: (c) => void (controller = c),
-    pull: onRoom,
-    cancel: () => {
-      open = false;
-      onRoom();
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: OUTPUT_HIGH_WATER }));
-  return {
-    stream,
-    /** Whether more may be read from the socket for this stream. */
-    hasRoom: () => !open || (controller.desiredSize ?? 0) > 0,
-    push(bytes: Uint8Array) {
-      if (open && bytes.length) controller.enqueue(bytes);
-    },
-    close() {
-      if (!open) return;
-      open = false;
-      controller.close();
-    },
   };
 }

@@ -1,0 +1,70 @@
+/**
+ * Checks of the files users copy: the workflows and examples are valid YAML, the ARC example's
+ * hook template and `examples/rbac.yaml` say what the docs say, and
+ * `tests/fixtures/prepare_job.json` is an invocation kubehook accepts.
+ */
+import assert from "node:assert/strict";
+import { parseAllDocuments } from "yaml";
+import { parseInvocation } from "../../src/runner/input.ts";
+import { root } from "./support.ts";
+
+const yamlFiles = [
+  ...[...Deno.readDirSync(`${root}.github/workflows`)].map((e) => `.github/workflows/${e.name}`),
+  "examples/rbac.yaml",
+  "examples/arc/values.yaml",
+  "examples/arc/hook-template.yaml",
+];
+
+for (const file of yamlFiles) {
+  Deno.test(`${file} is valid YAML`, async () => {
+    const documents = parseAllDocuments(await Deno.readTextFile(`${root}${file}`));
+    assert.ok(Array.isArray(documents) && documents.length > 0, `${file} holds no YAML document`);
+    for (const document of documents) {
+      assert.deepEqual(document.errors.map((error) => error.message), [], file);
+      assert.ok(document.toJS() !== null, `${file} has an empty document`);
+    }
+  });
+}
+
+Deno.test("the hook template in the ARC example's ConfigMap is itself valid YAML with a $job container", async () => {
+  const [configMap] = parseAllDocuments(
+    await Deno.readTextFile(`${root}examples/arc/hook-template.yaml`),
+  ).map((document) => document.toJS());
+  const [template] = parseAllDocuments(configMap.data["job-pod.yaml"]);
+  assert.deepEqual(template.errors, []);
+  const names = template.toJS().spec.containers.map((c: { name: string }) => c.name);
+  assert.deepEqual(names, ["$job"]);
+});
+
+Deno.test("examples/rbac.yaml grants exactly the documented permissions", async () => {
+  const objects = parseAllDocuments(await Deno.readTextFile(`${root}examples/rbac.yaml`))
+    .map((document) => document.toJS());
+  assert.deepEqual(objects.map((o) => o.kind), ["ServiceAccount", "Role", "RoleBinding"]);
+  const role = objects[1];
+  const granted = role.rules.map((
+    rule: { apiGroups: string[]; resources: string[]; verbs: string[] },
+  ) =>
+    `${rule.apiGroups.join(",")}/${rule.resources.join(",")}: ${[...rule.verbs].sort().join(",")}`
+  );
+  assert.deepEqual(granted, [
+    "/pods: create,delete,get,list,watch",
+    "/pods/exec: create,get",
+    "/pods/log: get",
+    "/secrets: create,delete,get,list",
+    "/events: list,watch",
+  ]);
+  const binding = objects[2];
+  assert.deepEqual(binding.roleRef.name, role.metadata.name);
+  assert.deepEqual(binding.subjects, [{
+    kind: "ServiceAccount",
+    name: objects[0].metadata.name,
+    namespace: objects[0].metadata.namespace,
+  }]);
+});
+
+Deno.test("tests/fixtures/prepare_job.json is a prepare_job invocation kubehook accepts", async () => {
+  const invocation = parseInvocation(
+    await Deno.readTextFile(`${root}tests/fixtures/prepare_job.json`),
+  );
+  assert.equal(invocation.command, "prepare_job");
+});
