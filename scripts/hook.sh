@@ -16,6 +16,8 @@ fi
 # The Deno version the project pins (also in .ci/run, the README and the workflows).
 deno_version=2.9.6
 set -- run --quiet --no-prompt --allow-all --config "$here/../deno.json" "$main" "$@"
+# No call home from the runner: Deno's update check would contact dl.deno.land (through HTTPS_PROXY).
+export DENO_NO_UPDATE_CHECK=1
 deno_bin="$(command -v deno || true)"
 [ -n "$deno_bin" ] || deno_bin="$here/../node_modules/.bin/deno"
 if [ -x "$deno_bin" ]; then

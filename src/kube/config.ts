@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { proxyFor } from "./proxy.ts";
 
 /** Everything needed to call the API server, and where it came from. */
 export interface KubeAccess {
@@ -35,6 +36,8 @@ export interface KubeAccess {
   source: string;
   /** The kubeconfig user name, or the service account's user name when the token tells it. */
   user?: string;
+  /** The HTTP proxy to the server from `HTTPS_PROXY`/`NO_PROXY`, as `fetch` uses for REST. */
+  proxy?: URL;
 }
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -48,6 +51,12 @@ const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 export async function loadKubeAccess(
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<KubeAccess> {
+  const access = await loadAccess(env);
+  const proxy = proxyFor(new URL(access.server), env);
+  return proxy ? { ...access, proxy } : access;
+}
+
+async function loadAccess(env: Record<string, string | undefined>): Promise<KubeAccess> {
   const saDir = env.KUBEHOOK_SERVICE_ACCOUNT_DIR || SERVICE_ACCOUNT_DIR;
   const saNamespace = (await readOptional(`${saDir}/namespace`))?.trim() || undefined;
   const namespace = (contextNamespace?: string) =>

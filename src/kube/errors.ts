@@ -142,6 +142,10 @@ export function explainConnection(err: unknown, access: KubeAccess): string {
     return `The host name "${host}" does not resolve: check the server address in ` +
       `${access.source} and the DNS of the machine kubehook runs on.`;
   }
+  if (access.proxy && /tunnel|proxy/i.test(text)) {
+    return `The proxy ${access.proxy.host} (HTTPS_PROXY) did not open a tunnel to ${host}: allow ` +
+      `CONNECT to the API server there, or add ${host.replace(/:\d+$/, "")} to NO_PROXY.`;
+  }
   if (/refused/i.test(text)) {
     return `Nothing accepts connections at ${host}: check that the API server is running and ` +
       `that the address and port in ${access.source} are right.`;

@@ -21,6 +21,7 @@ import { concat } from "../bytes.ts";
 import type { KubeAccess } from "./config.ts";
 import { causeText, KubeConnectionError } from "./errors.ts";
 import { handshake, writeAll } from "./websocket_handshake.ts";
+import { openTunnel } from "./proxy.ts";
 import {
   closePayload,
   encodeFrame,
@@ -277,7 +278,8 @@ function closeQuietly(conn: Deno.Conn): void {
  * is off: with it, the upgrade request waited for the ACK of the TLS handshake's last message,
  * which the server delays by up to 40 ms — every exec paid that (measured: 50 ms to open an exec
  * on loopback, 8 ms without). `Deno.startTls` takes no client certificate, so with one the
- * connection is made by `Deno.connectTls`, which cannot turn Nagle off. */
+ * connection is made by `Deno.connectTls`, which cannot turn Nagle off, nor use a proxy tunnel.
+ * Behind `HTTPS_PROXY` the TCP connection is a `CONNECT` tunnel (proxy.ts). */
 async function connectSocket(
   access: KubeAccess,
   hostname: string,
@@ -288,6 +290,12 @@ async function connectSocket(
   const alpnProtocols = ["http/1.1"];
   const caCerts = access.caPem ? [access.caPem] : undefined;
   if (tls && access.certPem && access.keyPem) {
+    if (access.proxy) {
+      throw new Error(
+        `client certificates (${access.source}) cannot be sent through the proxy ` +
+          `${access.proxy.host}: add ${hostname} to NO_PROXY, or use a token`,
+      );
+    }
     return await Deno.connectTls({
       hostname,
       port,
@@ -297,7 +305,9 @@ async function connectSocket(
       alpnProtocols,
     });
   }
-  const tcp = await Deno.connect({ hostname, port });
+  const tcp = access.proxy
+    ? await openTunnel(access.proxy, hostname, port)
+    : await Deno.connect({ hostname, port });
   tcp.setNoDelay(true);
   if (!tls) return tcp;
   try {
