@@ -15,7 +15,7 @@
  * ```ts
  * const since = state.sync;             // a SyncMark kept in the hook's state
  * const { paths, dirs } = await listHostChanges(work, since, { exclude: [".kubehook"] });
- * const listing = encodeListing(hostListings(work, dirs));
+ * const listing = podPruneListing(hostListings(work, dirs)); // pod_prune.ts
  * // ... send `paths` and the listing to the pod, run the step, bring its changes back ...
  * state.sync = await syncMarkNow();     // after the last write kubehook made to <work>
  * ```
