@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * const archive = packHostTree(work, { exclude: ["_temp/_runner_hook_responses"] });
+ * const archive = await packHostTree(work, { exclude: ["_temp/_runner_hook_responses"] });
  * await archive.stream.pipeTo(session.stdin);
  * const { warnings } = await archive.done;
  * ```
