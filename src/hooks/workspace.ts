@@ -194,7 +194,9 @@ export async function bringStepChangesBack(
     listing: true,
   });
   if (transfer.entries > 0 || transfer.deleted > 0 || transfer.rejected.length > 0) {
+    group("kubehook: the step's changes, back to the runner");
     report(transfer);
+    endGroup();
   }
   return {
     host: await syncMarkNow(),

@@ -95,6 +95,16 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
         assert.doesNotMatch(logOf(step), /Copied \d+ entr\S* \(.*\) pod \/__w/);
       });
 
+      await t.step("what a step changed comes back, summed up in a group", async () => {
+        const step = await sim.scriptStep("echo made > made-by-step.txt");
+        assertHookOk(step);
+        assert.match(
+          step.stdout,
+          /::group::kubehook: the step's changes, back to the runner\nCopied \d+ entr\S* \([\d.]+ MB\) pod \/__w → \S+ in [\d.]+ s \([\d.]+ MB\/s\)\n(::debug::.*\n)*::endgroup::/,
+        );
+        assert.equal(await Deno.readTextFile(`${sim.workspace}/made-by-step.txt`), "made\n");
+      });
+
       await t.step("prependPath comes before the image's PATH, newest first", async () => {
         for (const dir of ["bin-newest", "bin-older"]) {
           await Deno.mkdir(`${sim.workspace}/${dir}`, { recursive: true });
