@@ -18,7 +18,7 @@ import type { Figure } from "./figure.ts";
 import { measuredHook, peakMbFromReport, requireGnuTime, round } from "./measure.ts";
 
 /** Size of the large file. */
-const LARGE_MIB = 1024;
+const LARGE_MIB = 2048;
 /** Flat: the large workspace may cost at most this much more memory than an empty one. */
 const FLAT_MARGIN_MB = 40;
 

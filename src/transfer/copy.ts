@@ -20,10 +20,11 @@
  */
 import type { KubeClient } from "../kube/client.ts";
 import { type ExecResult, type ExecSession, openExec } from "../kube/exec.ts";
-import { gunzipStream, gzipStream } from "./compression.ts";
-import { archiveTap, byteTap } from "./counting.ts";
+import { gunzipStream } from "./compression.ts";
+import { byteTap } from "./counting.ts";
 import { extractTar } from "./extract.ts";
 import { packHostTree, type PackOptions } from "./host_pack.ts";
+import { sendArchive } from "./send_archive.ts";
 import { type PackScriptOptions, podExtractScript, podPackChangedScript } from "./pod_scripts.ts";
 import type { TransferReport } from "./progress.ts";
 import { extractReceiptProblem, parseReceipt } from "./receipt.ts";
@@ -82,18 +83,16 @@ export function copyToPod(
       archive.done.catch(() => {});
       throw err;
     });
-    const watchdog = stallWatchdog(options, session);
-    // Without gzip the archive is what crosses the wire: one tap counts both.
-    const tap = archiveTap(options.gzip ? undefined : watchdog.poke);
-    const wire = options.gzip ? byteTap(watchdog.poke) : { stream: undefined, count: tap.count };
-    let stream = archive.stream.pipeThrough(tap.stream);
-    if (wire.stream) stream = stream.pipeThrough(gzipStream()).pipeThrough(wire.stream);
+    using watchdog = stallWatchdog(options, session);
+    const sent = sendArchive(archive, session.stdin!, {
+      gzip: options.gzip,
+      onWire: watchdog.poke,
+    });
     // A write error is not a verdict: busybox tar exits before the host has sent the archive's
     // trailing zero padding. The receipt and the exit code are the verdict.
-    const sending = stream.pipeTo(session.stdin!).catch(() => {});
+    const sending = sent.done.catch(() => {});
     session.stdout.cancel();
     const [result, stderr] = await Promise.all([session.result, boundedText(session.stderr)]);
-    watchdog.stop();
     await sending;
     if (result.kind === "lost") {
       archive.kill();
@@ -102,16 +101,16 @@ export function copyToPod(
     }
     const packed = await archive.done.then((r) => r, (err: Error) => err);
     const { receipt, messages } = parseReceipt(stderr);
-    const problem = extractReceiptProblem(receipt, tap.count) ?? exitProblem(result) ??
+    const problem = extractReceiptProblem(receipt, sent.count) ?? exitProblem(result) ??
       (packed instanceof Error ? packed.message : undefined);
     if (problem || packed instanceof Error) {
       throw new TransferError(toPodFailure(target, options, problem ?? "", messages));
     }
     return {
       counts: {
-        entries: tap.count.entries,
-        contentBytes: tap.count.contentBytes,
-        wireBytes: wire.count.bytes,
+        entries: sent.count.entries,
+        contentBytes: sent.count.contentBytes,
+        wireBytes: sent.wire.bytes,
         deleted: 0,
         rejected: [],
         warnings: packed.warnings,
@@ -133,7 +132,7 @@ export function copyFromPod(
       stdin: false,
       signal: options.signal,
     });
-    const watchdog = stallWatchdog(options, session);
+    using watchdog = stallWatchdog(options, session);
     const wire = byteTap(watchdog.poke);
     let stream = session.stdout.pipeThrough(wire.stream);
     if (options.gzip) stream = stream.pipeThrough(gunzipStream());
@@ -149,7 +148,6 @@ export function copyFromPod(
       boundedText(session.stderr),
       extracting,
     ]);
-    watchdog.stop();
     if (result.kind === "lost") return { lost: result.reason };
     const { receipt, messages } = parseReceipt(stderr);
     const problem = packProblem(receipt) ?? exitProblem(result) ??
@@ -215,16 +213,21 @@ async function withAttempts(
 }
 
 /** Closes the session when no byte has moved for `stallTimeoutMs`: its result is then "lost",
- * and the copy is repeated. `poke` is called for every chunk that moves. */
+ * and the copy is repeated. `poke` is called for every chunk that moves, so it only notes the
+ * time (re-arming a timer per 64 KiB chunk was 130,000 timers for an 8 GiB copy); a check every
+ * quarter of the timeout (at most every second) looks at it. `using` stops the check on every
+ * way out of the attempt. */
 function stallWatchdog(options: CommonOptions, session: ExecSession) {
   const ms = options.stallTimeoutMs ?? 60_000;
-  let timer = setTimeout(() => session.close(), ms);
+  let last = performance.now();
+  const timer = setInterval(() => {
+    if (performance.now() - last >= ms) session.close();
+  }, Math.max(10, Math.min(1000, ms / 4)));
   return {
     poke() {
-      clearTimeout(timer);
-      timer = setTimeout(() => session.close(), ms);
+      last = performance.now();
     },
-    stop: () => clearTimeout(timer),
+    [Symbol.dispose]: () => clearInterval(timer),
   };
 }
 

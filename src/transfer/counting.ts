@@ -1,7 +1,7 @@
 /**
- * Pass-through streams that count what flows through them: bytes on the wire, and the entries of
- * a tar archive on its way out (so the pod's receipt can be checked against it). Chunks are
- * passed on unchanged; the archive tap reads headers only.
+ * Counting what a transfer moves: a pass-through stream that counts bytes on the wire, and a
+ * counter of the entries of a tar archive on its way out (so the pod's receipt can be checked
+ * against it), which reads headers only and keeps no chunk.
  *
  * @module
  */
@@ -37,27 +37,25 @@ export interface ArchiveCount {
   bytes: number;
 }
 
-/** Counts the entries of the tar archive passing through; the stream errors if it is not one.
- * `onChunk` runs for each chunk. */
-export function archiveTap(onChunk?: () => void): Tap<ArchiveCount> {
-  const count: ArchiveCount = { entries: 0, nameNewlines: 0, contentBytes: 0, bytes: 0 };
-  const reader = new TarReader();
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      count.bytes += chunk.length;
-      onChunk?.();
-      for (const event of reader.push(chunk)) {
-        if (event.kind === "entry") {
-          count.entries++;
-          count.nameNewlines += event.entry.name.split("\n").length - 1;
-          count.contentBytes += event.entry.size;
-        }
+/** Counts the entries of a tar archive fed to it chunk by chunk (the chunks are not kept). */
+export class ArchiveCounter {
+  readonly count: ArchiveCount = { entries: 0, nameNewlines: 0, contentBytes: 0, bytes: 0 };
+  #reader = new TarReader();
+
+  /** Throws when the bytes are not a tar archive. */
+  push(chunk: Uint8Array): void {
+    this.count.bytes += chunk.length;
+    for (const event of this.#reader.push(chunk)) {
+      if (event.kind === "entry") {
+        this.count.entries++;
+        this.count.nameNewlines += event.entry.name.split("\n").length - 1;
+        this.count.contentBytes += event.entry.size;
       }
-      controller.enqueue(chunk);
-    },
-    flush() {
-      reader.finish();
-    },
-  });
-  return { stream, count };
+    }
+  }
+
+  /** Throws when the archive was cut short. */
+  finish(): void {
+    this.#reader.finish();
+  }
 }

@@ -80,7 +80,7 @@ export function readNumber(
     return value;
   }
   // Octal digits, after leading spaces and before trailing NULs or spaces. Read byte by byte,
-  // without strings: every entry of every transfer passes here (archiveTap, the extractor).
+  // without strings: every entry of every transfer passes here (the archive counter, the extractor).
   let start = off;
   let end = off + len;
   while (end > start && (block[end - 1] === 0 || block[end - 1] === 0x20)) end--;

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { gunzipStream, gzipStream } from "../../src/transfer/compression.ts";
-import { archiveTap } from "../../src/transfer/counting.ts";
+import { gunzipStream } from "../../src/transfer/compression.ts";
+import { sendArchive } from "../../src/transfer/send_archive.ts";
 import { type ExtractOptions, extractTar } from "../../src/transfer/extract.ts";
 import { packHostTree } from "../../src/transfer/host_pack.ts";
 import { podExtractScript } from "../../src/transfer/pod_scripts.ts";
@@ -91,15 +91,18 @@ export async function sendToPod(
 ) {
   await using runner = await localPod(flavor);
   const archive = await packHostTree(host, { paths: options.paths });
-  const tap = archiveTap();
-  let input = archive.stream.pipeThrough(tap.stream);
-  if (options.gzip) input = input.pipeThrough(gzipStream());
+  // As copyToPod sends it; the local process's stdin gets copies, since a stream would hold on to
+  // chunks of the archive's reused buffer.
+  const copies = new TransformStream<Uint8Array, Uint8Array>({
+    transform: (chunk, controller) => controller.enqueue(chunk.slice()),
+  });
+  const sent = sendArchive(archive, copies.writable, { gzip: options.gzip ?? false });
   const script = podExtractScript(pod, { gzip: options.gzip ?? false, expect: options.expect });
-  const run = runner.run(script, input);
+  const run = runner.run(script, copies.readable);
   await run.stdout.cancel();
-  const [{ code, stderr }] = await Promise.all([run.done, archive.done]);
+  const [{ code, stderr }] = await Promise.all([run.done, archive.done, sent.done.catch(() => {})]);
   const { receipt, messages } = parseReceipt(stderr);
-  return { code, messages, problem: extractReceiptProblem(receipt, tap.count), count: tap.count };
+  return { code, messages, problem: extractReceiptProblem(receipt, sent.count), count: sent.count };
 }
 
 /** Runs the pack fragment in `pod` and extracts its output into `back`. */
