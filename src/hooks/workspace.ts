@@ -28,6 +28,7 @@ import {
 import { packHostTree } from "../transfer/host_pack.ts";
 import { podExtractScript, podMarkScript, podWindowEndScript } from "../transfer/pod_scripts.ts";
 import { podPruneListing, podPruneScript } from "../transfer/pod_prune.ts";
+import { parentOf } from "../transfer/path_safety.ts";
 import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
 
@@ -213,8 +214,7 @@ function nextPodOnly(
 ): string[] | null | undefined {
   if (previous === null || !listed) return previous;
   const dirs = new Set(listed.dirs);
-  const parent = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf("/")));
-  const next = [...(previous ?? []).filter((p) => !dirs.has(parent(p))), ...listed.podOnly];
+  const next = [...(previous ?? []).filter((p) => !dirs.has(parentOf(p))), ...listed.podOnly];
   if (next.length <= MAX_POD_ONLY) return next;
   warning(
     `The job pod holds more than ${MAX_POD_ONLY} entries that cannot be copied to the runner ` +

@@ -25,7 +25,7 @@
 import { concat } from "../bytes.ts";
 import { LISTING_MEMBER, type ParsedListing, parseListing } from "./dir_listing.ts";
 import { removeUnlisted } from "./host_prune.ts";
-import { lstatOrNull, normalizeName, TargetGuard, within } from "./path_safety.ts";
+import { lstatOrNull, normalizeName, parentOf, TargetGuard, within } from "./path_safety.ts";
 import { type TarEntry, TarReader } from "./tar_reader.ts";
 
 /** An entry that was not extracted, and why. */
@@ -254,7 +254,7 @@ function readListing(listing: { parts: Uint8Array[]; bytes: number }): ParsedLis
 function noteWritten(written: Set<string>, rel: string): void {
   for (let path = rel; path !== "" && !written.has(path);) {
     written.add(path);
-    path = path.slice(0, Math.max(0, path.lastIndexOf("/")));
+    path = parentOf(path);
   }
 }
 

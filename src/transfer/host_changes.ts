@@ -22,6 +22,7 @@
  * @module
  */
 import type { DirListing } from "./dir_listing.ts";
+import { parentOf } from "./path_safety.ts";
 
 /** A point in time on the host filesystem's clock; plain data, kept in the hook's state. */
 export interface SyncMark {
@@ -113,10 +114,9 @@ export async function listHostChanges(
 export function hostListings(root: string, dirs: string[], podOnly: string[] = []): DirListing[] {
   const extra = new Map<string, string[]>();
   for (const path of podOnly) {
-    const cut = path.lastIndexOf("/");
-    const dir = cut === -1 ? "" : path.slice(0, cut);
+    const dir = parentOf(path);
     const names = extra.get(dir) ?? [];
-    names.push(path.slice(cut + 1));
+    names.push(path.slice(dir ? dir.length + 1 : 0));
     extra.set(dir, names);
   }
   const listings: DirListing[] = [];

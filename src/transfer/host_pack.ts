@@ -27,8 +27,8 @@ export interface PackOptions {
   paths?: string[];
   /** Paths relative to the root left out of a whole-tree archive (with everything below them). */
   exclude?: string[];
-  /** Directories (relative to the root) packed without an entry of their own; what is below them
-   * is packed as usual. For directories the pod already has and its user may not own (the
+  /** Directories (relative to the root) a whole-tree archive packs without an entry of their own;
+   * what is below them is packed as usual (with `paths`, leave them out of the list instead). For directories the pod already has and its user may not own (the
    * kubelet creates subPath mount points and their parents as root): GNU tar fails on an
    * existing directory whose mode and times it may not set, even with --no-overwrite-dir. */
   entryless?: readonly string[];
@@ -57,8 +57,7 @@ const CHUNK_SIZE = 64 * 1024;
 export async function packHostTree(root: string, options: PackOptions = {}): Promise<HostArchive> {
   const exclude = (options.exclude ?? []).map(trimSlashes);
   const entryless = new Set((options.entryless ?? []).map(trimSlashes));
-  const names = options.paths?.filter((p) => !entryless.has(p)) ??
-    await wholeTreeNames(root, exclude, entryless);
+  const names = options.paths ?? await wholeTreeNames(root, exclude, entryless);
   const args = [
     "--create",
     "--file=-",

@@ -17,7 +17,7 @@
  */
 import type { ParsedListing } from "./dir_listing.ts";
 import type { RejectedEntry } from "./extract.ts";
-import { lstatOrNull, type TargetGuard, within } from "./path_safety.ts";
+import { lstatOrNull, parentOf, type TargetGuard, within } from "./path_safety.ts";
 
 /** What {@link removeUnlisted} may not touch. */
 export interface PruneOptions {
@@ -64,8 +64,7 @@ export function removeUnlisted(
     }
     if (!guard.stillThere(dir, "directory")) {
       // Missing on the host (its parents checked first, never resolved): nothing to delete.
-      const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "";
-      if (!guard.stillThere(parent, "directory") || lstatOrNull(abs) !== null) {
+      if (!guard.stillThere(parentOf(dir), "directory") || lstatOrNull(abs) !== null) {
         result.rejected.push({
           name: dir,
           reason:

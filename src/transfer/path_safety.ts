@@ -133,6 +133,11 @@ export function normalizeName(name: string): string | { ok: false; reason: strin
   return parts.join("/");
 }
 
+/** The directory holding the relative path `rel` ("" for a top-level name). */
+export function parentOf(rel: string): string {
+  return rel.slice(0, Math.max(0, rel.lastIndexOf("/")));
+}
+
 /** Whether the relative path `rel` is one of `roots` or below one (all normalised). */
 export function within(rel: string, roots: string[]): boolean {
   return roots.some((root) => rel === root || rel.startsWith(`${root}/`));

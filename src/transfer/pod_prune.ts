@@ -10,6 +10,7 @@
  */
 import { quote } from "../hooks/step_environment.ts";
 import type { DirListing } from "./dir_listing.ts";
+import { parentOf } from "./path_safety.ts";
 
 /** The prune fragment's function: `kh_prune DIR NAME...` removes the children of DIR (`.` or
  * `./REL`) that are not among the NAMEs, unless they changed after the marker `$kh_m` (the pod's
@@ -65,8 +66,4 @@ export function podPruneListing(listings: DirListing[], keep: string[] = []): st
     const words = [...names, ...kept].map(quote).join(" ");
     return `kh_prune ${quote(dir === "" ? "." : `./${dir}`)} ${words}\n`;
   }).join("");
-}
-
-function parentOf(path: string): string {
-  return path.slice(0, Math.max(0, path.lastIndexOf("/")));
 }

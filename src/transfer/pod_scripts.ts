@@ -26,6 +26,7 @@
  */
 import { quote } from "../hooks/step_environment.ts";
 import { LISTING_MEMBER } from "./dir_listing.ts";
+import { parentOf } from "./path_safety.ts";
 import { acceptedLines, countProblem, RECEIPT_PREFIX, type SentCount } from "./receipt.ts";
 
 /** Where GNU tar's listing goes during an extraction (in kubehook's bookkeeping, never synced). */
@@ -143,7 +144,7 @@ export interface PackScriptOptions {
 }
 
 /** Where the listing is written in the pod, relative to the packed directory: never packed. */
-const LISTING_DIR = LISTING_MEMBER.slice(0, LISTING_MEMBER.lastIndexOf("/"));
+const LISTING_DIR = parentOf(LISTING_MEMBER);
 
 /** Lists the directories given after the listing file (`sh -c LIST_DIRS kh FILE DIR...`, from
  * `find -exec {} +`): `find D/. -maxdepth 1 -print0` is the listing format itself. A batch that
