@@ -1,5 +1,6 @@
 /**
- * Byte-array helpers shared by the tar reader and the WebSocket codec.
+ * Byte-array helpers shared by the tar reader, the WebSocket codec, the log reader and the
+ * secrets kubehook writes.
  *
  * @module
  */
@@ -13,4 +14,9 @@ export function concat(parts: Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return out;
+}
+
+/** Base64 of the UTF-8 bytes of `text` (`btoa` alone only takes Latin-1), as Secret data. */
+export function base64Utf8(text: string): string {
+  return btoa(Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join(""));
 }

@@ -12,7 +12,7 @@ import type { KubeAccess } from "../kube/config.ts";
 import { containerOf } from "../runner/input.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
 import { checkApi, checkNamespace, checkPermissions, checkRunnerPod } from "./cluster_checks.ts";
-import { planJobObjects } from "../pod/job_plan.ts";
+import { planJobObjects, workspacePathOutsideRunner } from "../pod/job_plan.ts";
 import { type CheckRow, formatTable } from "./table.ts";
 
 const HELP = `Usage: kubehook doctor
@@ -163,6 +163,7 @@ async function checkTemplate(settings: Settings): Promise<CheckRow> {
       { container: containerOf("busybox"), services },
       { ...settings, workspace: "copy" },
       undefined,
+      workspacePathOutsideRunner(null),
     );
     const containers = plan.pod.spec?.containers.map((c) => c.name).join(", ");
     const merged = `${path} parses and merges (containers: ${containers})`;

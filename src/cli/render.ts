@@ -10,7 +10,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { parseArgs } from "node:util";
 import { InputError, type Invocation, parseInvocation } from "../runner/input.ts";
 import { readSettings } from "../runner/settings.ts";
-import { type JobPlan, planJobObjects } from "../pod/job_plan.ts";
+import { type JobPlan, planJobObjects, workspacePathOutsideRunner } from "../pod/job_plan.ts";
 
 /** The runner pod name render assumes when ACTIONS_RUNNER_POD_NAME is unset. */
 export const DEFAULT_RUNNER_POD = "runner";
@@ -80,7 +80,12 @@ export async function render(rest: string[]): Promise<number> {
       metadata: { name: settings.runnerPodName },
       spec: { containers: [], nodeName: RUNNER_NODE_PLACEHOLDER },
     };
-    const plan = await planJobObjects(invocation.args, settings, runner);
+    const plan = await planJobObjects(
+      invocation.args,
+      settings,
+      runner,
+      workspacePathOutsideRunner(invocation.args.container),
+    );
     for (const warning of plan.warnings) console.error(`warning: ${warning}`);
     const header = [
       `What prepare_job creates for ${options.input}, in this order.`,

@@ -11,7 +11,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApiError } from "../kube/errors.ts";
 import { podsPath, secretsPath } from "../kube/paths.ts";
 import { waitForPodRunning } from "../kube/watch_pod.ts";
-import { planJobObjects } from "../pod/job_plan.ts";
+import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
 import { servicePorts } from "../pod/ports.ts";
 import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
@@ -39,7 +39,8 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
       );
     }
     const runner = await findRunnerPod(connection);
-    const plan = await planJobObjects(invocation.args, settings, runner);
+    const layout = workLayout(context.env);
+    const plan = await planJobObjects(invocation.args, settings, runner, workspacePathOf(layout));
     plan.warnings.forEach((w) => warning(w));
     const name = plan.pod.metadata!.name!;
     try {
@@ -59,7 +60,7 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
       const state: JobState = { jobPod: name, namespace, hasJobContainer: container !== null };
       let isAlpine = false;
       if (container) {
-        const brought = await bringWorkspaceIn(connection, state, workLayout(context.env), context);
+        const brought = await bringWorkspaceIn(connection, state, layout, context);
         state.sync = brought.sync;
         isAlpine = brought.isAlpine;
       }

@@ -15,7 +15,8 @@
 import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import type { WorkLayout } from "../runner/layout.ts";
 import { openExec } from "../kube/exec.ts";
-import { KUBELET_CREATED_WORK_DIRS } from "../pod/job_pod.ts";
+import { runtimeCreatedWorkDirs } from "../pod/action_directories.ts";
+import { workspacePathOf } from "../pod/job_plan.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import { chooseGzip, type LinkEstimate, updateLinkEstimate } from "../transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../transfer/copy.ts";
@@ -91,7 +92,7 @@ export async function bringWorkspaceIn(
       podPath: POD_WORK,
       gzip: chooseGzip(connection.settings.compression, undefined),
       exclude: EXCLUDED,
-      entryless: KUBELET_CREATED_WORK_DIRS,
+      entryless: runtimeCreatedWorkDirs(workspacePathOf(layout)),
       signal: context.signal,
     });
     report(transfer);
@@ -133,10 +134,11 @@ export async function stepUpload(
   const sync = state.sync;
   if (!sync) return { extractScript: "true", dispose };
   const changed = await listHostChanges(layout.work, sync.host, { exclude: EXCLUDED });
-  // The kubelet's root-owned directories go without an entry of their own (see packHostTree's
+  // The runtime's root-owned directories go without an entry of their own (see packHostTree's
   // `entryless`): left out here, so that the count the pod checks is exactly what is sent.
+  const entryless = runtimeCreatedWorkDirs(workspacePathOf(layout));
   const paths = [BOOKKEEPING, `${BOOKKEEPING}/steps`, relDir, `${relDir}/env`, ...changed.paths]
-    .filter((path) => !KUBELET_CREATED_WORK_DIRS.includes(path));
+    .filter((path) => !entryless.includes(path));
   // The pod removes what the runner deleted: children of the changed directories not listed.
   const listings = sync.podOnly === null
     ? []

@@ -40,6 +40,8 @@ export interface RequestOptions {
   query?: Query;
   /** Sent as JSON. */
   body?: unknown;
+  /** The body's media type; `application/json` by default (PATCH bodies name their kind). */
+  contentType?: string;
   /** Whether the call may be repeated after a 500/503/504 or a broken connection; defaults to
    * true for GET, HEAD, PUT and DELETE. Every method is repeated after a 429. */
   idempotent?: boolean;
@@ -131,6 +133,26 @@ export class KubeClient {
     });
   }
 
+  /** GETs `path` and returns its body as it streams (a followed pods/log); the call is retried
+   * only until the response starts. */
+  async stream(
+    path: string,
+    options: { query?: Query; signal?: AbortSignal } = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.send("GET", path, options);
+    return response.body ?? ReadableStream.from([]);
+  }
+
+  /** Strategic-merge-patches the object at `path` (a subresource such as
+   * `pods/{name}/ephemeralcontainers` included) and returns it as stored. */
+  patch<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("PATCH", path, {
+      body,
+      contentType: "application/strategic-merge-patch+json",
+      signal,
+    });
+  }
+
   /** POSTs `body` to the collection at `path` and returns the stored object. */
   create<T>(path: string, body: T, signal?: AbortSignal): Promise<T> {
     return this.request<T>("POST", path, { body, signal });
@@ -173,7 +195,9 @@ export class KubeClient {
       headers: {
         ...this.authHeaders(),
         Accept: "application/json",
-        ...(options.body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...(options.body === undefined
+          ? {}
+          : { "Content-Type": options.contentType ?? "application/json" }),
       },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: options.signal,

@@ -13,11 +13,11 @@ export function podsPath(namespace: string, name?: string): string {
   return named(`${ns(namespace)}/pods`, name);
 }
 
-/** `/api/v1/namespaces/{ns}/pods/{name}/{exec|attach|log}` */
+/** `/api/v1/namespaces/{ns}/pods/{name}/{exec|attach|log|ephemeralcontainers}` */
 export function podSubresourcePath(
   namespace: string,
   name: string,
-  subresource: "exec" | "attach" | "log",
+  subresource: "exec" | "attach" | "log" | "ephemeralcontainers",
 ): string {
   return `${podsPath(namespace, name)}/${subresource}`;
 }

@@ -30,6 +30,50 @@ export class PodStartError extends Error {
   }
 }
 
+/** Calls `look` with the pod as it is now and then with every change (a watch, resumed when the
+ * server ends it, re-listed after 410 Gone) until `look` returns a value, which it resolves with.
+ * `look` gets null when the pod was deleted. */
+export async function watchPod<T>(
+  client: KubeClient,
+  target: { namespace: string; name: string; signal?: AbortSignal },
+  look: (pod: V1Pod | null) => T | undefined | Promise<T | undefined>,
+): Promise<T> {
+  const { namespace, name, signal } = target;
+  let resourceVersion: string | undefined;
+  while (true) {
+    if (resourceVersion === undefined) {
+      let pod: V1Pod | null;
+      try {
+        pod = await client.get<V1Pod>(podsPath(namespace, name), { signal });
+      } catch (error) {
+        if (!(error instanceof KubeApiError && error.status === 404)) throw error;
+        pod = null;
+      }
+      resourceVersion = pod?.metadata?.resourceVersion;
+      const seen = await look(pod);
+      if (seen !== undefined) return seen;
+    }
+    try {
+      for await (
+        const event of client.watch<V1Pod>(podsPath(namespace), {
+          fieldSelector: `metadata.name=${name}`,
+          resourceVersion,
+          allowWatchBookmarks: "true",
+        }, signal)
+      ) {
+        resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+        if (event.type === "BOOKMARK") continue;
+        const seen = await look(event.type === "DELETED" ? null : event.object);
+        if (seen !== undefined) return seen;
+      }
+    } catch (error) {
+      // 410 Gone: our resourceVersion is too old; list again and watch from there.
+      if (error instanceof KubeApiError && error.status === 410) resourceVersion = undefined;
+      else throw error;
+    }
+  }
+}
+
 /** Resolves with the pod once all its containers run; throws {@link PodStartError} when it never
  * will, or when `timeoutMs` passes. */
 export async function waitForPodRunning(client: KubeClient, options: WaitOptions): Promise<V1Pod> {
@@ -43,51 +87,24 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
     why: "the pod was just created",
     unschedulable: false,
   };
-  let resourceVersion: string | undefined;
   try {
-    while (true) {
-      if (resourceVersion === undefined) {
-        const pod = await client.get<V1Pod>(podsPath(namespace, name), {
-          signal,
-        });
-        resourceVersion = pod.metadata?.resourceVersion;
-        verdict = classifyPod(pod);
-        if (verdict.state === "ready") return pod;
-        if (verdict.state === "failed") throw await startError(client, options, pod, verdict);
+    return await watchPod(client, { namespace, name, signal }, async (pod) => {
+      if (pod === null) {
+        throw new PodStartError(
+          `pod "${name}" in namespace "${namespace}" was deleted while kubehook waited for it ` +
+            `to start. Something else removed it (a cleanup, an operator, a person); run the job again.`,
+          { state: "failed", reason: "Deleted", message: "deleted" },
+        );
       }
-      try {
-        for await (
-          const event of client.watch<V1Pod>(podsPath(namespace), {
-            fieldSelector: `metadata.name=${name}`,
-            resourceVersion,
-            allowWatchBookmarks: "true",
-          }, signal)
-        ) {
-          resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
-          if (event.type === "BOOKMARK") continue;
-          if (event.type === "DELETED") {
-            throw new PodStartError(
-              `pod "${name}" in namespace "${namespace}" was deleted while kubehook waited for it ` +
-                `to start. Something else removed it (a cleanup, an operator, a person); run the job again.`,
-              { state: "failed", reason: "Deleted", message: "deleted" },
-            );
-          }
-          verdict = classifyPod(event.object);
-          if (verdict.state === "ready") return event.object;
-          if (verdict.state === "failed") {
-            throw await startError(client, options, event.object, verdict);
-          }
-          if (options.onWaiting && Date.now() - lastReport >= reportEveryMs) {
-            lastReport = Date.now();
-            options.onWaiting(verdict.why);
-          }
-        }
-      } catch (error) {
-        // 410 Gone: our resourceVersion is too old; list again and watch from there.
-        if (error instanceof KubeApiError && error.status === 410) resourceVersion = undefined;
-        else throw error;
+      verdict = classifyPod(pod);
+      if (verdict.state === "ready") return pod;
+      if (verdict.state === "failed") throw await startError(client, options, pod, verdict);
+      if (options.onWaiting && Date.now() - lastReport >= reportEveryMs) {
+        lastReport = Date.now();
+        options.onWaiting(verdict.why);
       }
-    }
+      return undefined;
+    });
   } catch (error) {
     if (deadline.aborted && !(error instanceof PodStartError)) {
       const why = verdict.state === "waiting" ? verdict.why.replace(/\.+$/, "") : "";

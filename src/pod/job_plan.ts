@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * const plan = await planJobObjects(invocation.args, readSettings(env), runnerPod);
+ * const plan = await planJobObjects(invocation.args, readSettings(env), runnerPod, "repo/repo");
  * for (const { secret } of plan.secrets) console.log(secret.metadata?.name);
  * console.log(plan.pod.spec?.containers.map((c) => c.name));
  * ```
@@ -20,11 +20,26 @@ import { jobPodName, secretName, serviceContainerNames } from "./names.ts";
 import { renderRegistrySecret } from "./registry_secret.ts";
 import type { Container } from "../runner/input.ts";
 import type { Settings } from "../runner/settings.ts";
+import { CONTAINER_WORK, type WorkLayout } from "../runner/layout.ts";
 
 /** What a job needs: prepare_job's arguments. */
 export interface JobArgs {
   container: Container | null;
   services: readonly Container[];
+}
+
+/** GITHUB_WORKSPACE relative to `<work>` (`<repo>/<repo>`), from the runner's layout. */
+export function workspacePathOf(layout: WorkLayout): string {
+  return layout.workspace.slice(layout.work.length + 1);
+}
+
+/** The workspace path outside a runner (render, doctor): the job container's working directory
+ * under `/__w` when the input has one, else `repo/repo`. */
+export function workspacePathOutsideRunner(container: Container | null): string {
+  const dir = container?.workingDirectory;
+  return dir?.startsWith(`${CONTAINER_WORK}/`) && dir.length > CONTAINER_WORK.length + 1
+    ? dir.slice(CONTAINER_WORK.length + 1).replace(/\/+$/, "")
+    : "repo/repo";
 }
 
 /** One image pull secret and what it is for. */
@@ -51,6 +66,7 @@ export async function planJobObjects(
   args: JobArgs,
   settings: Settings,
   runner: V1Pod | undefined,
+  workspacePath: string,
 ): Promise<JobPlan> {
   const { container, services } = args;
   const name = jobPodName(settings.runnerPodName);
@@ -83,6 +99,7 @@ export async function planJobObjects(
     imagePullSecrets: secrets.map((s) => s.secret.metadata!.name!),
     runnerImage: settings.runnerImage,
     workspace: workspaceSource(settings, runner),
+    workspacePath,
   });
   let warnings: string[] = [];
   if (settings.templatePath) {

@@ -2,7 +2,8 @@
  * The job pod prepare_job creates: the job container (named `job`) and every service in one pod, so
  * steps reach services on localhost; runner externals at `/__e` brought by an init container from the
  * runner image, as upstream does; `/__w`, `/github/home` and `/github/workflow` laid out as the runner
- * expects (protocol §4). Pure: {@link renderJobPod} returns the object, the hook creates it and
+ * expects (protocol §4), with the directories container actions see in volumes of their own
+ * (action_directories.ts), so a container step can run in this pod. Pure: {@link renderJobPod} returns the object, the hook creates it and
  * `kubehook render` prints it.
  *
  * @example
@@ -11,6 +12,7 @@
  *   name: "arc-x-workflow", runnerPodName: "arc-x", container: invocation.args.container,
  *   services: invocation.args.services, serviceNames: serviceContainerNames(["redis:7"]),
  *   imagePullSecrets: [], runnerImage: settings.runnerImage, workspace: { mode: "copy" },
+ *   workspacePath: "repo/repo",
  * });
  * ```
  * @module
@@ -29,6 +31,7 @@ import {
   CONTAINER_GITHUB_WORKFLOW,
   CONTAINER_WORK,
 } from "../runner/layout.ts";
+import { actionVolumes, jobActionMounts } from "./action_directories.ts";
 import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
 import { JOB_CONTAINER_NAME } from "./names.ts";
 import { containerPorts } from "./ports.ts";
@@ -80,6 +83,8 @@ export interface JobPodInput {
   /** Image providing `/home/runner/externals` (ACTIONS_RUNNER_IMAGE). */
   runnerImage: string;
   workspace: WorkspaceSource;
+  /** GITHUB_WORKSPACE relative to `<work>`: `<repo>/<repo>`. */
+  workspacePath: string;
 }
 
 /** Renders the job pod. No user or group IDs are set: the images decide, and a pod template adds a
@@ -91,7 +96,9 @@ export function renderJobPod(input: JobPodInput): V1Pod {
     );
   }
   const containers: V1Container[] = [];
-  if (input.container) containers.push(jobContainer(input.container));
+  if (input.container) {
+    containers.push(jobContainer(input.container, jobMounts(input.workspace, input.workspacePath)));
+  }
   input.services.forEach((service, i) =>
     containers.push(serviceContainer(service, input.serviceNames[i]))
   );
@@ -124,13 +131,17 @@ export function renderJobPod(input: JobPodInput): V1Pod {
   // Only the job container uses the workspace and externals; a services-only pod needs neither.
   if (input.container) {
     pod.spec!.initContainers = [externalsInit(input.runnerImage)];
-    pod.spec!.volumes = [workVolume(input.workspace), { name: EXTERNALS_VOLUME, emptyDir: {} }];
+    pod.spec!.volumes = [
+      workVolume(input.workspace),
+      { name: EXTERNALS_VOLUME, emptyDir: {} },
+      ...(input.workspace.mode === "copy" ? actionVolumes(input.workspacePath) : []),
+    ];
     Object.assign(pod.spec!, placement(input.workspace));
   }
   return pod;
 }
 
-function jobContainer(container: Container): V1Container {
+function jobContainer(container: Container, volumeMounts: V1VolumeMount[]): V1Container {
   const command = container.entryPoint
     ? { command: [container.entryPoint], args: [...container.entryPointArgs] }
     : { command: [...KEEP_ALIVE_COMMAND] };
@@ -152,7 +163,7 @@ function jobContainer(container: Container): V1Container {
       ...container.environmentVariables,
     }),
     ports: containerPorts(container.portMappings, `job container ${container.image}`),
-    volumeMounts: jobMounts(),
+    volumeMounts,
   };
 }
 
@@ -171,32 +182,26 @@ function serviceContainer(service: Container, name: string): V1Container {
   };
 }
 
-/** Parts of `<work>` mounted a second time, where the runner's Docker mode mounts them. */
+/** Volume mode: parts of the work volume mounted a second time, where the runner's Docker mode
+ * mounts them. */
 const WORK_SUBPATHS = {
   [CONTAINER_GITHUB_HOME]: "_temp/_github_home",
   [CONTAINER_GITHUB_WORKFLOW]: "_temp/_github_workflow",
 };
 
-/** The directories under `/__w` that the kubelet creates, as root, before the job container
- * starts: each subPath mount's directory and its parents. The workspace copy must not try to set
- * their mode or times (a non-root container user may not). */
-export const KUBELET_CREATED_WORK_DIRS: readonly string[] = [
-  ...new Set(
-    Object.values(WORK_SUBPATHS).flatMap((path) =>
-      path.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"))
-    ),
-  ),
-];
-
-function jobMounts(): V1VolumeMount[] {
+/** `/__w` and `/__e`; then, copying, the shared directories in their own volumes, or in volume
+ * mode the work volume's subPaths. */
+function jobMounts(source: WorkspaceSource, workspacePath: string): V1VolumeMount[] {
   return [
     { name: WORK_VOLUME, mountPath: CONTAINER_WORK },
     { name: EXTERNALS_VOLUME, mountPath: CONTAINER_EXTERNALS, readOnly: true },
-    ...Object.entries(WORK_SUBPATHS).map(([mountPath, subPath]) => ({
-      name: WORK_VOLUME,
-      mountPath,
-      subPath,
-    })),
+    ...(source.mode === "copy"
+      ? jobActionMounts(workspacePath)
+      : Object.entries(WORK_SUBPATHS).map(([mountPath, subPath]) => ({
+        name: WORK_VOLUME,
+        mountPath,
+        subPath,
+      }))),
   ];
 }
 

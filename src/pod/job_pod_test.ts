@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { type Container, containerOf } from "../runner/input.ts";
-import {
-  type JobPodInput,
-  KEEP_ALIVE_COMMAND,
-  KUBELET_CREATED_WORK_DIRS,
-  renderJobPod,
-} from "./job_pod.ts";
+import { type JobPodInput, KEEP_ALIVE_COMMAND, renderJobPod } from "./job_pod.ts";
 
 function container(over: Partial<Container> = {}): Container {
   return containerOf("node:20", { workingDirectory: "/__w/repo/repo", ...over });
@@ -21,6 +16,7 @@ function input(over: Partial<JobPodInput> = {}): JobPodInput {
     imagePullSecrets: [],
     runnerImage: "ghcr.io/actions/actions-runner:2.330.0",
     workspace: { mode: "copy" },
+    workspacePath: "repo/repo",
     ...over,
   };
 }
@@ -62,13 +58,13 @@ Deno.test("job container: keep-alive, env, working dir, mounts", () => {
   assert.deepEqual(job.volumeMounts, [
     { name: "work", mountPath: "/__w" },
     { name: "externals", mountPath: "/__e", readOnly: true },
-    { name: "work", mountPath: "/github/home", subPath: "_temp/_github_home" },
-    { name: "work", mountPath: "/github/workflow", subPath: "_temp/_github_workflow" },
-  ]);
-  assert.deepEqual(KUBELET_CREATED_WORK_DIRS, [
-    "_temp",
-    "_temp/_github_home",
-    "_temp/_github_workflow",
+    { name: "runner-temp", mountPath: "/__w/_temp" },
+    { name: "github-home", mountPath: "/__w/_temp/_github_home" },
+    { name: "github-home", mountPath: "/github/home" },
+    { name: "github-workflow", mountPath: "/__w/_temp/_github_workflow" },
+    { name: "github-workflow", mountPath: "/github/workflow" },
+    { name: "file-commands", mountPath: "/__w/_temp/_runner_file_commands" },
+    { name: "github-workspace", mountPath: "/__w/repo/repo" },
   ]);
   const custom = renderJobPod(input({
     container: container({ entryPoint: "/bin/app", entryPointArgs: ["--serve", "x"] }),
@@ -129,10 +125,15 @@ Deno.test("externals come from the runner image by an init container", () => {
     command: ["sh", "-c", "cp -R /home/runner/externals/. /mnt/externals/"],
     volumeMounts: [{ name: "externals", mountPath: "/mnt/externals" }],
   }]);
-  assert.deepEqual(spec.volumes, [{ name: "work", emptyDir: {} }, {
-    name: "externals",
-    emptyDir: {},
-  }]);
+  assert.deepEqual(spec.volumes, [
+    { name: "work", emptyDir: {} },
+    { name: "externals", emptyDir: {} },
+    { name: "runner-temp", emptyDir: {} },
+    { name: "github-home", emptyDir: {} },
+    { name: "github-workflow", emptyDir: {} },
+    { name: "file-commands", emptyDir: {} },
+    { name: "github-workspace", emptyDir: {} },
+  ]);
 });
 
 Deno.test("a job without a job container is services only", () => {
@@ -154,10 +155,16 @@ Deno.test("volume mode mounts the claim and pins the runner's node unless the sc
     useKubeScheduler: false,
   };
   const spec = renderJobPod(input({ workspace })).spec!;
-  assert.deepEqual(spec.volumes?.[0], {
-    name: "work",
-    persistentVolumeClaim: { claimName: "arc-x-work" },
-  });
+  assert.deepEqual(spec.volumes, [
+    { name: "work", persistentVolumeClaim: { claimName: "arc-x-work" } },
+    { name: "externals", emptyDir: {} },
+  ]);
+  assert.deepEqual(spec.containers[0].volumeMounts, [
+    { name: "work", mountPath: "/__w" },
+    { name: "externals", mountPath: "/__e", readOnly: true },
+    { name: "work", mountPath: "/github/home", subPath: "_temp/_github_home" },
+    { name: "work", mountPath: "/github/workflow", subPath: "_temp/_github_workflow" },
+  ]);
   assert.deepEqual(
     spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
     [{ matchFields: [{ key: "metadata.name", operator: "In", values: ["node-1"] }] }],

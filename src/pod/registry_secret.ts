@@ -13,6 +13,7 @@
  * @module
  */
 import type { V1OwnerReference, V1Secret } from "@kubernetes/client-node";
+import { base64Utf8 } from "../bytes.ts";
 import type { Registry } from "../runner/input.ts";
 
 /** The key Docker (and the kubelet) use for Docker Hub; the runner sends `serverUrl: ""` for it. */
@@ -35,7 +36,7 @@ export function renderRegistrySecret(input: RegistrySecretInput): V1Secret {
       [serverUrl || DOCKER_HUB_SERVER]: {
         username,
         password,
-        auth: base64(`${username}:${password}`),
+        auth: base64Utf8(`${username}:${password}`),
       },
     },
   };
@@ -49,11 +50,6 @@ export function renderRegistrySecret(input: RegistrySecretInput): V1Secret {
       labels: { ...input.labels },
       ...(input.ownerReferences?.length ? { ownerReferences: input.ownerReferences } : {}),
     },
-    data: { ".dockerconfigjson": base64(JSON.stringify(config)) },
+    data: { ".dockerconfigjson": base64Utf8(JSON.stringify(config)) },
   };
-}
-
-/** Base64 of the UTF-8 bytes (`btoa` alone only takes Latin-1). */
-function base64(text: string): string {
-  return btoa(Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join(""));
 }

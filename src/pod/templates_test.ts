@@ -23,6 +23,7 @@ Deno.test("every shipped template parses and merges into a job pod", async () =>
     imagePullSecrets: [],
     runnerImage: "ghcr.io/actions/actions-runner:latest",
     workspace: { mode: "copy" },
+    workspacePath: "repo/repo",
   });
   for (const file of files) {
     const template = await loadPodTemplate(new URL(file, TEMPLATES).pathname);

@@ -8,6 +8,15 @@ import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT, runKubehook } from "./cli_process.ts";
 
+/** The volumes of the directories container actions share with the job container. */
+const ACTION_VOLUMES = [
+  "runner-temp",
+  "github-home",
+  "github-workflow",
+  "file-commands",
+  "github-workspace",
+];
+
 const INPUT = `${REPO_ROOT}tests/fixtures/prepare_job.json`;
 const TEMPLATE = `${REPO_ROOT}tests/cli/fixtures/template.yaml`;
 const BROKEN = `${REPO_ROOT}tests/cli/fixtures/broken_template.yaml`;
@@ -63,7 +72,7 @@ Deno.test("render: prepare_job without a template prints the secret, then the jo
   assert.equal(job.workingDir, undefined, "steps cd themselves; the keep-alive needs none");
   assert.ok(job.env?.some((e) => e.name === "NODE_ENV" && e.value === "test"));
   assert.deepEqual(pod.spec!.initContainers?.map((c) => c.name), ["externals"]);
-  assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals"]);
+  assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals", ...ACTION_VOLUMES]);
   assert.ok(pod.spec!.volumes?.[0].emptyDir, "copy mode: work is an emptyDir");
   assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: secret.metadata!.name }]);
   assert.match(secret.metadata!.name!, /^runner-secret-[a-z0-9]{8}$/);
@@ -87,7 +96,12 @@ Deno.test("render: --template merges the template; unknown service entries warn"
   assert.ok(job.env?.some((e) => e.name === "NODE_ENV"), "template env is appended, not replacing");
   assert.deepEqual(job.volumeMounts?.at(-1), { name: "cache", mountPath: "/cache" });
   assert.deepEqual(redis.resources, { limits: { memory: "256Mi" } });
-  assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals", "cache"]);
+  assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), [
+    "work",
+    "externals",
+    ...ACTION_VOLUMES,
+    "cache",
+  ]);
   assert.match(stderr, /template\.yaml:22:7: "\$mysql" matches no container/);
 });
 

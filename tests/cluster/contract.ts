@@ -90,6 +90,9 @@ export interface PodRuntime {
   /** Starts running a stored pod in the background (image pull, init containers, containers) and
    * reports every status change through the store. `delayMs` comes from a pod-start-delay fault. */
   startPod(pod: V1Pod, options?: { delayMs?: number }): void;
+  /** Starts the ephemeral containers of `pod` (as stored after a `pods/ephemeralcontainers`
+   * update) that do not run yet; each runs once, never restarted, once the pod runs. */
+  addEphemeralContainers(pod: V1Pod): void;
   /** SIGTERM to every container, SIGKILL after the grace period, removes the sandbox, then calls
    * `store.removePod`. Resolves when the pod is gone. Safe to call for a pod never started. */
   deletePod(namespace: string, name: string, gracePeriodSeconds: number): Promise<void>;

@@ -1,8 +1,9 @@
 /**
  * What the local cluster needs from the host, checked in one place before anything starts: root
  * (pods are overlay mounts and network namespaces), `bwrap`, `unshare`, `nsenter`, `mount`, a
- * static busybox at /bin/busybox or /usr/bin/busybox (the busybox images' only binary) and
- * `openssl` (the API server's certificates). When something is missing, root with apt-get installs
+ * static busybox at /bin/busybox or /usr/bin/busybox (the busybox images' only binary),
+ * `openssl` (the API server's certificates) and a C compiler with a static libc (the distroless
+ * image's launcher). When something is missing, root with apt-get installs
  * it; otherwise the caller stops at once with the exact command to run.
  *
  * `deno task demo` calls it first; `.ci/run`-like scripts can run this file directly.
@@ -61,7 +62,15 @@ const PROGRAMS: Record<string, string> = {
   nsenter: "util-linux",
   mount: "mount",
   openssl: "openssl",
+  cc: "gcc",
 };
+/** Static C libraries (libc6-dev), which the distroless test image's `/app` links. */
+const STATIC_LIBC = [
+  "/usr/lib/x86_64-linux-gnu/libc.a",
+  "/usr/lib/aarch64-linux-gnu/libc.a",
+  "/usr/lib64/libc.a",
+  "/usr/lib/libc.a",
+];
 const BUSYBOX_PATHS = ["/bin/busybox", "/usr/bin/busybox"];
 /** ELF program header type of the dynamic loader's path: present only in dynamic executables. */
 const PT_INTERP = 3;
@@ -103,6 +112,9 @@ export async function findHostPrerequisites(
   const missing: Missing[] = Object.entries(PROGRAMS)
     .filter(([program]) => !onPath(program))
     .map(([program, pkg]) => ({ what: program, package: pkg }));
+  if (!STATIC_LIBC.some(isFile)) {
+    missing.push({ what: "a static C library (libc.a)", package: "libc6-dev" });
+  }
   const busybox = BUSYBOX_PATHS.find(isExecutable);
   if (busybox === undefined) {
     missing.push({ what: "busybox (at /bin/busybox)", package: "busybox-static" });
@@ -146,6 +158,14 @@ async function aptGet(args: string[]): Promise<void> {
       `\`apt-get ${args.join(" ")}\` failed (exit ${output.code}); run it yourself to see why:\n` +
         stderr,
     );
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
   }
 }
 

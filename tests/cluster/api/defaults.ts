@@ -21,7 +21,8 @@ export function defaultPullPolicy(image: string): "Always" | "IfNotPresent" {
   return tag === "" || tag === "latest" ? "Always" : "IfNotPresent";
 }
 
-function defaultContainer(c: Json): void {
+/** A container's defaults (also an ephemeral container's, when one is added). */
+export function defaultContainer(c: Json): void {
   if (typeof c.image === "string") c.imagePullPolicy ??= defaultPullPolicy(c.image);
   c.terminationMessagePath ??= "/dev/termination-log";
   c.terminationMessagePolicy ??= "File";

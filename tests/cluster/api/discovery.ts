@@ -65,6 +65,13 @@ export const CORE_V1: ApiResource[] = [
     verbs: ["create", "get"],
   },
   {
+    name: "pods/ephemeralcontainers",
+    singularName: "",
+    namespaced: true,
+    kind: "Pod",
+    verbs: ["get", "patch", "update"],
+  },
+  {
     name: "pods/exec",
     singularName: "",
     namespaced: true,

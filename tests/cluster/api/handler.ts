@@ -16,6 +16,7 @@ import {
 } from "./authz.ts";
 import type { ControlPlane } from "./control.ts";
 import { discoveryDocument } from "./discovery.ts";
+import { serveEphemeralContainers } from "./ephemeral.ts";
 import { serveExec } from "./exec.ts";
 import type { RawUpgrade } from "./front.ts";
 import type { Faults } from "./faults.ts";
@@ -169,6 +170,13 @@ async function dispatch(
   }
   if (route.resource === "pods" && route.name !== undefined) {
     if (route.subresource === "log") return serveLogs(context.control, resourceRoute, url);
+    if (route.subresource === "ephemeralcontainers") {
+      return await serveEphemeralContainers(
+        context.control,
+        { ...resourceRoute, name: route.name },
+        request,
+      );
+    }
     if (route.subresource === "exec" || route.subresource === "attach") {
       return await serveExec(context, resourceRoute, request, upgrade);
     }

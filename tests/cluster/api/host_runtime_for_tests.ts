@@ -83,6 +83,9 @@ export function createHostRuntime(store: ClusterStore): PodRuntime {
         })),
       }));
     },
+    addEphemeralContainers() {
+      // The stand-in runs no images; ephemeral containers are the real kubelet's business.
+    },
     async deletePod(namespace, name) {
       await stop(namespace, name);
       store.removePod(namespace, name);

@@ -15,6 +15,7 @@ type Json = unknown;
 const MERGE_KEYS: Record<string, string> = {
   containers: "name",
   initContainers: "name",
+  ephemeralContainers: "name",
   volumes: "name",
   env: "name",
   imagePullSecrets: "name",

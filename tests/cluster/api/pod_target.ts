@@ -34,6 +34,7 @@ export function resolveContainer(
   const names = [
     ...(pod.spec?.initContainers ?? []).map((c) => c.name),
     ...(pod.spec?.containers ?? []).map((c) => c.name),
+    ...(pod.spec?.ephemeralContainers ?? []).map((c) => c.name),
   ];
   const podName = pod.metadata?.name ?? "";
   if (requested) {

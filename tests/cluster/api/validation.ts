@@ -71,6 +71,9 @@ class Problems {
       field,
     });
   }
+  forbidden(field: string, detail: string): void {
+    this.causes.push({ reason: "FieldValueForbidden", message: `Forbidden: ${detail}`, field });
+  }
   /** A DNS-1123 label (≤ 63) or subdomain (≤ 253). */
   dnsName(field: string, value: unknown, kind: "label" | "subdomain"): void {
     if (typeof value !== "string" || value === "") return this.required(field);
@@ -161,6 +164,9 @@ function checkPod(p: Problems, pod: KubeObject): void {
       names.add(String(c.name));
     });
   }
+  if (spec.ephemeralContainers !== undefined) {
+    p.forbidden("spec.ephemeralContainers", "cannot be set on create");
+  }
   const policies = ["Always", "OnFailure", "Never"];
   if (spec.restartPolicy !== undefined && !policies.includes(String(spec.restartPolicy))) {
     p.unsupported("spec.restartPolicy", spec.restartPolicy, policies);
@@ -168,6 +174,90 @@ function checkPod(p: Problems, pod: KubeObject): void {
   asArray(spec.imagePullSecrets).forEach((s, i) => {
     if (!s.name) p.required(`spec.imagePullSecrets[${i}].name`);
   });
+}
+
+/** The fields an ephemeral container may set (the API server's allow list); probes, ports,
+ * resources and lifecycle hooks are for the pod's own workload only. */
+const EPHEMERAL_FIELDS = new Set([
+  "name",
+  "image",
+  "command",
+  "args",
+  "workingDir",
+  "env",
+  "envFrom",
+  "volumeMounts",
+  "volumeDevices",
+  "terminationMessagePath",
+  "terminationMessagePolicy",
+  "imagePullPolicy",
+  "securityContext",
+  "stdin",
+  "stdinOnce",
+  "tty",
+  "targetContainerName",
+]);
+
+/** Go's zero value, as the allow list judges a field: unset, empty, false or 0. */
+function isZero(value: unknown): boolean {
+  if (value === undefined || value === null || value === false || value === 0 || value === "") {
+    return true;
+  }
+  return typeof value === "object" && Object.keys(value).length === 0;
+}
+
+/** Throws 422 Invalid when a `pods/ephemeralcontainers` update from `before` to `after` would be
+ * refused: only ephemeral containers may be added, never changed or removed, each one valid. */
+export function validateEphemeralUpdate(before: KubeObject, after: KubeObject): void {
+  const p = new Problems();
+  const spec = (after.spec ?? {}) as Json;
+  const old = asArray((before.spec as Json | undefined)?.ephemeralContainers);
+  const added = asArray(spec.ephemeralContainers);
+  old.forEach((c) => {
+    const now = added.find((n) => n.name === c.name);
+    if (!now) {
+      p.forbidden(
+        "spec.ephemeralContainers",
+        `existing ephemeral containers "${c.name}" may not be removed\n`,
+      );
+    } else if (JSON.stringify(now) !== JSON.stringify(c)) {
+      p.forbidden(
+        `spec.ephemeralContainers[${added.indexOf(now)}]`,
+        `existing ephemeral containers "${c.name}" may not be changed\n`,
+      );
+    }
+  });
+  const volumes = new Set(asArray(spec.volumes).map((v) => String(v.name)));
+  const names = new Set(
+    [...asArray(spec.containers), ...asArray(spec.initContainers)].map((c) => String(c.name)),
+  );
+  const regular = new Set(asArray(spec.containers).map((c) => String(c.name)));
+  added.forEach((c, i) => {
+    const path = `spec.ephemeralContainers[${i}]`;
+    checkContainer(p, c, path, volumes);
+    if (names.has(String(c.name))) p.duplicate(`${path}.name`, c.name);
+    names.add(String(c.name));
+    for (const [field, value] of Object.entries(c)) {
+      if (!EPHEMERAL_FIELDS.has(field) && !isZero(value)) {
+        p.forbidden(`${path}.${field}`, "cannot be set for an Ephemeral Container");
+      }
+    }
+    asArray(c.volumeMounts).forEach((m, j) => {
+      for (const field of ["subPath", "subPathExpr"]) {
+        if (m[field]) {
+          p.forbidden(
+            `${path}.volumeMounts[${j}].${field}`,
+            "cannot be set for an Ephemeral Container",
+          );
+        }
+      }
+    });
+    const target = c.targetContainerName;
+    if (target !== undefined && !regular.has(String(target))) {
+      p.notFound(`${path}.targetContainerName`, target);
+    }
+  });
+  if (p.causes.length) throw invalid("Pod", after.metadata.name ?? "", p.causes);
 }
 
 function checkSecret(p: Problems, secret: KubeObject): void {

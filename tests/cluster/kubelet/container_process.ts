@@ -37,6 +37,9 @@ export interface ContainerLaunch {
   identity: Identity;
   /** Keep stdin open for attach (`stdin: true`); otherwise the process reads EOF. */
   stdin: boolean;
+  /** A PID namespace to join (`/proc/<pid>/ns/pid`) instead of a new one where the command is
+   * PID 1: an ephemeral container sharing its target container's processes. */
+  pidNamespace?: string;
 }
 
 /** A started container process. */
@@ -59,8 +62,11 @@ export class StartError extends Error {
   }
 }
 
-/** Mounts `options mountpoint` pairs until "--", then execs the rest with the info/block fds. */
-const MOUNT_THEN_EXEC = 'mount=$1; shift; while [ "$1" != -- ]; do "$mount" -t overlay overlay ' +
+/** Mounts `options mountpoint` pairs until "--", then execs the rest with the info/block fds.
+ * With `proc` 1 it first mounts a /proc of the PID namespace it joined: bwrap without a PID
+ * namespace of its own binds the /proc it finds, which would otherwise be the host's. */
+const MOUNT_THEN_EXEC = 'mount=$1 proc=$2; shift 2; if [ "$proc" = 1 ]; then "$mount" -t proc ' +
+  'proc /proc || exit 125; fi; while [ "$1" != -- ]; do "$mount" -t overlay overlay ' +
   '-o "$1" "$2" || exit 125; shift 2; done; shift; exec "$@" 3>&1 4<&0';
 
 /** Starts the process; throws {@link StartError} when it cannot. */
@@ -92,9 +98,11 @@ export async function startContainerProcess(
     );
   }
   await Deno.mkdir(root, { recursive: true });
+  await createMountPoints(launch);
   const child = new Deno.Command(tools.nsenter, {
     args: [
       `--net=${launch.netns}`,
+      ...(launch.pidNamespace ? [`--pid=${launch.pidNamespace}`] : []),
       "--",
       tools.unshare,
       "--mount",
@@ -106,6 +114,7 @@ export async function startContainerProcess(
       MOUNT_THEN_EXEC,
       "sh",
       tools.mount,
+      launch.pidNamespace ? "1" : "0",
       ...mounts,
       "--",
       tools.bwrap,
@@ -153,6 +162,46 @@ export async function startContainerProcess(
   };
 }
 
+/** Creates the directories that volume mounts need and the container's root lacks, mode 0755 as
+ * runc makes them (bwrap would make missing parents 0700, which a non-root user cannot enter):
+ * inside the volume that encloses the mount point, else in the upper directory of the image
+ * layer that does. Directories the image has are left alone (their owner and mode stay). */
+async function createMountPoints(launch: ContainerLaunch): Promise<void> {
+  const visible: Layer[] = [...launch.layers];
+  for (const bind of launch.binds) {
+    const isDir = (await Deno.stat(bind.source).catch(() => undefined))?.isDirectory ?? true;
+    const parts = bind.target.split("/").filter(Boolean);
+    const wanted = isDir ? parts.length : parts.length - 1;
+    for (let n = 1; n <= wanted; n++) {
+      const path = `/${parts.slice(0, n).join("/")}`;
+      if (resolveInRoot(visible, path)) continue;
+      const host = hostDirectoryFor(launch, visible, path);
+      await Deno.mkdir(host, { recursive: true, mode: 0o755 });
+    }
+    visible.push({ target: bind.target, lowers: [bind.source] });
+  }
+}
+
+/** Where `path` of the container's root lives on the host: under the deepest bind or, failing
+ * that, in the upper directory of the deepest image layer above it. */
+function hostDirectoryFor(launch: ContainerLaunch, visible: Layer[], path: string): string {
+  const above = (target: string) => target === "/" || path.startsWith(`${target}/`);
+  const deepest = <T extends { target: string }>(list: T[]) =>
+    list.filter((l) => above(l.target)).reduce<T | undefined>(
+      (best, l) => (!best || l.target.length > best.target.length ? l : best),
+      undefined,
+    );
+  const binds = visible.slice(launch.layers.length);
+  const bind = deepest(binds);
+  const layer = deepest([...launch.layers]);
+  if (bind && (!layer || bind.target.length >= layer.target.length)) {
+    return `${bind.lowers[0]}${path.slice(bind.target.length)}`;
+  }
+  const index = launch.layers.indexOf(layer!);
+  const rest = layer!.target === "/" ? path : path.slice(layer!.target.length);
+  return `${launch.runDir}/upper${index}${rest}`;
+}
+
 /** The wording runc uses when the command cannot be started. */
 export function runcFailure(problem: string): string {
   return "failed to create containerd task: failed to create shim task: OCI runtime create failed: " +
@@ -162,10 +211,9 @@ export function runcFailure(problem: string): string {
 function bwrapArgs(launch: ContainerLaunch, root: string): string[] {
   const args = [
     "--die-with-parent",
-    "--unshare-pid",
+    ...(launch.pidNamespace ? [] : ["--unshare-pid", "--as-pid-1"]),
     "--unshare-ipc",
     "--unshare-uts",
-    "--as-pid-1",
     "--hostname",
     launch.hostname,
     "--bind",

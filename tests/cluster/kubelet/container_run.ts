@@ -33,6 +33,8 @@ export interface ContainerSlot {
   active?: ActiveRun;
   /** Logs of the previous and the current (or last) run. */
   logs: ContainerLog[];
+  /** An ephemeral container's target: it joins that container's process namespace. */
+  targetContainerName?: string;
 }
 
 /** A running container process and the context exec reuses. */
@@ -50,6 +52,9 @@ export interface RunPlace {
   volumes: ReadonlyMap<string, PodVolume>;
   podIP: string;
   hostIP: string;
+  /** PID of a process whose PID namespace the container joins (an ephemeral container's
+   * target); its own namespace otherwise. */
+  pidOf?: number;
 }
 
 /** Runs `slot` once; resolves its exit code, or undefined when the pod was stopped before it ran. */
@@ -183,6 +188,7 @@ async function prepare(
     resolvFile: place.sandbox.resolvFile,
     env: processEnv(image.config, vars, { hostname, home }),
     argv: containerArgv(spec, image.config, vars),
+    ...(place.pidOf ? { pidNamespace: `/proc/${place.pidOf}/ns/pid` } : {}),
     workingDir: spec.workingDir || image.config.workingDir || "/",
     identity,
     stdin: spec.stdin === true,

@@ -21,6 +21,8 @@ export interface HostTools {
   mount: string;
   /** The host's node, copied into the actions-runner image's externals. */
   node: string | undefined;
+  /** The host's C compiler, which builds the distroless image's static `/app`. */
+  cc: string;
 }
 
 const REQUIRED = ["bwrap", "unshare", "nsenter", "busybox", "sh", "mount"] as const;
@@ -38,7 +40,11 @@ export function findHostTools(
         "Install them (Debian: apt-get install bubblewrap busybox-static util-linux).",
     );
   }
-  return { ...(found as Record<(typeof REQUIRED)[number], string>), node: find("node") };
+  return {
+    ...(found as Record<(typeof REQUIRED)[number], string>),
+    node: find("node"),
+    cc: find("cc") ?? "cc",
+  };
 }
 
 /** The absolute path of `name` in the first directory of `path` that has it, or undefined. */

@@ -11,6 +11,7 @@
  * | `debian`, `ubuntu`, `node`                 | the host's /usr and /etc, writable per container |
  * | `ghcr.io/actions/actions-runner`           | host userland plus /home/runner/externals/node20 |
  * | `registry.local/private/<name>`            | busybox, only with robot/s3cret pull credentials |
+ * | `distroless.local/app`                     | only `/app` (static busybox), ENTRYPOINT ["/app"] |
  *
  * Any tag or digest pulls; any other repository is not found.
  *
@@ -94,6 +95,11 @@ const CATALOGUE: Record<string, Entry> = {
   "docker.io/library/debian": HOST("etc-debian", { cmd: ["bash"] }),
   "docker.io/library/ubuntu": HOST("etc-ubuntu", { cmd: ["/bin/bash"] }),
   "docker.io/library/node": HOST("etc-debian", { cmd: ["node"] }),
+  "distroless.local/app": {
+    layers: ["distroless"],
+    config: { entrypoint: ["/app"] },
+    sizeBytes: 2_155_616,
+  },
   "ghcr.io/actions/actions-runner": {
     ...HOST("etc-runner", {
       cmd: ["bash"],

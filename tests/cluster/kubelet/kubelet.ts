@@ -58,6 +58,11 @@ export class Kubelet implements PodRuntime {
     worker.start(options.delayMs);
   }
 
+  addEphemeralContainers(pod: V1Pod): void {
+    const { namespace = "default", name = "" } = pod.metadata ?? {};
+    this.#workers.get(podKey(namespace, name))?.addEphemeral(pod);
+  }
+
   async deletePod(namespace: string, name: string, gracePeriodSeconds: number): Promise<void> {
     const key = podKey(namespace, name);
     const worker = this.#workers.get(key);

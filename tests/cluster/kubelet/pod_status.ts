@@ -33,6 +33,8 @@ export interface PodRecord {
   pod: V1Pod;
   initContainers: readonly ContainerRecord[];
   containers: readonly ContainerRecord[];
+  /** Added while the pod runs; never part of its phase or readiness. */
+  ephemeralContainers: ContainerRecord[];
   podIP: string;
   hostIP: string;
   startTime: string;
@@ -91,6 +93,12 @@ export function podStatus(record: PodRecord, previous: V1PodStatus | undefined):
   };
   if (record.initContainers.length > 0) {
     status.initContainerStatuses = record.initContainers.map((c) => containerStatus(c));
+  }
+  if (record.ephemeralContainers.length > 0) {
+    status.ephemeralContainerStatuses = record.ephemeralContainers.map((c) => ({
+      ...containerStatus(c),
+      ready: false,
+    }));
   }
   if (record.terminal) {
     Object.assign(status, { reason: record.terminal.reason, message: record.terminal.message });

@@ -4,11 +4,14 @@
  * missing), init containers one after another (a failure fails the pod under restartPolicy Never,
  * else is retried with back-off), then every container at once, restarted per restartPolicy with
  * kubelet's back-off (the first restart is immediate, then CrashLoopBackOff 10 s, 20 s, ... 5 min).
+ * Ephemeral containers added later run once each, as soon as the pod's init containers are
+ * done, never restarted and never part of the pod's phase; one naming a `targetContainerName`
+ * joins that container's process namespace.
  * Stopping (deletion, eviction) sends SIGTERM, then SIGKILL after the grace period.
  *
  * @module
  */
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { ClusterStore } from "../contract.ts";
 import type { HostTools } from "./host_tools.ts";
 import type { ImageStore } from "./images.ts";
@@ -30,7 +33,11 @@ export class PodWorker {
   readonly record: PodRecord;
   readonly initSlots: ContainerSlot[];
   readonly slots: ContainerSlot[];
+  readonly ephemeralSlots: ContainerSlot[] = [];
   #stop = new AbortController();
+  /** Where containers run, once the sandbox and volumes are ready and init containers are done. */
+  #place: RunPlace | undefined;
+  #ephemeralRuns: Promise<unknown>[] = [];
   #context: PodContext;
   #sandbox: PodSandbox | undefined;
   #lifecycle: Promise<void> = Promise.resolve();
@@ -61,6 +68,7 @@ export class PodWorker {
       pod,
       initContainers: this.initSlots.map((s) => s.record),
       containers: this.slots.map((s) => s.record),
+      ephemeralContainers: [],
       podIP,
       hostIP,
       startTime: timestamp(),
@@ -89,15 +97,50 @@ export class PodWorker {
     });
   }
 
-  /** The slot of `name` among containers and init containers. */
+  /** The slot of `name` among containers, init containers and ephemeral containers. */
   slot(name: string): ContainerSlot | undefined {
-    return [...this.slots, ...this.initSlots].find((s) => s.spec.name === name);
+    return this.#allSlots().find((s) => s.spec.name === name);
+  }
+
+  /** Takes the ephemeral containers of `pod` that are new and runs each once the pod runs. */
+  addEphemeral(pod: V1Pod): void {
+    for (const spec of pod.spec?.ephemeralContainers ?? []) {
+      if (this.ephemeralSlots.some((s) => s.spec.name === spec.name)) continue;
+      const slot: ContainerSlot = {
+        spec: spec as V1Container,
+        record: {
+          name: spec.name,
+          image: spec.image ?? "",
+          state: { waiting: { reason: "ContainerCreating" } },
+          restartCount: 0,
+        },
+        logs: [],
+        targetContainerName: spec.targetContainerName,
+      };
+      this.ephemeralSlots.push(slot);
+      this.record.ephemeralContainers.push(slot.record);
+      if (this.#place) this.#runEphemeral(slot, this.#place);
+    }
+    this.#context.publish();
+  }
+
+  #runEphemeral(slot: ContainerSlot, place: RunPlace): void {
+    const target = slot.targetContainerName
+      ? this.slots.find((s) => s.spec.name === slot.targetContainerName)
+      : undefined;
+    this.#ephemeralRuns.push(
+      runContainer(this.#context, slot, { ...place, pidOf: target?.active?.handle.pid }),
+    );
+  }
+
+  #allSlots(): ContainerSlot[] {
+    return [...this.slots, ...this.initSlots, ...this.ephemeralSlots];
   }
 
   /** Stops every container: SIGTERM, SIGKILL after `graceSeconds`; resolves when all are gone. */
   async stop(graceSeconds: number): Promise<void> {
     this.#stop.abort();
-    const running = [...this.initSlots, ...this.slots].filter((s) => s.active);
+    const running = this.#allSlots().filter((s) => s.active);
     for (const slot of running) {
       this.#context.event("Normal", "Killing", `Stopping container ${slot.spec.name}`);
       slot.active!.handle.signal(graceSeconds > 0 ? "SIGTERM" : "SIGKILL");
@@ -111,6 +154,7 @@ export class PodWorker {
     killer.abort();
     await grace;
     await this.#lifecycle;
+    await Promise.allSettled(this.#ephemeralRuns);
     await this.#sandbox?.release();
   }
 
@@ -124,7 +168,7 @@ export class PodWorker {
 
   /** Removes the sandbox directory (after {@link stop}). */
   async remove(): Promise<void> {
-    for (const slot of [...this.initSlots, ...this.slots]) {
+    for (const slot of this.#allSlots()) {
       for (const log of slot.logs) await log.close();
     }
     await (this.#sandbox?.remove() ?? Deno.remove(this.dir, { recursive: true }).catch(() => {}));
@@ -142,7 +186,14 @@ export class PodWorker {
     for (const slot of this.initSlots) {
       if (!await this.#runInit(slot, place)) return await this.#finish();
     }
-    await Promise.all(this.slots.map((slot) => this.#runMain(slot, place)));
+    this.#place = place;
+    const mains = Promise.all(this.slots.map((slot) => this.#runMain(slot, place)));
+    for (const slot of this.ephemeralSlots) this.#runEphemeral(slot, place);
+    await mains;
+    this.#place = undefined;
+    // The pod is done: the kubelet kills what is left of its ephemeral containers.
+    for (const slot of this.ephemeralSlots) slot.active?.handle.signal("SIGKILL");
+    await Promise.allSettled(this.#ephemeralRuns);
     await this.#finish();
   }
 

@@ -1,6 +1,6 @@
 /**
  * Builds the read-only layers the image catalogue stacks into container root filesystems: a
- * busybox-static root, small file layers (os-release, nginx's page, the runner's externals) and a
+ * busybox-static root, a distroless root holding only `/app`, small file layers (os-release, nginx's page, the runner's externals) and a
  * skeleton root whose /usr, /etc and library directories come from the host. Each layer is built
  * once per kubelet and shared by every container through overlayfs, so a pod costs no copies.
  *
@@ -11,6 +11,7 @@ import type { HostTools } from "./host_tools.ts";
 /** The cached layers, by name. */
 export type LayerName =
   | "busybox"
+  | "distroless"
   | "alpine"
   | "nginx"
   | "host"
@@ -44,6 +45,8 @@ export async function buildLayer(name: LayerName, dir: string, tools: HostTools)
   switch (name) {
     case "busybox":
       return await buildBusybox(dir, tools);
+    case "distroless":
+      return await buildDistrolessApp(`${dir}/app`, tools);
     case "alpine":
       return await writeFiles(dir, {
         "etc/alpine-release": "3.20.3\n",
@@ -93,6 +96,39 @@ async function buildBusybox(dir: string, tools: HostTools): Promise<void> {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
   });
+}
+
+/** The distroless image's only file: the static launcher of distroless_app.c (built with the
+ * host's C compiler) with the static busybox and its size appended. */
+export async function buildDistrolessApp(target: string, tools: HostTools): Promise<void> {
+  const launcher = `${target}.launcher`;
+  const source = new URL("./distroless_app.c", import.meta.url).pathname;
+  const built = await new Deno.Command(tools.cc, {
+    args: ["-static", "-Os", "-s", "-o", launcher, source],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!built.success) {
+    throw new Error(
+      `Cannot build the distroless.local/app image: ${tools.cc} failed: ` +
+        `${
+          new TextDecoder().decode(built.stderr).trim()
+        }. Install gcc and libc6-dev (static libc).`,
+    );
+  }
+  const busybox = await Deno.readFile(tools.busybox);
+  const size = new Uint8Array(8);
+  new DataView(size.buffer).setBigUint64(0, BigInt(busybox.byteLength), true);
+  const file = await Deno.open(target, { write: true, create: true, truncate: true, mode: 0o755 });
+  try {
+    for (const part of [await Deno.readFile(launcher), busybox, size]) {
+      let written = 0;
+      while (written < part.byteLength) written += await file.write(part.subarray(written));
+    }
+  } finally {
+    file.close();
+  }
+  await Deno.remove(launcher);
 }
 
 async function buildHostSkeleton(dir: string): Promise<void> {
