@@ -111,7 +111,7 @@ export function checkPermissions(
   namespace: string,
   user: string | undefined,
 ): Promise<CheckRow[]> {
-  return Promise.all(REQUIRED_PERMISSIONS.map(async ({ resource, verbs, why }) => {
+  return Promise.all(REQUIRED_PERMISSIONS.map(async ({ resource, verbs, why, optional }) => {
     const check = `RBAC ${resource}`;
     const answers = await Promise.all(verbs.map(async (verb) => {
       try {
@@ -136,7 +136,7 @@ export function checkPermissions(
       : "";
     return {
       check,
-      result: "FAIL",
+      result: optional ? "warn" : "FAIL",
       detail: `missing ${missing.join(", ")} in namespace "${namespace}": ${why}`,
       fix: `add this rule to the Role bound to ${
         user ? `"${user}"` : "the runner's service account"

@@ -26,6 +26,8 @@ export interface Permission {
   verbs: readonly string[];
   /** What fails without it, in a few words. */
   why: string;
+  /** kubehook works without it, another way (doctor warns instead of failing). */
+  optional?: boolean;
 }
 
 /** Everything kubehook does in its namespace. */
@@ -39,6 +41,13 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     resource: "pods/exec",
     verbs: ["get", "create"],
     why: "steps and workspace copies run over exec websockets",
+  },
+  {
+    resource: "pods/ephemeralcontainers",
+    verbs: ["patch"],
+    why:
+      "container steps run in the job pod (its network, no copy); without it, in pods of their own",
+    optional: true,
   },
   {
     resource: "pods/log",

@@ -1,26 +1,84 @@
 /**
- * run_container_step: container actions (`uses: docker://...` and Dockerfile actions) are not
- * supported yet; the hook says so plainly instead of failing obscurely.
+ * run_container_step: runs a container action (`uses: docker://image` or an action whose
+ * `runs.image` is an image) the way `docker run` would: the image's own entrypoint unless the step
+ * replaces it, the step's environment byte-exact, the `/github/*` directories, the job's services
+ * on the addresses the job container uses, live output and the container's own exit code.
+ *
+ * Where it runs: as an ephemeral container of the job pod when the job has a job container and
+ * copies its workspace (no copy at all, same network); otherwise — no job container, volume mode,
+ * a private image, or a Role without `pods/ephemeralcontainers` — in a pod of its own that gets
+ * the workspace streamed in and out. docs/design.md says why.
  *
  * @module
  */
 import type { Invocation } from "../runner/input.ts";
-import type { HookContext } from "./context.ts";
+import { workLayout } from "../runner/layout.ts";
+import { type StateResponse, writeResponse } from "../runner/response.ts";
+import { warning } from "../runner/workflow_commands.ts";
+import { workspacePathOf } from "../pod/job_plan.ts";
+import { randomSuffix } from "../pod/names.ts";
+import { connect, type HookContext, jobState } from "./context.ts";
+import { NOT_PERMITTED, runEphemeralStep } from "./ephemeral_step.ts";
+import { runPodStep } from "./pod_step.ts";
+import { stepSecret } from "./step_secret.ts";
 
 type RunContainerStep = Invocation & { command: "run_container_step" };
 
-/** Fails with a clear message naming the action's image or Dockerfile. */
-export function runContainerStep(
+/** Runs the step; resolves with the container's exit code (the hook's exit code). */
+export async function runContainerStep(
   invocation: RunContainerStep,
-  _context: HookContext,
+  context: HookContext,
 ): Promise<number> {
-  const what = invocation.args.image
-    ? `image "${invocation.args.image}"`
-    : `Dockerfile ${invocation.args.dockerfile}`;
-  return Promise.reject(
-    new Error(
-      `container steps are not supported by this kubehook version yet (step uses ${what}). ` +
-        `Run the tool from a script step in the job container instead, or use a JavaScript action.`,
-    ),
-  );
+  const step = invocation.args;
+  if (!step.image) {
+    throw new Error(
+      `Dockerfile actions are not supported by this kubehook version yet (step builds ` +
+        `${step.dockerfile}). Use an action that publishes an image (runs.image: docker://...).`,
+    );
+  }
+  const state = invocation.state?.jobPod
+    ? jobState(invocation.state, "run_container_step")
+    : undefined;
+  using connection = await connect(context);
+  const { settings } = connection;
+  const layout = workLayout(context.env);
+  const workspacePath = workspacePathOf(layout);
+  const env = stepSecret(settings.runnerPodName, step.environmentVariables);
+  let code: number | typeof NOT_PERMITTED = NOT_PERMITTED;
+  if (state?.hasJobContainer && settings.workspace === "copy" && !step.registry) {
+    code = await runEphemeralStep({
+      connection,
+      context,
+      state,
+      layout,
+      step,
+      name: `step-${randomSuffix(8)}`,
+      workspacePath,
+      env,
+    });
+    if (code === NOT_PERMITTED) {
+      warning(
+        `kubehook may not add ephemeral containers to the job pod (the Role lacks "patch" on ` +
+          `"pods/ephemeralcontainers", see examples/rbac.yaml), so this step runs in a pod of its ` +
+          "own: its workspace is copied in and out, and the job's services are not on localhost.",
+      );
+    }
+  }
+  if (code === NOT_PERMITTED) {
+    code = await runPodStep({
+      connection,
+      context,
+      layout,
+      step,
+      workspacePath,
+      workspace: settings.workspace === "copy"
+        ? { mode: "copy" }
+        : { mode: "volume", claimName: settings.claimName, useKubeScheduler: true },
+      env,
+      state: state?.hasJobContainer ? state : undefined,
+    });
+  }
+  const response: StateResponse = state ? { state: { ...state } } : {};
+  await writeResponse(invocation.responseFile, response);
+  return code;
 }

@@ -31,6 +31,7 @@ import { podExtractScript, podMarkScript, podWindowEndScript } from "../transfer
 import { podPruneListing, podPruneScript } from "../transfer/pod_prune.ts";
 import { parentOf } from "../transfer/path_safety.ts";
 import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
+import { parseReceipt } from "../transfer/receipt.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
 
 /** kubehook's own directory under `<work>` and `/__w`. */
@@ -118,18 +119,21 @@ export interface StepUpload {
   dispose(): Promise<void>;
 }
 
-/** Writes the step's environment file under `<work>/.kubehook/steps/<id>/env` and prepares the
- * upload of it plus everything the runner changed since the last sync. */
+/** Writes the step's environment file (a script step's; a container step has none) under
+ * `<work>/.kubehook/steps/<id>/env` and prepares the upload of it plus everything the runner
+ * changed since the last sync. */
 export async function stepUpload(
   state: JobState,
   layout: WorkLayout,
   id: string,
-  environment: string,
+  environment?: string,
 ): Promise<StepUpload> {
   const relDir = `${BOOKKEEPING}/steps/${id}`;
   const hostDir = `${layout.work}/${relDir}`;
   await Deno.mkdir(hostDir, { recursive: true, mode: 0o700 });
-  await Deno.writeTextFile(`${hostDir}/env`, environment, { mode: 0o600 });
+  if (environment !== undefined) {
+    await Deno.writeTextFile(`${hostDir}/env`, environment, { mode: 0o600 });
+  }
   const dispose = () => Deno.remove(hostDir, { recursive: true }).catch(() => {});
   const sync = state.sync;
   if (!sync) return { extractScript: "true", dispose };
@@ -137,8 +141,13 @@ export async function stepUpload(
   // The runtime's root-owned directories go without an entry of their own (see packHostTree's
   // `entryless`): left out here, so that the count the pod checks is exactly what is sent.
   const entryless = runtimeCreatedWorkDirs(workspacePathOf(layout));
-  const paths = [BOOKKEEPING, `${BOOKKEEPING}/steps`, relDir, `${relDir}/env`, ...changed.paths]
-    .filter((path) => !entryless.includes(path));
+  const paths = [
+    BOOKKEEPING,
+    `${BOOKKEEPING}/steps`,
+    relDir,
+    ...(environment !== undefined ? [`${relDir}/env`] : []),
+    ...changed.paths,
+  ].filter((path) => !entryless.includes(path));
   // The pod removes what the runner deleted: children of the changed directories not listed.
   const listings = sync.podOnly === null
     ? []
@@ -171,6 +180,39 @@ export async function stepUpload(
     },
     dispose,
   };
+}
+
+/** Sends a step's upload on an exec of its own (a container step: nothing starts with it) and
+ * checks it arrived whole; throws saying what the pod's tar reported. */
+export async function sendStepUpload(
+  connection: Connection,
+  state: JobState,
+  upload: StepUpload,
+  signal?: AbortSignal,
+): Promise<void> {
+  const session = await openExec(connection.client, {
+    ...target(state),
+    command: ["sh", "-c", upload.extractScript],
+    stdin: upload.stream !== undefined,
+    signal,
+  });
+  const sending = upload.stream
+    ? upload.stream().then((stream) => stream.pipeTo(session.stdin!)).catch(() => session.close())
+    : Promise.resolve();
+  const [result, , stderr] = await Promise.all([
+    session.result,
+    session.stdout.cancel(),
+    new Response(session.stderr).text(),
+    sending,
+  ]);
+  if (result.kind === "exited" && result.exitCode === 0) return;
+  const { messages } = parseReceipt(stderr);
+  throw new Error(
+    `kubehook could not bring the runner's changes into container "${JOB_CONTAINER_NAME}" of pod ` +
+      `${state.namespace}/${state.jobPod} before the step (${
+        result.kind === "lost" ? result.reason : `exit ${result.exitCode}`
+      }): ${messages || "no message"}. The job image needs a POSIX sh and tar.`,
+  );
 }
 
 /** After a step: brings back what changed in the pod since the step's upload (the file-command
@@ -255,14 +297,92 @@ export async function bringWorkspaceBack(
   }
 }
 
+/** The file a step pod's init container waits for: its whole `<work>` has arrived. */
+export const WORK_READY = `${POD_WORK}/${BOOKKEEPING}/ready`;
+
+/** A container step's own pod: copies the whole `<work>` into `target` (the pod's init
+ * container), stamps the change marker and then creates {@link WORK_READY}. Resolves with the
+ * marker, from which {@link copyWorkChangesBack} brings the step's changes back. */
+export async function copyWorkInto(
+  connection: Connection,
+  target: PodTarget,
+  layout: WorkLayout,
+  signal: AbortSignal,
+): Promise<string> {
+  report(
+    await copyToPod(connection.client, target, {
+      hostPath: layout.work,
+      podPath: POD_WORK,
+      gzip: chooseGzip(connection.settings.compression, undefined),
+      exclude: EXCLUDED,
+      entryless: runtimeCreatedWorkDirs(workspacePathOf(layout)),
+      signal,
+    }),
+  );
+  const mark = podMark("step-pod");
+  await runIn(connection, target, `${podMarkScript(mark)} && : >${WORK_READY}`);
+  return mark;
+}
+
+/** A container step's own pod: brings back what changed in `target` since `since` (and what it
+ * deleted). */
+export async function copyWorkChangesBack(
+  connection: Connection,
+  target: PodTarget,
+  layout: WorkLayout,
+  since: string,
+): Promise<void> {
+  const transfer = await copyFromPod(connection.client, target, {
+    hostPath: layout.work,
+    podPath: POD_WORK,
+    gzip: false,
+    since,
+    exclude: EXCLUDED,
+    listing: true,
+  });
+  if (transfer.entries > 0 || transfer.deleted > 0 || transfer.rejected.length > 0) {
+    group("kubehook: the step's changes, back to the runner");
+    report(transfer);
+    endGroup();
+  }
+}
+
+/** Brings what the runner changed since the last sync into the job container (after a step that
+ * ran in a pod of its own), so the next step and cleanup see it there. */
+export async function pushRunnerChanges(
+  connection: Connection,
+  state: JobState,
+  layout: WorkLayout,
+  id: string,
+): Promise<void> {
+  if (!state.sync) return;
+  const host = await syncMarkNow();
+  const upload = await stepUpload(state, layout, id);
+  try {
+    await sendStepUpload(connection, state, upload);
+  } finally {
+    await upload.dispose();
+  }
+  state.sync = { ...state.sync, host };
+}
+
 /** Runs a short script in the job container and returns its output; throws when it fails. */
-async function execText(
+function execText(
   connection: Connection,
   state: JobState,
   script: string,
 ): Promise<{ stdout: string }> {
+  return runIn(connection, target(state), script);
+}
+
+/** Runs a short script in a container and returns its output; throws when it fails. */
+async function runIn(
+  connection: Connection,
+  where: PodTarget,
+  script: string,
+): Promise<{ stdout: string }> {
   const session = await openExec(connection.client, {
-    ...target(state),
+    ...where,
     command: ["sh", "-c", script],
     stdin: false,
   });
@@ -273,7 +393,7 @@ async function execText(
   ]);
   if (result.kind !== "exited" || result.exitCode !== 0) {
     throw new Error(
-      `A setup command in container "${JOB_CONTAINER_NAME}" of pod ${state.namespace}/${state.jobPod} ` +
+      `A setup command in container "${where.container}" of pod ${where.namespace}/${where.pod} ` +
         `failed (${result.kind === "lost" ? result.reason : `exit ${result.exitCode}`}): ` +
         `${stderr.trim() || "no message"}. The job image needs a POSIX sh with touch and cat.`,
     );

@@ -183,7 +183,7 @@ async function logTail(
 }
 
 /** The newest Warning event about the pod, or undefined (events are a courtesy: never fail on them). */
-async function latestWarning(
+export async function latestWarning(
   client: KubeClient,
   namespace: string,
   name: string,

@@ -136,7 +136,7 @@ export function renderJobPod(input: JobPodInput): V1Pod {
       { name: EXTERNALS_VOLUME, emptyDir: {} },
       ...(input.workspace.mode === "copy" ? actionVolumes(input.workspacePath) : []),
     ];
-    Object.assign(pod.spec!, placement(input.workspace));
+    Object.assign(pod.spec!, workPlacement(input.workspace));
   }
   return pod;
 }
@@ -226,7 +226,7 @@ function workVolume(source: WorkspaceSource): V1Volume {
 /** Volume mode without the scheduler's freedom: require the runner's node, where a ReadWriteOnce
  * work volume is attached. Affinity (not `nodeName`) keeps the scheduler's resource checks and its
  * "why unschedulable" events. */
-function placement(source: WorkspaceSource): Partial<NonNullable<V1Pod["spec"]>> {
+export function workPlacement(source: WorkspaceSource): Partial<NonNullable<V1Pod["spec"]>> {
   if (source.mode === "copy" || source.useKubeScheduler) return {};
   if (!source.runnerNodeName) {
     throw new Error(

@@ -210,13 +210,14 @@ function container(value: unknown, path: string, imageRequired: boolean): Contai
   };
 }
 
-function registry(value: unknown, path: string): Registry {
+/** The runner sends a registry object with null fields where a container has no credentials
+ * (container actions always): that is no registry. */
+function registry(value: unknown, path: string): Registry | null {
   const r = object(value, path);
-  return {
-    username: optStr(r.username, `${path}.username`) ?? "",
-    password: optStr(r.password, `${path}.password`) ?? "",
-    serverUrl: optStr(r.serverUrl, `${path}.serverUrl`) ?? "",
-  };
+  const username = optStr(r.username, `${path}.username`) ?? "";
+  const password = optStr(r.password, `${path}.password`) ?? "";
+  if (username === "" && password === "") return null;
+  return { username, password, serverUrl: optStr(r.serverUrl, `${path}.serverUrl`) ?? "" };
 }
 
 function mount(value: unknown, path: string): Mount {

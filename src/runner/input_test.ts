@@ -33,7 +33,10 @@ Deno.test("prepare_job: container and services are typed, nulls become empty", (
     entryPointArgs: null,
     portMappings: null,
   };
-  const inv = parseInvocation(invocation("prepare_job", { container, services: [service] }));
+  const anonymous = { ...service, registry: { username: null, password: null, serverUrl: null } };
+  const inv = parseInvocation(
+    invocation("prepare_job", { container, services: [service, anonymous] }),
+  );
   assert.equal(inv.command, "prepare_job");
   if (inv.command !== "prepare_job") return;
   assert.equal(inv.state, null);
@@ -48,6 +51,7 @@ Deno.test("prepare_job: container and services are typed, nulls become empty", (
   assert.deepEqual(inv.args.services[0].portMappings, []);
   assert.deepEqual(inv.args.services[0].entryPointArgs, []);
   assert.equal(inv.args.services[0].registry, null);
+  assert.equal(inv.args.services[1].registry, null, "a registry without credentials is none");
 });
 
 Deno.test("prepare_job without a job container", () => {

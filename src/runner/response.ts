@@ -36,7 +36,8 @@ export interface PrepareJobResponse {
 
 /** What a later hook may return: a new state, or nothing (the runner keeps the old one). */
 export interface StateResponse {
-  state: Record<string, unknown>;
+  /** Absent: the runner keeps the state it has (a job without a job pod has none). */
+  state?: Record<string, unknown>;
 }
 
 /** Inputs of {@link prepareJobResponse}. */

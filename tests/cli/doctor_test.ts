@@ -86,7 +86,10 @@ Deno.test("doctor against the local cluster", async (t) => {
     assert.equal(resultOf(rows, 'namespace "default"'), "skip");
     // Without ACTIONS_RUNNER_POD_NAME there is no runner pod to look for.
     assert.equal(resultOf(rows, "runner pod"), "warn");
-    assert.match(rows.get("API server")!.text, /as "system:serviceaccount:default:runner"/);
+    assert.match(
+      rows.get("API server")!.text,
+      /as "system:serviceaccount:default:kubehook-runner"/,
+    );
   });
 
   await t.step("restricted: pods/exec is missing, the fix is the Role rule", async () => {
@@ -96,7 +99,7 @@ Deno.test("doctor against the local cluster", async (t) => {
     assert.equal(resultOf(rows, "RBAC pods/exec"), "FAIL");
     const text = rows.get("RBAC pods/exec")!.text;
     assert.match(text, /missing get, create in namespace "default"/);
-    assert.match(text, /Role bound to "system:serviceaccount:default:restricted"/);
+    assert.match(text, /Role bound to "system:serviceaccount:default:kubehook-restricted"/);
     assert.match(
       text,
       /- apiGroups: \[""\]\n\s+resources: \["pods\/exec"\]\n\s+verbs: \["get", "create"\]/,

@@ -130,7 +130,7 @@ Deno.test("api server", async (t) => {
       assert.equal(denied.status, 403);
       assert.equal(
         denied.body.message,
-        'namespaces is forbidden: User "system:serviceaccount:default:runner" cannot list ' +
+        'namespaces is forbidden: User "system:serviceaccount:default:kubehook-runner" cannot list ' +
           'resource "namespaces" in API group "" at the cluster scope',
       );
       const allowed = await api.json("/api/v1/namespaces/default/pods", { as: "restricted" });

@@ -83,6 +83,8 @@ export interface LogOptions {
   /** RFC 3339; only lines written at or after it. */
   sinceTime?: string;
   previous?: boolean;
+  /** Each line prefixed with the RFC 3339 time it was written and a space, as kubelet does. */
+  timestamps?: boolean;
 }
 
 /** The kubelet, as the API server drives it. */

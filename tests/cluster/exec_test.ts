@@ -64,7 +64,7 @@ Deno.test("exec websockets", async (t) => {
     assert.match(denied.head, /^HTTP\/1.1 403/);
     assert.equal(
       JSON.parse(denied.body).message,
-      'pods "alpha" is forbidden: User "system:serviceaccount:default:restricted" cannot get ' +
+      'pods "alpha" is forbidden: User "system:serviceaccount:default:kubehook-restricted" cannot get ' +
         'resource "pods/exec" in API group "" in the namespace "default"',
     );
     const allowed = await api.rawExec(execPath("command=true&stdout=1"), "runner");

@@ -199,7 +199,7 @@ Deno.test({
       assert.notEqual(denied.code, 0);
       assert.match(
         denied.stderr,
-        /Forbidden.*system:serviceaccount:default:restricted.*"pods\/exec"/,
+        /Forbidden.*system:serviceaccount:default:kubehook-restricted.*"pods\/exec"/,
       );
     });
 

@@ -49,6 +49,7 @@ Deno.test("examples/rbac.yaml grants exactly the documented permissions", async 
   assert.deepEqual(granted, [
     "/pods: create,delete,get,list,watch",
     "/pods/exec: create,get",
+    "/pods/ephemeralcontainers: patch",
     "/pods/log: get",
     "/secrets: create,delete,get,list",
     "/events: list,watch",

@@ -7,24 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { jobContainer } from "../support/runner_sim.ts";
+import { EDGE_VALUES, printedValues, printValuesScript, SECRET } from "../support/edge_values.ts";
 import { assertHookFailed, assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
-
-/** Values the runner may hand a step: every one must arrive byte for byte. */
-const EDGE_VALUES: Record<string, string> = {
-  NEWLINES: "line one\nline two\n\nlast line\n",
-  QUOTES: `single ' double " both '" backslash \\ end`,
-  DOLLARS: "$HOME ${PATH} $(id -u) $$ $1 $",
-  BACKTICKS: "`uname -a` and `id`",
-  EQUALS: "a=b==c=",
-  NON_ASCII: "héllo wörld ✓ 日本語 🚀",
-  EMPTY: "",
-  SPACES: "  leading and trailing  ",
-  CONTROL: "tab\there\r\nthen\x01soh",
-  SEMICOLONS: "; exit 7; echo pwned &",
-};
-
-/** A value that must never be visible outside the step's environment. */
-const SECRET = "kubehook-test-secret-5f1d9c";
 
 Deno.test("a job container runs steps like the runner expects", async (t) => {
   await using hc = await HookCluster.start();
@@ -56,10 +40,7 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
         async () => {
           const names = Object.keys(EDGE_VALUES);
           // base64 keeps every byte visible, including trailing newlines command substitution drops.
-          const script =
-            names.map((name) =>
-              `printf '%s=%s\\n' ${name} "$(printf '%s' "$${name}" | base64 -w0)"`
-            ).join("\n") +
+          const script = printValuesScript(names) +
             '\necho "EMPTY_IS=${EMPTY+set}"' +
             // Processes may end between the glob and the read (the step's follower polls).
             "\nfor f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <\"$f\" 2>/dev/null || continue; echo; done\n";
@@ -68,17 +49,7 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
             env: { ...EDGE_VALUES, SECRET_TOKEN: SECRET },
           });
           assertHookOk(step);
-          const utf8 = new TextDecoder();
-          for (const name of names) {
-            const line = step.stdout.split("\n").find((l) => l.startsWith(`${name}=`));
-            assert.ok(line !== undefined, `${name} was not printed:\n${step.stdout}`);
-            assert.equal(
-              utf8.decode(
-                Uint8Array.from(atob(line.slice(name.length + 1)), (c) => c.charCodeAt(0)),
-              ),
-              EDGE_VALUES[name],
-            );
-          }
+          assert.deepEqual(printedValues(step.stdout, names), EDGE_VALUES);
           assert.match(step.stdout, /^EMPTY_IS=set$/m, "an empty value must be set, not dropped");
           assert.match(step.stdout, /^bash .*\/__w\/_temp\/[0-9a-f-]+\.sh $/m, "no process listed");
           assert.ok(

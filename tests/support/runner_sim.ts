@@ -207,7 +207,12 @@ export class RunnerSim implements AsyncDisposable {
 
   /** A container action (`uses: docker://...` or a Dockerfile action): `/github/*` paths, as the
    * runner sends them. */
-  async containerStep(container: Container): Promise<HookResult> {
+  containerStep(container: Container): Promise<HookResult> {
+    return this.startContainerStep(container).then((run) => run.result);
+  }
+
+  /** Starts a container action and returns at once, for tests that watch output or cancel. */
+  async startContainerStep(container: Container): Promise<HookRun> {
     const guid = crypto.randomUUID();
     const env = {
       GITHUB_WORKSPACE: "/github/workspace",
@@ -221,7 +226,8 @@ export class RunnerSim implements AsyncDisposable {
       workingDirectory: "/github/workspace",
       environmentVariables: { ...env, ...container.environmentVariables },
     };
-    return await this.#withFileCommands(await this.start("run_container_step", args).result, guid);
+    const run = this.start("run_container_step", args);
+    return { hook: run.hook, result: run.result.then((r) => this.#withFileCommands(r, guid)) };
   }
 
   async #withFileCommands(result: HookResult, guid: string): Promise<HookResult> {

@@ -3,12 +3,14 @@
  * `admin`, `runner` and `restricted`) and an RBAC-style decision per request, with the
  * Kubernetes wording for denials.
  *
- * `runner` holds what kubehook's documented Role grants; `restricted` is the same without
- * `pods/exec`. Their rules hold in every namespace (as if the Role were bound in each) but never
- * at cluster scope.
+ * `runner` is the ServiceAccount of `examples/rbac.yaml`, holding the rules of its Role — read
+ * from the shipped file, so the tests prove the manifest users apply — bound in namespace
+ * `default` only, as its RoleBinding would be there; `restricted` is the same without
+ * `pods/exec`. Neither holds anything in another namespace or at cluster scope.
  *
  * @module
  */
+import { parseAllDocuments } from "yaml";
 
 /** The three identities, named after their kubeconfig contexts. */
 export type Identity = "admin" | "runner" | "restricted";
@@ -16,7 +18,7 @@ export type Identity = "admin" | "runner" | "restricted";
 /** An authenticated caller. */
 export interface User {
   identity: Identity;
-  /** The user name Kubernetes would report (`system:serviceaccount:default:runner`). */
+  /** The user name Kubernetes would report (`system:serviceaccount:default:kubehook-runner`). */
   name: string;
   token: string;
 }
@@ -32,13 +34,37 @@ export interface ResourceAttributes {
   name?: string;
 }
 
-const RUNNER_RULES: Record<string, string[]> = {
-  "pods": ["get", "list", "watch", "create", "delete"],
-  "pods/exec": ["get", "create"],
-  "pods/log": ["get"],
-  "secrets": ["get", "list", "create", "delete"],
-  "events": ["list", "watch"],
-};
+/** The namespace the runner's Role is bound in (the kubeconfig contexts' namespace). */
+export const ROLE_NAMESPACE = "default";
+
+/** The shipped manifest: a ServiceAccount, a Role and a RoleBinding. */
+const RBAC_MANIFEST = new URL("../../../examples/rbac.yaml", import.meta.url);
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+}
+
+/** The ServiceAccount's name and its Role's core-group rules (resource → verbs). */
+function readRole(): { account: string; rules: Record<string, string[]> } {
+  const objects = parseAllDocuments(Deno.readTextFileSync(RBAC_MANIFEST)).map((d) => d.toJS());
+  const account = objects.find((o) => o?.kind === "ServiceAccount")?.metadata?.name;
+  const role = objects.find((o) => o?.kind === "Role");
+  if (!account || !role) {
+    throw new Error(`${RBAC_MANIFEST.pathname} must hold a ServiceAccount and a Role`);
+  }
+  const rules: Record<string, string[]> = {};
+  for (const rule of (role.rules ?? []) as Rule[]) {
+    if (!rule.apiGroups?.includes("")) continue;
+    for (const resource of rule.resources ?? []) {
+      rules[resource] = [...new Set([...(rules[resource] ?? []), ...(rule.verbs ?? [])])];
+    }
+  }
+  return { account, rules };
+}
+
+const ROLE = readRole();
 
 /** What every authenticated user may do (system:basic-user): ask what it may do. */
 const SELF_REVIEWS = new Set(["selfsubjectaccessreviews", "selfsubjectrulesreviews"]);
@@ -53,12 +79,12 @@ export function createUsers(): Record<Identity, User> {
     admin: { identity: "admin", name: "kubernetes-admin", token: token() },
     runner: {
       identity: "runner",
-      name: "system:serviceaccount:default:runner",
+      name: `system:serviceaccount:${ROLE_NAMESPACE}:${ROLE.account}`,
       token: token(),
     },
     restricted: {
       identity: "restricted",
-      name: "system:serviceaccount:default:restricted",
+      name: `system:serviceaccount:${ROLE_NAMESPACE}:kubehook-restricted`,
       token: token(),
     },
   };
@@ -67,8 +93,8 @@ export function createUsers(): Record<Identity, User> {
 /** The rules a user holds, resource (with `/subresource`) to verbs. */
 export function rulesOf(identity: Identity): Record<string, string[]> {
   if (identity === "admin") return { "*": ["*"] };
-  if (identity === "runner") return RUNNER_RULES;
-  const { "pods/exec": _exec, ...rest } = RUNNER_RULES;
+  if (identity === "runner") return ROLE.rules;
+  const { "pods/exec": _exec, ...rest } = ROLE.rules;
   return rest;
 }
 
@@ -83,7 +109,7 @@ export function isAllowed(user: User, attrs: ResourceAttributes): boolean {
   if (attrs.group === "authorization.k8s.io" && SELF_REVIEWS.has(attrs.resource)) {
     return attrs.verb === "create";
   }
-  if (attrs.group !== "" || attrs.namespace === undefined) return false;
+  if (attrs.group !== "" || attrs.namespace !== ROLE_NAMESPACE) return false;
   return rulesOf(user.identity)[fullResource(attrs)]?.includes(attrs.verb) ?? false;
 }
 

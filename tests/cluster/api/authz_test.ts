@@ -17,7 +17,7 @@ Deno.test("authz: tokens are distinct and the admin may do anything", () => {
 });
 
 Deno.test("authz: runner holds the documented Role, restricted lacks pods/exec", () => {
-  const pods = { group: "", resource: "pods", namespace: "ci" };
+  const pods = { group: "", resource: "pods", namespace: "default" };
   for (const verb of ["get", "list", "watch", "create", "delete"]) {
     assert.ok(isAllowed(users.runner, { ...pods, verb }), verb);
     assert.ok(isAllowed(users.restricted, { ...pods, verb }), verb);
@@ -30,10 +30,10 @@ Deno.test("authz: runner holds the documented Role, restricted lacks pods/exec",
   assert.ok(!isAllowed(users.runner, { ...exec("get"), subresource: "attach" }));
   assert.ok(isAllowed(users.runner, { ...pods, verb: "get", subresource: "log" }));
   assert.ok(
-    isAllowed(users.runner, { group: "", resource: "events", namespace: "ci", verb: "watch" }),
+    isAllowed(users.runner, { group: "", resource: "events", namespace: "default", verb: "watch" }),
   );
   assert.ok(
-    !isAllowed(users.runner, { group: "", resource: "events", namespace: "ci", verb: "get" }),
+    !isAllowed(users.runner, { group: "", resource: "events", namespace: "default", verb: "get" }),
   );
   assert.ok(
     !isAllowed(users.runner, {
@@ -43,6 +43,18 @@ Deno.test("authz: runner holds the documented Role, restricted lacks pods/exec",
       verb: "create",
     }),
   );
+});
+
+Deno.test("authz: the Role is bound in default only, as examples/rbac.yaml's RoleBinding", () => {
+  const create = { verb: "create", group: "", resource: "pods" };
+  assert.ok(isAllowed(users.runner, { ...create, namespace: "default" }));
+  assert.ok(!isAllowed(users.runner, { ...create, namespace: "kube-system" }));
+  assert.ok(!isAllowed(users.runner, { ...exec("create"), namespace: "ci" }));
+  assert.ok(
+    isAllowed(users.runner, { ...exec("patch"), subresource: "ephemeralcontainers" }),
+    "rbac.yaml grants container steps their ephemeral containers",
+  );
+  assert.equal(users.runner.name, "system:serviceaccount:default:kubehook-runner");
 });
 
 Deno.test("authz: namespaced rules do not reach cluster scope", () => {
@@ -64,11 +76,11 @@ Deno.test("authz: everyone may review their own access", () => {
 Deno.test("authz: denial messages read like the API server's", () => {
   assert.equal(
     forbiddenMessage(users.runner, exec("create")),
-    'pods "job" is forbidden: User "system:serviceaccount:default:runner" cannot create resource "pods/exec" in API group "" in the namespace "default"',
+    'pods "job" is forbidden: User "system:serviceaccount:default:kubehook-runner" cannot create resource "pods/exec" in API group "" in the namespace "default"',
   );
   assert.equal(
     forbiddenMessage(users.restricted, { verb: "list", group: "", resource: "namespaces" }),
-    'namespaces is forbidden: User "system:serviceaccount:default:restricted" cannot list resource "namespaces" in API group "" at the cluster scope',
+    'namespaces is forbidden: User "system:serviceaccount:default:kubehook-restricted" cannot list resource "namespaces" in API group "" at the cluster scope',
   );
 });
 

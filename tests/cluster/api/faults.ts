@@ -12,6 +12,7 @@ import { badRequest } from "./status.ts";
 export type Fault =
   | { kind: "exec-drop"; afterBytes: number; count: number }
   | { kind: "exec-stall"; afterBytes: number; count: number }
+  | { kind: "log-drop"; afterBytes: number; count: number }
   | { kind: "api-error"; status: number; count: number; method?: string; path?: string }
   | { kind: "pod-start-delay"; ms: number; count?: number }
   | { kind: "unschedulable"; count: number }
@@ -23,7 +24,15 @@ export interface ExecFault {
   afterBytes: number;
 }
 
-const KINDS = ["exec-drop", "exec-stall", "api-error", "pod-start-delay", "unschedulable", "evict"];
+const KINDS = [
+  "exec-drop",
+  "exec-stall",
+  "log-drop",
+  "api-error",
+  "pod-start-delay",
+  "unschedulable",
+  "evict",
+];
 
 function number(input: Record<string, unknown>, field: string, fallback?: number): number {
   const value = input[field] ?? fallback;
@@ -53,6 +62,7 @@ export function parseFault(input: unknown): Fault {
   switch (raw.kind) {
     case "exec-drop":
     case "exec-stall":
+    case "log-drop":
       return {
         kind: raw.kind,
         afterBytes: number(raw, "afterBytes", 0),
@@ -146,6 +156,12 @@ export class Faults {
       f.kind === "exec-drop" || f.kind === "exec-stall"
     );
     return fault && { kind: fault.kind, afterBytes: fault.afterBytes };
+  }
+
+  /** After how many bytes the next followed pods/log stream is cut, if a log-drop is pending. */
+  takeLogDrop(): number | undefined {
+    return this.#take((f): f is Extract<Fault, { kind: "log-drop" }> => f.kind === "log-drop")
+      ?.afterBytes;
   }
 
   /** The status an api-error fault imposes on this request, if one matches. */

@@ -22,6 +22,27 @@ function nonNegative(params: URLSearchParams, name: string): number | undefined 
   return value;
 }
 
+/** A log-drop fault: the stream errors after `bytes` bytes, so the connection breaks mid-body
+ * (the client sees a cut transfer, not an end). */
+function cutAfter(stream: ReadableStream<Uint8Array>, bytes: number): ReadableStream<Uint8Array> {
+  let left = bytes;
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        if (chunk.length >= left) {
+          if (left > 0) controller.enqueue(chunk.subarray(0, left));
+          controller.error(
+            new Error("local cluster: a log-drop fault cut this log stream on purpose"),
+          );
+          return;
+        }
+        left -= chunk.length;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 /** Serves a pods/log request. */
 export function serveLogs(control: ControlPlane, route: ResourceRoute, url: URL): Response {
   const params = url.searchParams;
@@ -38,13 +59,18 @@ export function serveLogs(control: ControlPlane, route: ResourceRoute, url: URL)
     throw badRequest(`sinceTime must be an RFC 3339 time, got "${sinceTime}"`);
   }
   try {
+    const follow = flag(params, "follow");
     const stream = control.runtime.logs(namespace, route.name ?? "", container, {
-      follow: flag(params, "follow"),
+      follow,
       previous: flag(params, "previous"),
+      timestamps: flag(params, "timestamps"),
       ...(tailLines !== undefined ? { tailLines } : {}),
       ...(sinceTime !== undefined ? { sinceTime } : {}),
     });
-    return new Response(stream, { headers: { "content-type": "text/plain" } });
+    const drop = follow ? control.options.faults.takeLogDrop() : undefined;
+    return new Response(drop === undefined ? stream : cutAfter(stream, drop), {
+      headers: { "content-type": "text/plain" },
+    });
   } catch (error) {
     if (error instanceof RuntimeError) throw runtimeFailure(error.code, error.message);
     throw error;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { isAllowed, rulesOf, type User } from "./authz.ts";
+import { isAllowed, ROLE_NAMESPACE, rulesOf, type User } from "./authz.ts";
 import { badRequest } from "./status.ts";
 
 type Json = Record<string, unknown>;
@@ -64,7 +64,9 @@ export function rulesReview(user: User, body: Json): Json {
     ? [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }]
     : [
       selfReviews,
-      ...Object.entries(rulesOf(user.identity)).map(([resource, verbs]) => ({
+      ...Object.entries(
+        (spec as { namespace?: string }).namespace === ROLE_NAMESPACE ? rulesOf(user.identity) : {},
+      ).map(([resource, verbs]) => ({
         verbs,
         apiGroups: [""],
         resources: [resource],

@@ -3,9 +3,12 @@
  * order they arrived, and beside them an index of (offset, time) per written chunk so `sinceTime`
  * can start at the first chunk written at or after it. Readers stream from the file (`tailLines`,
  * `sinceTime`, `follow` until the run ends); attach sessions subscribe to chunks as they arrive.
+ * With `timestamps` a reader gets lines, each prefixed with the time its newline was written
+ * (RFC 3339 with the fraction's trailing zeros cut, as Go prints it), as kubelet serves them.
  *
  * @module
  */
+import { concat } from "../../../src/bytes.ts";
 import type { LogOptions } from "../contract.ts";
 
 /** Which stream a chunk came from. */
@@ -17,6 +20,8 @@ const READ_SIZE = 64 * 1024;
 /** An append-only log file with live readers. */
 export class ContainerLog {
   #size = 0;
+  /** Index records written so far. */
+  #records = 0;
   #closed = false;
   #writes: Promise<void> = Promise.resolve();
   #wake = Promise.withResolvers<void>();
@@ -52,6 +57,7 @@ export class ContainerLog {
       await writeAll(this.file, chunk);
       await writeAll(this.index, new Uint8Array(record.buffer));
       this.#size += chunk.length;
+      this.#records++;
       this.#notify();
     });
   }
@@ -75,6 +81,7 @@ export class ContainerLog {
 
   /** The log as pods/log serves it. */
   read(options: LogOptions): ReadableStream<Uint8Array> {
+    if (options.timestamps) return this.#readLines(options);
     let reader: Deno.FsFile | undefined;
     let offset = -1;
     return new ReadableStream<Uint8Array>({
@@ -98,6 +105,69 @@ export class ContainerLog {
         controller.enqueue(buffer.subarray(0, read));
       },
       cancel: () => reader?.close(),
+    });
+  }
+
+  /** Lines with their times, chunk by chunk from the index: a line takes the time of the chunk
+   * holding its newline; a last line without one comes when the run has ended. */
+  #readLines(options: LogOptions): ReadableStream<Uint8Array> {
+    const encoder = new TextEncoder();
+    const since = options.sinceTime ? Date.parse(options.sinceTime) : -Infinity;
+    let data: Deno.FsFile | undefined;
+    let index: Deno.FsFile | undefined;
+    let record = 0;
+    let pending = new Uint8Array(0);
+    let pendingTime = 0;
+    const close = () => {
+      data?.close();
+      index?.close();
+    };
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        data ??= await Deno.open(this.path);
+        index ??= await Deno.open(this.indexPath);
+        // pull is not called again until something is enqueued: read chunks until a line is done.
+        while (true) {
+          while (record >= this.#records) {
+            if (this.#closed || !options.follow) {
+              if (pending.length && pendingTime >= since) {
+                controller.enqueue(concat([encoder.encode(`${goTime(pendingTime)} `), pending]));
+              }
+              close();
+              return controller.close();
+            }
+            await this.#wake.promise;
+          }
+          // One snapshot: later writes must not mix into this chunk's bounds.
+          const records = this.#records;
+          const size = this.#size;
+          const entry = new Uint8Array(INDEX_RECORD * 2);
+          await index.seek(record * INDEX_RECORD, Deno.SeekMode.Start);
+          await readFull(index, entry);
+          const view = new DataView(entry.buffer);
+          const start = view.getFloat64(0, true);
+          const time = view.getFloat64(8, true);
+          const end = record + 1 < records ? view.getFloat64(INDEX_RECORD, true) : size;
+          record++;
+          const chunk = new Uint8Array(end - start);
+          await data.seek(start, Deno.SeekMode.Start);
+          await readFull(data, chunk);
+          const bytes = concat([pending, chunk]);
+          const cut = bytes.lastIndexOf(10) + 1;
+          pending = bytes.slice(cut);
+          pendingTime = time;
+          if (cut === 0 || time < since) continue;
+          const stamp = encoder.encode(`${goTime(time)} `);
+          const lines: Uint8Array[] = [];
+          for (let at = 0; at < cut;) {
+            const next = bytes.indexOf(10, at) + 1;
+            lines.push(stamp, bytes.subarray(at, next));
+            at = next;
+          }
+          return controller.enqueue(concat(lines));
+        }
+      },
+      cancel: close,
     });
   }
 
@@ -155,6 +225,11 @@ export class ContainerLog {
       file.close();
     }
   }
+}
+
+/** An instant as Go's RFC3339Nano prints it: UTC, the fraction without trailing zeros. */
+function goTime(millis: number): string {
+  return new Date(millis).toISOString().replace(/\.?0*Z$/, "Z");
 }
 
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {

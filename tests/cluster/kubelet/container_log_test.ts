@@ -47,3 +47,27 @@ Deno.test("follow streams new chunks until the run ends; subscribers see them li
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("timestamps prefix each line with the time its newline was written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = await ContainerLog.create(`${dir}/c.log`);
+    const followed = read(log.read({ follow: true, timestamps: true }));
+    log.write(text("one\ntw"), "stdout");
+    log.write(text("o\n"), "stderr");
+    log.write(text("last, no newline"), "stdout");
+    await log.close();
+    const lines = (await followed).split("\n");
+    assert.equal(lines.length, 3);
+    for (const [i, content] of ["one", "two", "last, no newline"].entries()) {
+      const [time, ...rest] = lines[i].split(" ");
+      assert.match(time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$/);
+      assert.equal(rest.join(" "), content);
+    }
+    const future = new Date(Date.now() + 60_000).toISOString();
+    assert.equal(await read(log.read({ follow: false, timestamps: true, sinceTime: future })), "");
+    await log.remove();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -10,10 +10,11 @@
  * | `nginx`                                    | busybox whose httpd serves "Welcome to nginx!" on :80 |
  * | `debian`, `ubuntu`, `node`                 | the host's /usr and /etc, writable per container |
  * | `ghcr.io/actions/actions-runner`           | host userland plus /home/runner/externals/node20 |
- * | `registry.local/private/<name>`            | busybox, only with robot/s3cret pull credentials |
+ * | `registry.local/private/{app,tools,cache}` | busybox, only with robot/s3cret pull credentials |
  * | `distroless.local/app`                     | only `/app` (static busybox), ENTRYPOINT ["/app"] |
  *
- * Any tag or digest pulls; any other repository is not found.
+ * Only the tags of {@link CATALOGUE_TAGS} exist (and a digest only when it is the image's own),
+ * as on a real registry: any other tag, digest or repository is not found.
  *
  * @module
  */
@@ -111,6 +112,22 @@ const CATALOGUE: Record<string, Entry> = {
   },
 };
 
+/** The tags each repository has; a reference to any other tag is not found. The real-Kubernetes
+ * tier pushes exactly these. */
+export const CATALOGUE_TAGS: Record<string, readonly string[]> = {
+  "docker.io/library/busybox": ["latest", "1", "1.36", "1.36.1", "stable"],
+  "docker.io/library/alpine": ["latest", "3", "3.20", "3.20.3"],
+  "docker.io/library/nginx": ["latest", "1", "1.27", "1.27.3", "stable"],
+  "docker.io/library/debian": ["latest", "12", "bookworm", "12-slim", "bookworm-slim", "stable"],
+  "docker.io/library/ubuntu": ["latest", "24.04", "noble", "22.04", "jammy"],
+  "docker.io/library/node": ["latest", "20", "22", "lts", "20-bookworm", "20-bookworm-slim"],
+  "ghcr.io/actions/actions-runner": ["latest", "2.321.0", "2.329.0", "2.330.0"],
+  "distroless.local/app": ["1"],
+  "registry.local/private/app": ["latest", "1.0"],
+  "registry.local/private/tools": ["latest", "1.0"],
+  "registry.local/private/cache": ["latest", "2.1"],
+};
+
 const PRIVATE_REGISTRY = "registry.local";
 const PRIVATE_PREFIX = `${PRIVATE_REGISTRY}/private/`;
 /** The only credential the private registry accepts. */
@@ -132,10 +149,18 @@ export class ImageStore {
   async pull(reference: ImageReference, credentials: Credential[]): Promise<PulledImage> {
     const name = reference.normalized;
     const isPrivate = reference.repository.startsWith(PRIVATE_PREFIX);
-    const entry = isPrivate ? { ...BUSYBOX, private: true } : CATALOGUE[reference.repository];
+    const known = CATALOGUE_TAGS[reference.repository];
+    const entry = !known
+      ? undefined
+      : isPrivate
+      ? { ...BUSYBOX, private: true }
+      : CATALOGUE[reference.repository];
     const failure =
       `failed to pull and unpack image "${name}": failed to resolve reference "${name}"`;
-    if (!entry) {
+    const digest = entry && await digestOf(entry.layers.join("+"));
+    const exists = entry &&
+      (reference.digest ? reference.digest === digest : known!.includes(reference.tag));
+    if (!exists) {
       throw new ImagePullError(`rpc error: code = NotFound desc = ${failure}: ${name}: not found`);
     }
     if (
@@ -161,9 +186,7 @@ export class ImageStore {
         ...entry.config,
       },
       layers: await this.#stack(entry),
-      imageID: `${reference.repository}@${
-        reference.digest ?? await digestOf(entry.layers.join("+"))
-      }`,
+      imageID: `${reference.repository}@${digest}`,
       sizeBytes: entry.sizeBytes,
     };
     this.#pulled.add(name);

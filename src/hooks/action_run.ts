@@ -1,0 +1,128 @@
+/**
+ * Watching a container step's container from start to exit, whichever pod it runs in: it waits
+ * for the container to start (failing fast, with the pod's newest Warning event, when its image
+ * cannot be pulled or it cannot be created), streams its log live and whole (follow_log.ts), and
+ * resolves with its exit code as the kubelet recorded it.
+ *
+ * @module
+ */
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { KubeClient } from "../kube/client.ts";
+import { followLog } from "../kube/follow_log.ts";
+import { podsPath } from "../kube/paths.ts";
+import { latestWarning, watchPod } from "../kube/watch_pod.ts";
+
+/** The container to watch. */
+export interface ActionRun {
+  client: KubeClient;
+  namespace: string;
+  pod: string;
+  container: string;
+  image: string;
+  /** The container's status in a pod (ephemeral containers report apart). */
+  statusOf: (pod: V1Pod) => V1ContainerStatus | undefined;
+  /** How long the container may take to start (its image pull included). */
+  startTimeoutMs: number;
+  signal: AbortSignal;
+  output: (bytes: Uint8Array) => Promise<void>;
+  log: (line: string) => void;
+}
+
+/** Waiting reasons after which the container never starts. */
+const NEVER_STARTS = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "ErrImageNeverPull",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+]);
+const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
+
+/** Runs the watch; resolves with the exit code (0–255). Throws when the container cannot start or
+ * the pod is lost, saying which and why; an abort of `signal` rejects with its reason. */
+export async function followAction(run: ActionRun): Promise<number> {
+  await waitForStart(run);
+  const where = `container "${run.container}" of pod ${run.namespace}/${run.pod}`;
+  const terminated = async () => {
+    let pod: V1Pod;
+    try {
+      pod = await run.client.get<V1Pod>(podsPath(run.namespace, run.pod), { signal: run.signal });
+    } catch (error) {
+      throw new Error(`The step's pod went away while the step ran (${where}): ${error}`);
+    }
+    return run.statusOf(pod)?.state?.terminated ?? lost(pod, where);
+  };
+  await followLog(run.client, {
+    namespace: run.namespace,
+    pod: run.pod,
+    container: run.container,
+    signal: run.signal,
+    output: run.output,
+    stopped: async () => (await terminated()) !== undefined,
+    log: run.log,
+  });
+  const end = await terminated();
+  if (!end) throw new Error(`The step's ${where} ended its log but not its run.`);
+  return end.exitCode & 255;
+}
+
+/** A pod that stopped for good leaves the container's end unknown: that is an error. */
+function lost(pod: V1Pod, where: string): undefined {
+  const phase = pod.status?.phase;
+  if (phase !== "Failed" && phase !== "Succeeded") return undefined;
+  throw new Error(
+    `The step's ${where} is gone: the pod is ${phase} (${pod.status?.reason ?? ""} ${
+      pod.status?.message ?? ""
+    }). Look at the namespace's events for why.`,
+  );
+}
+
+async function waitForStart(run: ActionRun): Promise<void> {
+  const deadline = AbortSignal.timeout(run.startTimeoutMs);
+  const signal = AbortSignal.any([run.signal, deadline]);
+  try {
+    await watchPod(run.client, { namespace: run.namespace, name: run.pod, signal }, async (pod) => {
+      if (pod === null) {
+        throw new Error(
+          `The step's pod ${run.namespace}/${run.pod} was deleted before the step started.`,
+        );
+      }
+      const state = run.statusOf(pod)?.state;
+      if (state?.running || state?.terminated) return true;
+      const reason = state?.waiting?.reason;
+      if (reason && NEVER_STARTS.has(reason)) {
+        throw await startFailure(run, reason, state?.waiting?.message);
+      }
+      lost(pod, `container "${run.container}"`);
+      return undefined;
+    });
+  } catch (error) {
+    if (deadline.aborted && !run.signal.aborted) {
+      throw new Error(
+        `The step's container "${run.container}" (image "${run.image}") did not start within ` +
+          `${
+            Math.round(run.startTimeoutMs / 1000)
+          } s. Raise ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS ` +
+          "for slow image pulls, or look at the pod's events.",
+      );
+    }
+    throw error;
+  }
+}
+
+async function startFailure(run: ActionRun, reason: string, message?: string): Promise<Error> {
+  const event = await latestWarning(run.client, run.namespace, run.pod);
+  const told = event?.message?.trim() ?? message ?? reason;
+  if (PULL_FAILURES.has(reason)) {
+    return new Error(
+      `The step's image "${run.image}" cannot be pulled: ${reason}: ${told}. Check the image name ` +
+        "and tag, and give registry credentials for a private image.",
+    );
+  }
+  return new Error(
+    `The step's container "${run.container}" (image "${run.image}") cannot start: ${reason}: ` +
+      `${told}.`,
+  );
+}

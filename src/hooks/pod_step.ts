@@ -1,0 +1,161 @@
+/**
+ * A container step in a pod of its own (pod/step_pod.ts): the whole `<work>` is streamed into its
+ * init container, the action runs, what it changed comes back to the runner and, when the job has
+ * a job container, from there into the job pod, so the next step sees it. The pod and its secrets
+ * are deleted before the hook exits, also on failure and cancellation.
+ *
+ * @module
+ */
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import { podsPath, secretsPath } from "../kube/paths.ts";
+import { watchPod } from "../kube/watch_pod.ts";
+import { renderActionContainer } from "../pod/action_container.ts";
+import { randomSuffix, secretName, stepPodName } from "../pod/names.ts";
+import { kubehookLabels } from "../pod/metadata.ts";
+import { jobPodName } from "../pod/names.ts";
+import { renderRegistrySecret } from "../pod/registry_secret.ts";
+import {
+  renderStepPod,
+  STEP_CONTAINER,
+  STEP_HELPER_CONTAINER,
+  STEP_INIT_CONTAINER,
+} from "../pod/step_pod.ts";
+import type { WorkspaceSource } from "../pod/job_pod.ts";
+import type { Container } from "../runner/input.ts";
+import type { WorkLayout } from "../runner/layout.ts";
+import { addMask } from "../runner/workflow_commands.ts";
+import { followAction } from "./action_run.ts";
+import type { Connection, HookContext, JobState } from "./context.ts";
+import type { StepSecret } from "./step_secret.ts";
+import { copyWorkChangesBack, copyWorkInto, pushRunnerChanges, WORK_READY } from "./workspace.ts";
+
+/** The step and what it needs. */
+export interface PodStep {
+  connection: Connection;
+  context: HookContext;
+  layout: WorkLayout;
+  step: Container;
+  workspacePath: string;
+  workspace: WorkspaceSource;
+  env: StepSecret;
+  /** The job's state when it has a job pod with a job container (it then gets the changes). */
+  state?: JobState;
+}
+
+/** Runs the step; resolves with its exit code. */
+export async function runPodStep(run: PodStep): Promise<number> {
+  const { connection, context, step } = run;
+  const { client, namespace, settings } = connection;
+  const runner = settings.runnerPodName;
+  const name = stepPodName(runner);
+  const secrets = [run.env.secret];
+  if (step.registry) {
+    addMask(step.registry.password);
+    secrets.push(renderRegistrySecret({
+      name: secretName(runner),
+      registry: step.registry,
+      labels: kubehookLabels(runner, jobPodName(runner)),
+    }));
+  }
+  const pod = renderStepPod({
+    name,
+    runnerPodName: runner,
+    action: renderActionContainer({
+      name: STEP_CONTAINER,
+      step,
+      workspacePath: run.workspacePath,
+      envSecret: run.env.name,
+      inlineEnv: run.env.inline,
+    }),
+    helperImage: settings.runnerImage,
+    workspacePath: run.workspacePath,
+    workspace: run.workspace,
+    imagePullSecrets: secrets.slice(1).map((s) => s.metadata!.name!),
+    readyFile: WORK_READY,
+  });
+  const copying = run.workspace.mode === "copy";
+  const where = (container: string) => ({ namespace, pod: name, container });
+  try {
+    for (const secret of secrets) {
+      await client.create(secretsPath(namespace), secret, context.signal);
+    }
+    await client.create(podsPath(namespace), pod, context.signal);
+    console.log(`Created pod "${name}" for the step's container (image "${step.image}").`);
+    const mark = copying ? await bringWorkspace(run, name) : undefined;
+    let code: number;
+    try {
+      code = await followAction({
+        client,
+        namespace,
+        pod: name,
+        container: STEP_CONTAINER,
+        image: step.image ?? "",
+        statusOf: (p) => statusOf(p, STEP_CONTAINER),
+        startTimeoutMs: settings.prepareJobTimeoutSeconds * 1000,
+        signal: context.signal,
+        output: async (bytes) => void await Deno.stdout.write(bytes),
+        log: (line) => console.error(line),
+      });
+    } catch (error) {
+      if (!context.signal.aborted) throw error;
+      console.error(`kubehook: cancelling the step: deleting pod "${name}".`);
+      code = 130;
+    }
+    if (mark) {
+      await waitForHelper(run, name);
+      await copyWorkChangesBack(connection, where(STEP_HELPER_CONTAINER), run.layout, mark);
+      if (run.state) await pushRunnerChanges(connection, run.state, run.layout, randomSuffix(8));
+    }
+    return code;
+  } finally {
+    await Promise.all([
+      client.delete(podsPath(namespace, name), { gracePeriodSeconds: 0 }).catch(() => {}),
+      ...secrets.map((s) =>
+        client.delete(secretsPath(namespace, s.metadata!.name!)).catch(() => {})
+      ),
+    ]);
+  }
+}
+
+/** Waits for the init container to run, streams `<work>` into it and lets the step start;
+ * resolves with the change marker. */
+async function bringWorkspace(run: PodStep, pod: string): Promise<string> {
+  const { connection, context } = run;
+  const { namespace } = connection;
+  await watchPod(connection.client, { namespace, name: pod, signal: context.signal }, (p) => {
+    if (p === null) throw new Error(`The step's pod ${namespace}/${pod} was deleted.`);
+    const init = p.status?.initContainerStatuses?.find((s) => s.name === STEP_INIT_CONTAINER);
+    if (init?.state?.running) return true;
+    const waiting = init?.state?.waiting;
+    if (waiting?.reason && /ErrImage|ImagePull|InvalidImage|CreateContainer/.test(waiting.reason)) {
+      throw new Error(
+        `The step pod's init container "${STEP_INIT_CONTAINER}" (ACTIONS_RUNNER_IMAGE ` +
+          `"${connection.settings.runnerImage}") cannot start: ${waiting.reason}: ` +
+          `${waiting.message ?? ""}. Point ACTIONS_RUNNER_IMAGE at the runner image you run.`,
+      );
+    }
+    return undefined;
+  });
+  const target = { namespace, pod, container: STEP_INIT_CONTAINER };
+  return await copyWorkInto(connection, target, run.layout, context.signal);
+}
+
+/** The helper starts beside the action: a quick action may end before it runs. */
+async function waitForHelper(run: PodStep, pod: string): Promise<void> {
+  const { namespace } = run.connection;
+  await watchPod(run.connection.client, { namespace, name: pod }, (p) => {
+    const state = p && statusOf(p, STEP_HELPER_CONTAINER)?.state;
+    if (state?.running) return true;
+    if (!p || state?.terminated) {
+      throw new Error(
+        `The step pod's container "${STEP_HELPER_CONTAINER}" (ACTIONS_RUNNER_IMAGE) is not ` +
+          `running, so the step's changes cannot come back from pod ${namespace}/${pod}.`,
+      );
+    }
+    return undefined;
+  });
+}
+
+function statusOf(pod: V1Pod, name: string): V1ContainerStatus | undefined {
+  return pod.status?.containerStatuses?.find((s) => s.name === name);
+}

@@ -1,0 +1,125 @@
+/**
+ * A container step's own pod, for when it cannot run in the job pod (no job container, volume
+ * mode, a private step image, or no permission for ephemeral containers). Copying, its init
+ * container `kubehook-in` (from the runner image: it has `sh` and `tar`) holds the pod until
+ * kubehook has streamed `<work>` into the shared volumes, then the action container `step` and
+ * the keep-alive `kubehook` (for the copy back) start together. In volume mode the action mounts
+ * the runner's work volume at its `/github/*` paths and nothing is copied. Nothing of kubehook's
+ * runs in the action's image. Pure.
+ *
+ * @example
+ * ```ts
+ * const pod = renderStepPod({
+ *   name: stepPodName("arc-x"), runnerPodName: "arc-x", action, helperImage: settings.runnerImage,
+ *   workspacePath: "repo/repo", workspace: { mode: "copy" }, imagePullSecrets: [],
+ *   readyFile: "/__w/.kubehook/ready",
+ * });
+ * ```
+ * @module
+ */
+import type {
+  V1Container,
+  V1EphemeralContainer,
+  V1Pod,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import { CONTAINER_WORK } from "../runner/layout.ts";
+import { actionDirectories, actionVolumes, jobActionMounts } from "./action_directories.ts";
+import { KEEP_ALIVE_COMMAND, WORK_VOLUME, workPlacement, type WorkspaceSource } from "./job_pod.ts";
+import { jobPodName } from "./names.ts";
+import { kubehookLabels } from "./metadata.ts";
+
+/** The action's container in a step pod. */
+export const STEP_CONTAINER = "step";
+/** The init container the workspace is copied into. */
+export const STEP_INIT_CONTAINER = "kubehook-in";
+/** The container the step's changes are copied back from. */
+export const STEP_HELPER_CONTAINER = "kubehook";
+
+/** What the step pod is made of. */
+export interface StepPodInput {
+  name: string;
+  runnerPodName: string;
+  /** The action container (renderActionContainer); its mounts are replaced here. */
+  action: V1EphemeralContainer;
+  /** An image with `sh` and `tar` for kubehook's own containers (the runner image). */
+  helperImage: string;
+  workspacePath: string;
+  workspace: WorkspaceSource;
+  imagePullSecrets: readonly string[];
+  /** What the init container waits for. */
+  readyFile: string;
+}
+
+/** Renders the step pod. */
+export function renderStepPod(input: StepPodInput): V1Pod {
+  const copying = input.workspace.mode === "copy";
+  const { targetContainerName: _, ...action } = input.action;
+  const step: V1Container = {
+    ...action,
+    name: STEP_CONTAINER,
+    volumeMounts: copying ? action.volumeMounts : claimMounts(input.workspacePath),
+  };
+  const helperMounts: V1VolumeMount[] = [
+    { name: WORK_VOLUME, mountPath: CONTAINER_WORK },
+    ...jobActionMounts(input.workspacePath),
+  ];
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: input.name,
+      labels: kubehookLabels(input.runnerPodName, jobPodName(input.runnerPodName)),
+    },
+    spec: {
+      restartPolicy: "Never",
+      enableServiceLinks: false,
+      ...(input.imagePullSecrets.length > 0
+        ? { imagePullSecrets: input.imagePullSecrets.map((name) => ({ name })) }
+        : {}),
+      ...(copying
+        ? {
+          initContainers: [{
+            name: STEP_INIT_CONTAINER,
+            image: input.helperImage,
+            command: [
+              "sh",
+              "-c",
+              `until [ -e "$1" ]; do sleep 0.05; done`,
+              "kubehook",
+              input.readyFile,
+            ],
+            volumeMounts: helperMounts,
+          }],
+        }
+        : {}),
+      containers: [
+        step,
+        ...(copying
+          ? [{
+            name: STEP_HELPER_CONTAINER,
+            image: input.helperImage,
+            command: [...KEEP_ALIVE_COMMAND],
+            volumeMounts: helperMounts,
+          }]
+          : []),
+      ],
+      volumes: input.workspace.mode === "copy"
+        ? [{ name: WORK_VOLUME, emptyDir: {} }, ...actionVolumes(input.workspacePath)]
+        : [{
+          name: WORK_VOLUME,
+          persistentVolumeClaim: { claimName: input.workspace.claimName },
+        }],
+      ...workPlacement(input.workspace),
+    },
+  };
+}
+
+/** Volume mode: the action sees the work volume's directories through subPaths. */
+function claimMounts(workspacePath: string): V1VolumeMount[] {
+  return actionDirectories(workspacePath).map((d) => ({
+    name: WORK_VOLUME,
+    mountPath: d.action,
+    subPath: d.work,
+  }));
+}
