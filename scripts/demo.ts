@@ -2,8 +2,10 @@
  * `deno task demo`: one realistic GitHub Actions job, run by the real hooks against the local
  * cluster, printed the way the runner would log it. The job: a `node:20` job container with an
  * `nginx` service, a checked-out repository, a JavaScript action, a build step that sets outputs and
- * env and reads the service over localhost, a failing lint step with `continue-on-error`, a step
- * using the earlier env, and cleanup. Afterwards: what was copied where, the outputs the runner
+ * env and reads the service over localhost, a `docker://alpine:3` step and a container action whose
+ * image holds only one static binary (both in the job pod, reaching the service and writing the
+ * workspace), a failing lint step with `continue-on-error`, a step using the earlier env, and
+ * cleanup. Afterwards: what was copied where, the outputs the runner
  * read back, and the time each hook call took.
  *
  * It doubles as a smoke test: exit 0 only when every hook behaved as a working job needs (exit
@@ -14,9 +16,11 @@
  */
 import { startCluster } from "../tests/cluster/harness.ts";
 import { ensureClusterPrerequisites, PrerequisiteError } from "../tests/cluster/prerequisites.ts";
+import { type Container, containerOf } from "../src/runner/input.ts";
 import {
   type HookResult,
   jobContainer,
+  runnerArgs,
   RunnerSim,
   serviceContainer,
   type StepOptions,
@@ -63,6 +67,13 @@ echo "service=$title" >> "$GITHUB_OUTPUT"
 echo "BUILD_ID=hello-kubehook-$version" >> "$GITHUB_ENV"
 echo "### Build ✓" >> "$GITHUB_STEP_SUMMARY"
 `;
+
+/** A `docker://alpine:3` step: it reads the build's artifact from the workspace, asks the nginx
+ * service on localhost, and writes a report back and an output. */
+const REPORT_SCRIPT = `n=$(wc -l < build/artifact.txt)
+echo "$n line in build/artifact.txt, built by $BUILD_ID" | tee build/report.txt
+wget -qO- http://localhost:80 | grep -o "Welcome to nginx!"
+echo "lines=$n" >> "$GITHUB_OUTPUT"`;
 
 /** One hook call as the demo records it. */
 interface Call {
@@ -239,6 +250,50 @@ async function runSteps(sim: RunnerSim): Promise<void> {
   console.log(`  (runner host) build/artifact.txt is back in the workspace: ${artifact.trim()}`);
   expect(artifact.startsWith("hello-kubehook 1.4.2"), "build/artifact.txt did not come back");
 
+  const container = (header: string[], step: Container) =>
+    hookCall(
+      header,
+      "run_container_step",
+      () =>
+        sim.containerStep({
+          ...step,
+          environmentVariables: { ...jobEnv, ...step.environmentVariables },
+        }),
+    );
+  const report = await container(
+    ["Run docker://alpine:3", "sh -c <report script>"],
+    containerOf("alpine:3", {
+      entryPoint: "sh",
+      entryPointArgs: runnerArgs(["-c", REPORT_SCRIPT]),
+    }),
+  );
+  expect(
+    report.fileCommands?.output.lines === "1",
+    "the docker:// step's output did not come back",
+  );
+  expect(
+    report.stdout.includes("Welcome to nginx!"),
+    "the docker:// step could not reach the nginx service over localhost",
+  );
+  const checksum = await container(
+    [
+      "Run octo/checksum-action@v2",
+      "runs.using: docker, image: distroless.local/app:1 (only /app)",
+    ],
+    containerOf("distroless.local/app:1", {
+      entryPointArgs: runnerArgs(["sha256sum", "build/artifact.txt"]),
+    }),
+  );
+  expect(
+    /^[0-9a-f]{64} {2}build\/artifact.txt$/m.test(checksum.stdout),
+    "the distroless action failed",
+  );
+  const reportFile = await Deno.readTextFile(`${sim.workspace}/build/report.txt`).catch(() => "");
+  console.log(
+    `  (runner host) build/report.txt came back from the container step: ${reportFile.trim()}`,
+  );
+  expect(reportFile.includes("1 line"), "build/report.txt did not come back");
+
   const lint = "./ci/lint.sh src";
   await step(scriptHeader(lint, "continue-on-error: true"), (o) => sim.scriptStep(lint, o), 2);
   console.log("  (continue-on-error: the step failed and the job goes on)");
@@ -270,7 +325,7 @@ function printSummary(): void {
   console.log("\n── Time per hook call");
   for (const { title, hook, result, seconds } of calls) {
     const time = `${seconds.toFixed(2).padStart(6)} s`;
-    console.log(`  ${time}  ${hook.padEnd(16)} exit ${result.code}  ${title}`);
+    console.log(`  ${time}  ${hook.padEnd(18)} exit ${result.code}  ${title}`);
   }
   const total = calls.reduce((sum, call) => sum + call.seconds, 0);
   console.log(`  ${total.toFixed(2).padStart(6)} s  in all`);

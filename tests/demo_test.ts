@@ -32,6 +32,12 @@ Deno.test("deno task demo runs a whole job and leaves nothing behind", async () 
       "▶ Run ./ci/build.sh",
       "  the nginx service answered: Welcome to nginx!",
       /^ {2}\(runner host\) build\/artifact\.txt is back in the workspace: hello-kubehook 1\.4\.2/,
+      "▶ Run docker://alpine:3",
+      "  1 line in build/artifact.txt, built by hello-kubehook-1.4.2",
+      "  Welcome to nginx!",
+      "▶ Run octo/checksum-action@v2",
+      /^ {2}[0-9a-f]{64} {2}build\/artifact\.txt$/,
+      /^ {2}\(runner host\) build\/report\.txt came back from the container step: 1 line/,
       "▶ Run ./ci/lint.sh src",
       "  ▾ Linting src for hello-kubehook-1.4.2",
       "    app.js",
@@ -44,9 +50,11 @@ Deno.test("deno task demo runs a whole job and leaves nothing behind", async () 
       "── Outputs the runner read back",
       "  Run octo/hello-action@v1: output greeting=Hello, kubehook",
       /^ {2}Run \.\/ci\/build\.sh: output version=1\.4\.2; output service=Welcome to nginx!; env BUILD_ID=hello-kubehook-1\.4\.2;/,
+      "  Run docker://alpine:3: output lines=1",
       "── Time per hook call",
-      /^ +\d+\.\d\d s {2}run_script_step {2}exit 2 {2}Run \.\/ci\/lint\.sh src$/,
-      /^Demo finished in [\d.]+ s: 6 hook calls, all as expected\.$/,
+      /^ +\d+\.\d\d s {2}run_container_step exit 0 {2}Run docker:\/\/alpine:3$/,
+      /^ +\d+\.\d\d s {2}run_script_step {4}exit 2 {2}Run \.\/ci\/lint\.sh src$/,
+      /^Demo finished in [\d.]+ s: 8 hook calls, all as expected\.$/,
     ];
     // In this order: the log reads like a job, top to bottom.
     let at = 0;

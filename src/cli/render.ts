@@ -6,11 +6,18 @@
  *
  * @module
  */
-import type { V1Pod } from "@kubernetes/client-node";
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import { parseArgs } from "node:util";
 import { InputError, type Invocation, parseInvocation } from "../runner/input.ts";
-import { readSettings } from "../runner/settings.ts";
-import { type JobPlan, planJobObjects, workspacePathOutsideRunner } from "../pod/job_plan.ts";
+import { workLayout } from "../runner/layout.ts";
+import { readSettings, type Settings } from "../runner/settings.ts";
+import { planContainerStep } from "../pod/container_step_plan.ts";
+import {
+  type JobPlan,
+  planJobObjects,
+  workspacePathOf,
+  workspacePathOutsideRunner,
+} from "../pod/job_plan.ts";
 
 /** The runner pod name render assumes when ACTIONS_RUNNER_POD_NAME is unset. */
 export const DEFAULT_RUNNER_POD = "runner";
@@ -23,7 +30,9 @@ const HELP = `Usage: kubehook render --input FILE [--template FILE]
 
 Prints the objects a hook invocation would create, as YAML documents, without a cluster:
 for a prepare_job input, its image pull secrets (data ${REDACTED}) and then the job pod, with
-the pod template merged in. Template warnings go to stderr.
+the pod template merged in; for a run_container_step input, the Secret of the step's environment
+and the ephemeral container added to the job pod (the input's state names it), or the step's own
+pod. Template warnings go to stderr.
 
   --input FILE, -i FILE     a hook input JSON as the runner writes it on stdin ("-": stdin)
   --template FILE, -t FILE  a pod template; overrides ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE
@@ -67,7 +76,7 @@ export async function render(rest: string[]): Promise<number> {
   }
   try {
     const invocation = await readInvocation(options.input);
-    if (invocation.command !== "prepare_job") {
+    if (invocation.command !== "prepare_job" && invocation.command !== "run_container_step") {
       console.error(`kubehook render: ${options.input}: ${nothingToRender(invocation)}`);
       return 1;
     }
@@ -75,6 +84,10 @@ export async function render(rest: string[]): Promise<number> {
     if (!env.ACTIONS_RUNNER_POD_NAME?.trim()) env.ACTIONS_RUNNER_POD_NAME = DEFAULT_RUNNER_POD;
     if (options.template) env.ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE = options.template;
     const settings = readSettings(env);
+    if (invocation.command === "run_container_step") {
+      console.log(await containerStepYaml(invocation, settings, options.input));
+      return 0;
+    }
     // No uid: render cannot know it, and without one the plan adds no ownerReferences.
     const runner: V1Pod = {
       metadata: { name: settings.runnerPodName },
@@ -130,12 +143,80 @@ async function readInvocation(path: string): Promise<Invocation> {
 }
 
 function nothingToRender(invocation: Invocation): string {
-  if (invocation.command === "run_container_step") {
-    return "run_container_step creates no pod in this kubehook version: container steps are " +
-      "not supported yet. Give a prepare_job input.";
-  }
   return `${invocation.command} creates no objects, so there is nothing to render. Give a ` +
-    "prepare_job input.";
+    "prepare_job or run_container_step input.";
+}
+
+/** A run_container_step plan: the environment Secret, then the ephemeral container added to the
+ * job pod, or the step's own pod (and its pull secret); for a job-pod step also the pod it gets
+ * when the Role does not allow ephemeral containers. */
+async function containerStepYaml(
+  invocation: Invocation & { command: "run_container_step" },
+  settings: Settings,
+  input: string,
+): Promise<string> {
+  const { stringify } = await import("yaml");
+  const jobPod = typeof invocation.state?.jobPod === "string" ? invocation.state.jobPod : undefined;
+  let workspacePath: string;
+  try {
+    workspacePath = workspacePathOf(workLayout(Deno.env.toObject()));
+  } catch {
+    workspacePath = workspacePathOutsideRunner(null);
+  }
+  const plan = planContainerStep({
+    step: invocation.args,
+    settings,
+    workspacePath,
+    jobPod: jobPod
+      ? { name: jobPod, hasJobContainer: invocation.state?.hasJobContainer !== false }
+      : undefined,
+    runnerNodeName: RUNNER_NODE_PLACEHOLDER,
+  });
+  const yaml = (comment: string[], object: unknown) =>
+    `---\n${comment.map((l) => `# ${l}`).join("\n")}\n${
+      stringify(object, { lineWidth: 0, aliasDuplicateObjects: false })
+    }`;
+  const redacted = (secret: V1Secret) => ({
+    ...secret,
+    data: Object.fromEntries(Object.keys(secret.data ?? {}).map((k) => [k, REDACTED])),
+  });
+  const ownPod = () => {
+    const { pod, registrySecret } = plan.ownPod();
+    return [
+      ...(registrySecret
+        ? [yaml(["Image pull secret for the step's image."], redacted(registrySecret))]
+        : []),
+      yaml(["The step's own pod."], pod),
+    ];
+  };
+  const where = plan.placement === "job-pod"
+    ? `an ephemeral container of the job pod "${jobPod}"`
+    : `a pod of its own: ${plan.ownPodReason}`;
+  const documents = [
+    yaml(
+      ["The step's environment, read by the container through envFrom."],
+      redacted(plan.envSecret),
+    ),
+    ...(plan.placement === "job-pod"
+      ? [
+        yaml(
+          [`The patch of pods/${jobPod}/ephemeralcontainers (strategic merge).`],
+          { spec: { ephemeralContainers: [plan.ephemeral] } },
+        ),
+        ...ownPod().map((d) =>
+          d.replace(
+            /^---\n/,
+            "---\n# Instead, when the Role lacks patch on pods/ephemeralcontainers:\n",
+          )
+        ),
+      ]
+      : ownPod()),
+  ];
+  return [
+    `# What run_container_step creates for ${input}, in this order: it runs as ${where}.`,
+    `# Runner pod "${settings.runnerPodName}", workspace ${settings.workspace}.`,
+    ...documents,
+  ].join("\n").trimEnd();
 }
 
 /** The plan as YAML documents with comments: a header, then one document per object. */

@@ -10,6 +10,7 @@ import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
 import { followLog } from "../kube/follow_log.ts";
 import { podsPath } from "../kube/paths.ts";
+import { PULL_FAILURES, TERMINAL_WAITING } from "../kube/pod_status.ts";
 import { latestWarning, watchPod } from "../kube/watch_pod.ts";
 
 /** The container to watch. */
@@ -27,18 +28,6 @@ export interface ActionRun {
   output: (bytes: Uint8Array) => Promise<void>;
   log: (line: string) => void;
 }
-
-/** Waiting reasons after which the container never starts. */
-const NEVER_STARTS = new Set([
-  "ErrImagePull",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "ErrImageNeverPull",
-  "CreateContainerConfigError",
-  "CreateContainerError",
-  "RunContainerError",
-]);
-const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
 
 /** Runs the watch; resolves with the exit code (0–255). Throws when the container cannot start or
  * the pod is lost, saying which and why; an abort of `signal` rejects with its reason. */
@@ -92,7 +81,7 @@ async function waitForStart(run: ActionRun): Promise<void> {
       const state = run.statusOf(pod)?.state;
       if (state?.running || state?.terminated) return true;
       const reason = state?.waiting?.reason;
-      if (reason && NEVER_STARTS.has(reason)) {
+      if (reason && TERMINAL_WAITING.has(reason)) {
         throw await startFailure(run, reason, state?.waiting?.message);
       }
       lost(pod, `container "${run.container}"`);

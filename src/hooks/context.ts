@@ -4,7 +4,10 @@
  *
  * @module
  */
+import type { V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
+import { KubeApiError } from "../kube/errors.ts";
+import { podsPath } from "../kube/paths.ts";
 import type { HookState } from "../runner/input.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
 import type { SyncState } from "./workspace.ts";
@@ -70,4 +73,16 @@ export function jobState(state: HookState, hook: string): JobState {
     // Written by kubehook itself in an earlier response: trusted as it was written.
     sync: state?.sync as SyncState | undefined,
   };
+}
+
+/** The runner pod, when kubehook runs in one that the API knows (it owns the job's objects then). */
+export async function findRunnerPod(connection: Connection): Promise<V1Pod | undefined> {
+  try {
+    return await connection.client.get<V1Pod>(
+      podsPath(connection.namespace, connection.settings.runnerPodName),
+    );
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 404) return undefined;
+    throw error;
+  }
 }

@@ -14,13 +14,11 @@ import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { openExec } from "../kube/exec.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { podSubresourcePath, secretsPath } from "../kube/paths.ts";
-import { renderActionContainer } from "../pod/action_container.ts";
+import type { ContainerStepPlan } from "../pod/container_step_plan.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
-import type { Container } from "../runner/input.ts";
 import type { WorkLayout } from "../runner/layout.ts";
 import { followAction } from "./action_run.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
-import type { StepSecret } from "./step_secret.ts";
 import { bringStepChangesBack, sendStepUpload, stepUpload } from "./workspace.ts";
 
 /** The step and where it runs. */
@@ -29,11 +27,7 @@ export interface EphemeralStep {
   context: HookContext;
   state: JobState;
   layout: WorkLayout;
-  step: Container;
-  /** The ephemeral container's name (unique in the pod, never reused). */
-  name: string;
-  workspacePath: string;
-  env: StepSecret;
+  plan: ContainerStepPlan;
 }
 
 /** The answer when the Role lacks `patch` on `pods/ephemeralcontainers`: run elsewhere. */
@@ -42,25 +36,19 @@ export const NOT_PERMITTED = Symbol("ephemeral containers not permitted");
 /** Runs the step; resolves with its exit code, or {@link NOT_PERMITTED} before anything was
  * changed in the pod. The job state's sync moves past the step's changes. */
 export async function runEphemeralStep(run: EphemeralStep): Promise<number | typeof NOT_PERMITTED> {
-  const { connection, context, state, layout } = run;
+  const { connection, context, state, layout, plan } = run;
   const { client } = connection;
-  const upload = await stepUpload(state, layout, run.name);
+  const container = plan.ephemeral;
+  const upload = await stepUpload(state, layout, container.name);
   try {
     await sendStepUpload(connection, state, upload, context.signal);
   } finally {
     await upload.dispose();
   }
-  const container = renderActionContainer({
-    name: run.name,
-    step: run.step,
-    workspacePath: run.workspacePath,
-    envSecret: run.env.name,
-    inlineEnv: run.env.inline,
-    targetContainerName: JOB_CONTAINER_NAME,
-  });
+  const secret = plan.envSecret.metadata!.name!;
   let code: number;
   try {
-    await client.create(secretsPath(state.namespace), run.env.secret, context.signal);
+    await client.create(secretsPath(state.namespace), plan.envSecret, context.signal);
     try {
       await client.patch<V1Pod>(
         podSubresourcePath(state.namespace, state.jobPod, "ephemeralcontainers"),
@@ -73,8 +61,8 @@ export async function runEphemeralStep(run: EphemeralStep): Promise<number | typ
     }
     code = await followStep(run);
   } finally {
-    await client.delete(secretsPath(state.namespace, run.env.name)).catch(() => {});
-    state.sync = await bringStepChangesBack(connection, state, layout, run.name);
+    await client.delete(secretsPath(state.namespace, secret)).catch(() => {});
+    state.sync = await bringStepChangesBack(connection, state, layout, container.name);
   }
   return code;
 }
@@ -87,9 +75,9 @@ async function followStep(run: EphemeralStep): Promise<number> {
       client: connection.client,
       namespace: state.namespace,
       pod: state.jobPod,
-      container: run.name,
-      image: run.step.image ?? "",
-      statusOf: (pod) => ephemeralStatus(pod, run.name),
+      container: run.plan.ephemeral.name,
+      image: run.plan.ephemeral.image ?? "",
+      statusOf: (pod) => ephemeralStatus(pod, run.plan.ephemeral.name),
       startTimeoutMs: connection.settings.prepareJobTimeoutSeconds * 1000,
       signal: context.signal,
       output: async (bytes) => void await Deno.stdout.write(bytes),
@@ -129,9 +117,8 @@ exit 0`;
 
 async function stopEphemeral(run: EphemeralStep): Promise<void> {
   const { connection, state } = run;
-  console.error(
-    `kubehook: cancelling the step's container "${run.name}" in pod "${state.jobPod}".`,
-  );
+  const name = run.plan.ephemeral.name;
+  console.error(`kubehook: cancelling the step's container "${name}" in pod "${state.jobPod}".`);
   try {
     const session = await openExec(connection.client, {
       namespace: state.namespace,
@@ -143,7 +130,7 @@ async function stopEphemeral(run: EphemeralStep): Promise<void> {
     await Promise.all([session.result, session.stdout.cancel(), session.stderr.cancel()]);
   } catch (error) {
     console.error(
-      `::warning::kubehook could not stop the step's container "${run.name}" (${
+      `::warning::kubehook could not stop the step's container "${name}" (${
         error instanceof Error ? error.message : error
       }); it ends with the job pod at cleanup.`,
     );

@@ -9,78 +9,40 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { podsPath, secretsPath } from "../kube/paths.ts";
 import { watchPod } from "../kube/watch_pod.ts";
-import { renderActionContainer } from "../pod/action_container.ts";
-import { randomSuffix, secretName, stepPodName } from "../pod/names.ts";
-import { kubehookLabels } from "../pod/metadata.ts";
-import { jobPodName } from "../pod/names.ts";
-import { renderRegistrySecret } from "../pod/registry_secret.ts";
-import {
-  renderStepPod,
-  STEP_CONTAINER,
-  STEP_HELPER_CONTAINER,
-  STEP_INIT_CONTAINER,
-} from "../pod/step_pod.ts";
-import type { WorkspaceSource } from "../pod/job_pod.ts";
-import type { Container } from "../runner/input.ts";
+import type { ContainerStepPlan } from "../pod/container_step_plan.ts";
+import { randomSuffix } from "../pod/names.ts";
+import { STEP_CONTAINER, STEP_HELPER_CONTAINER, STEP_INIT_CONTAINER } from "../pod/step_pod.ts";
 import type { WorkLayout } from "../runner/layout.ts";
-import { addMask } from "../runner/workflow_commands.ts";
 import { followAction } from "./action_run.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
-import type { StepSecret } from "./step_secret.ts";
-import { copyWorkChangesBack, copyWorkInto, pushRunnerChanges, WORK_READY } from "./workspace.ts";
+import { copyWorkChangesBack, copyWorkInto, pushRunnerChanges } from "./workspace.ts";
 
 /** The step and what it needs. */
 export interface PodStep {
   connection: Connection;
   context: HookContext;
   layout: WorkLayout;
-  step: Container;
-  workspacePath: string;
-  workspace: WorkspaceSource;
-  env: StepSecret;
+  plan: ContainerStepPlan;
   /** The job's state when it has a job pod with a job container (it then gets the changes). */
   state?: JobState;
 }
 
 /** Runs the step; resolves with its exit code. */
 export async function runPodStep(run: PodStep): Promise<number> {
-  const { connection, context, step } = run;
+  const { connection, context, plan } = run;
   const { client, namespace, settings } = connection;
-  const runner = settings.runnerPodName;
-  const name = stepPodName(runner);
-  const secrets = [run.env.secret];
-  if (step.registry) {
-    addMask(step.registry.password);
-    secrets.push(renderRegistrySecret({
-      name: secretName(runner),
-      registry: step.registry,
-      labels: kubehookLabels(runner, jobPodName(runner)),
-    }));
-  }
-  const pod = renderStepPod({
-    name,
-    runnerPodName: runner,
-    action: renderActionContainer({
-      name: STEP_CONTAINER,
-      step,
-      workspacePath: run.workspacePath,
-      envSecret: run.env.name,
-      inlineEnv: run.env.inline,
-    }),
-    helperImage: settings.runnerImage,
-    workspacePath: run.workspacePath,
-    workspace: run.workspace,
-    imagePullSecrets: secrets.slice(1).map((s) => s.metadata!.name!),
-    readyFile: WORK_READY,
-  });
-  const copying = run.workspace.mode === "copy";
+  const { pod, registrySecret } = plan.ownPod();
+  const name = pod.metadata!.name!;
+  const image = pod.spec!.containers[0].image ?? "";
+  const secrets = [plan.envSecret, ...(registrySecret ? [registrySecret] : [])];
+  const copying = settings.workspace === "copy";
   const where = (container: string) => ({ namespace, pod: name, container });
   try {
     for (const secret of secrets) {
       await client.create(secretsPath(namespace), secret, context.signal);
     }
     await client.create(podsPath(namespace), pod, context.signal);
-    console.log(`Created pod "${name}" for the step's container (image "${step.image}").`);
+    console.log(`Created pod "${name}" for the step's container (image "${image}").`);
     const mark = copying ? await bringWorkspace(run, name) : undefined;
     let code: number;
     try {
@@ -89,7 +51,7 @@ export async function runPodStep(run: PodStep): Promise<number> {
         namespace,
         pod: name,
         container: STEP_CONTAINER,
-        image: step.image ?? "",
+        image,
         statusOf: (p) => statusOf(p, STEP_CONTAINER),
         startTimeoutMs: settings.prepareJobTimeoutSeconds * 1000,
         signal: context.signal,

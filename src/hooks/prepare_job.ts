@@ -7,8 +7,6 @@
  *
  * @module
  */
-import type { V1Pod } from "@kubernetes/client-node";
-import { KubeApiError } from "../kube/errors.ts";
 import { podsPath, secretsPath } from "../kube/paths.ts";
 import { waitForPodRunning } from "../kube/watch_pod.ts";
 import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
@@ -17,7 +15,7 @@ import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { prepareJobResponse, writeResponse } from "../runner/response.ts";
 import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
-import { connect, type Connection, type HookContext, type JobState } from "./context.ts";
+import { connect, findRunnerPod, type HookContext, type JobState } from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
 import { bringWorkspaceIn } from "./workspace.ts";
 
@@ -86,17 +84,5 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
     }
   } finally {
     endGroup();
-  }
-}
-
-/** The runner pod, when kubehook runs in one that the API knows (it owns the job's objects then). */
-async function findRunnerPod(connection: Connection): Promise<V1Pod | undefined> {
-  try {
-    return await connection.client.get<V1Pod>(
-      podsPath(connection.namespace, connection.settings.runnerPodName),
-    );
-  } catch (error) {
-    if (error instanceof KubeApiError && error.status === 404) return undefined;
-    throw error;
   }
 }

@@ -14,13 +14,12 @@
 import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { type StateResponse, writeResponse } from "../runner/response.ts";
-import { warning } from "../runner/workflow_commands.ts";
+import { addMask, debug, warning } from "../runner/workflow_commands.ts";
+import { planContainerStep } from "../pod/container_step_plan.ts";
 import { workspacePathOf } from "../pod/job_plan.ts";
-import { randomSuffix } from "../pod/names.ts";
-import { connect, type HookContext, jobState } from "./context.ts";
+import { connect, findRunnerPod, type HookContext, jobState } from "./context.ts";
 import { NOT_PERMITTED, runEphemeralStep } from "./ephemeral_step.ts";
 import { runPodStep } from "./pod_step.ts";
-import { stepSecret } from "./step_secret.ts";
 
 type RunContainerStep = Invocation & { command: "run_container_step" };
 
@@ -42,20 +41,19 @@ export async function runContainerStep(
   using connection = await connect(context);
   const { settings } = connection;
   const layout = workLayout(context.env);
-  const workspacePath = workspacePathOf(layout);
-  const env = stepSecret(settings.runnerPodName, step.environmentVariables);
+  if (step.registry) addMask(step.registry.password);
+  const plan = planContainerStep({
+    step,
+    settings,
+    workspacePath: workspacePathOf(layout),
+    jobPod: state && { name: state.jobPod, hasJobContainer: state.hasJobContainer },
+    runnerNodeName: settings.workspace === "volume"
+      ? (await findRunnerPod(connection))?.spec?.nodeName
+      : undefined,
+  });
   let code: number | typeof NOT_PERMITTED = NOT_PERMITTED;
-  if (state?.hasJobContainer && settings.workspace === "copy" && !step.registry) {
-    code = await runEphemeralStep({
-      connection,
-      context,
-      state,
-      layout,
-      step,
-      name: `step-${randomSuffix(8)}`,
-      workspacePath,
-      env,
-    });
+  if (plan.placement === "job-pod" && state) {
+    code = await runEphemeralStep({ connection, context, state, layout, plan });
     if (code === NOT_PERMITTED) {
       warning(
         `kubehook may not add ephemeral containers to the job pod (the Role lacks "patch" on ` +
@@ -63,18 +61,13 @@ export async function runContainerStep(
           "own: its workspace is copied in and out, and the job's services are not on localhost.",
       );
     }
-  }
+  } else debug(`The step runs in a pod of its own: ${plan.ownPodReason}.`);
   if (code === NOT_PERMITTED) {
     code = await runPodStep({
       connection,
       context,
       layout,
-      step,
-      workspacePath,
-      workspace: settings.workspace === "copy"
-        ? { mode: "copy" }
-        : { mode: "volume", claimName: settings.claimName, useKubeScheduler: true },
-      env,
+      plan,
       state: state?.hasJobContainer ? state : undefined,
     });
   }

@@ -16,10 +16,16 @@ import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts"
 import type { WorkLayout } from "../runner/layout.ts";
 import { openExec } from "../kube/exec.ts";
 import { runtimeCreatedWorkDirs } from "../pod/action_directories.ts";
+import { STEP_READY_FILE } from "../pod/step_pod.ts";
 import { workspacePathOf } from "../pod/job_plan.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import { chooseGzip, type LinkEstimate, updateLinkEstimate } from "../transfer/compression.ts";
-import { copyFromPod, copyToPod, type PodTarget } from "../transfer/copy.ts";
+import {
+  copyFromPod,
+  type CopyFromPodOptions,
+  copyToPod,
+  type PodTarget,
+} from "../transfer/copy.ts";
 import {
   hostListings,
   listHostChanges,
@@ -228,21 +234,11 @@ export async function bringStepChangesBack(
   if (!sync) return undefined;
   // Stamped in the pod before packing: cleanup then brings back only what changed after this.
   const next = podMark(`${id}-back`);
-  const transfer = await copyFromPod(connection.client, target(state), {
-    hostPath: layout.work,
-    podPath: POD_WORK,
-    gzip: false,
+  const transfer = await stepChangesBack(connection, target(state), layout, {
     since: podMark(id),
     window: { from: sync.podMark, to: windowEnd(id) },
     next,
-    exclude: EXCLUDED,
-    listing: true,
   });
-  if (transfer.entries > 0 || transfer.deleted > 0 || transfer.rejected.length > 0) {
-    group("kubehook: the step's changes, back to the runner");
-    report(transfer);
-    endGroup();
-  }
   return {
     host: await syncMarkNow(),
     podMark: next,
@@ -297,12 +293,10 @@ export async function bringWorkspaceBack(
   }
 }
 
-/** The file a step pod's init container waits for: its whole `<work>` has arrived. */
-export const WORK_READY = `${POD_WORK}/${BOOKKEEPING}/ready`;
-
 /** A container step's own pod: copies the whole `<work>` into `target` (the pod's init
- * container), stamps the change marker and then creates {@link WORK_READY}. Resolves with the
- * marker, from which {@link copyWorkChangesBack} brings the step's changes back. */
+ * container), stamps the change marker and then creates the file the init container waits for.
+ * Resolves with the marker, from which {@link copyWorkChangesBack} brings the step's changes
+ * back. */
 export async function copyWorkInto(
   connection: Connection,
   target: PodTarget,
@@ -320,7 +314,7 @@ export async function copyWorkInto(
     }),
   );
   const mark = podMark("step-pod");
-  await runIn(connection, target, `${podMarkScript(mark)} && : >${WORK_READY}`);
+  await runIn(connection, target, `${podMarkScript(mark)} && : >${STEP_READY_FILE}`);
   return mark;
 }
 
@@ -332,19 +326,31 @@ export async function copyWorkChangesBack(
   layout: WorkLayout,
   since: string,
 ): Promise<void> {
-  const transfer = await copyFromPod(connection.client, target, {
+  await stepChangesBack(connection, target, layout, { since });
+}
+
+/** Copies what a step changed in `where` back to `<work>`, deletions included, and sums it up in
+ * a group of its own when there was anything. */
+async function stepChangesBack(
+  connection: Connection,
+  where: PodTarget,
+  layout: WorkLayout,
+  marks: Pick<CopyFromPodOptions, "since" | "window" | "next">,
+): Promise<TransferReport> {
+  const transfer = await copyFromPod(connection.client, where, {
     hostPath: layout.work,
     podPath: POD_WORK,
     gzip: false,
-    since,
     exclude: EXCLUDED,
     listing: true,
+    ...marks,
   });
   if (transfer.entries > 0 || transfer.deleted > 0 || transfer.rejected.length > 0) {
     group("kubehook: the step's changes, back to the runner");
     report(transfer);
     endGroup();
   }
+  return transfer;
 }
 
 /** Brings what the runner changed since the last sync into the job container (after a step that

@@ -8,7 +8,7 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 
 /** Waiting reasons that never resolve by themselves: waiting longer only hides the failure. */
-const TERMINAL_WAITING = new Set([
+export const TERMINAL_WAITING: ReadonlySet<string> = new Set([
   "ErrImagePull",
   "ImagePullBackOff",
   "InvalidImageName",
@@ -17,6 +17,13 @@ const TERMINAL_WAITING = new Set([
   "CreateContainerError",
   "CrashLoopBackOff",
   "RunContainerError",
+]);
+
+/** Waiting reasons that mean the image could not be fetched. */
+export const PULL_FAILURES: ReadonlySet<string> = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
 ]);
 
 /** What a pod's status means to a hook waiting for it to run. */

@@ -9,7 +9,7 @@ import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { KubeApiError } from "./errors.ts";
 import { eventsPath, podsPath, podSubresourcePath } from "./paths.ts";
-import { classifyPod, type PodVerdict } from "./pod_status.ts";
+import { classifyPod, type PodVerdict, PULL_FAILURES } from "./pod_status.ts";
 
 /** How to wait. */
 export interface WaitOptions {
@@ -119,9 +119,6 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
     throw error;
   }
 }
-
-/** Waiting reasons that mean the image could not be fetched. */
-const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName"]);
 
 async function startError(
   client: KubeClient,

@@ -12,7 +12,6 @@
  * const pod = renderStepPod({
  *   name: stepPodName("arc-x"), runnerPodName: "arc-x", action, helperImage: settings.runnerImage,
  *   workspacePath: "repo/repo", workspace: { mode: "copy" }, imagePullSecrets: [],
- *   readyFile: "/__w/.kubehook/ready",
  * });
  * ```
  * @module
@@ -35,6 +34,8 @@ export const STEP_CONTAINER = "step";
 export const STEP_INIT_CONTAINER = "kubehook-in";
 /** The container the step's changes are copied back from. */
 export const STEP_HELPER_CONTAINER = "kubehook";
+/** What the init container waits for: the whole `<work>` has arrived. */
+export const STEP_READY_FILE = `${CONTAINER_WORK}/.kubehook/ready`;
 
 /** What the step pod is made of. */
 export interface StepPodInput {
@@ -47,8 +48,6 @@ export interface StepPodInput {
   workspacePath: string;
   workspace: WorkspaceSource;
   imagePullSecrets: readonly string[];
-  /** What the init container waits for. */
-  readyFile: string;
 }
 
 /** Renders the step pod. */
@@ -87,7 +86,7 @@ export function renderStepPod(input: StepPodInput): V1Pod {
               "-c",
               `until [ -e "$1" ]; do sleep 0.05; done`,
               "kubehook",
-              input.readyFile,
+              STEP_READY_FILE,
             ],
             volumeMounts: helperMounts,
           }],

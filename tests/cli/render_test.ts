@@ -141,3 +141,33 @@ Deno.test("render: bad input names the file and the JSON field", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const STEP_INPUT = `${REPO_ROOT}tests/fixtures/run_container_step.json`;
+
+Deno.test("render: a container step is the job pod's ephemeral container, or a pod of its own", async () => {
+  const { objects, stdout } = await renderObjects(["--input", STEP_INPUT]);
+  assert.match(stdout, /runs as an ephemeral container of the job pod "runner-workflow"/);
+  assert.ok(!stdout.includes("fixture-step-token"), "the step's secret environment is printed");
+  const [secret, patch, pod] = objects as unknown as [V1Secret, V1Pod, V1Pod];
+  assert.equal(secret.type, "Opaque");
+  assert.equal(secret.data?.INPUT_TOKEN, "REDACTED");
+  const [container] = patch.spec!.ephemeralContainers!;
+  assert.deepEqual(container.args, ["--config lint.yml", ""]);
+  assert.equal(container.command, undefined, "the image's ENTRYPOINT stays");
+  assert.equal(container.targetContainerName, "job");
+  assert.deepEqual(container.envFrom, [{ secretRef: { name: secret.metadata!.name } }]);
+  assert.equal(pod.kind, "Pod", "the fallback without permission for ephemeral containers");
+  assert.deepEqual(pod.spec!.containers.map((c) => c.name), ["step", "kubehook"]);
+
+  const dir = await Deno.makeTempDir({ prefix: "kubehook-render-" });
+  try {
+    const invocation = JSON.parse(await Deno.readTextFile(STEP_INPUT));
+    invocation.state = null;
+    await Deno.writeTextFile(`${dir}/alone.json`, JSON.stringify(invocation));
+    const alone = await renderObjects(["--input", `${dir}/alone.json`]);
+    assert.match(alone.stdout, /a pod of its own: the job has no job container/);
+    assert.deepEqual(alone.objects.map((o) => o.kind), ["Secret", "Pod"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

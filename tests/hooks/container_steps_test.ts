@@ -9,16 +9,11 @@ import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
 import { containerOf } from "../../src/runner/input.ts";
 import { EDGE_VALUES, printedValues, printValuesScript, SECRET } from "../support/edge_values.ts";
-import { jobContainer, serviceContainer } from "../support/runner_sim.ts";
+import { jobContainer, runnerArgs, serviceContainer } from "../support/runner_sim.ts";
 import { assertHookFailed, assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
 
 /** A shell in the distroless image, whose only file is /app. */
 const DISTROLESS = "distroless.local/app:1";
-
-/** The step arguments as the runner sends them: each wrapped in double quotes, split on spaces. */
-function runnerArgs(args: string[]): string[] {
-  return args.map((a) => `"${a.replaceAll('"', '\\"')}"`).join(" ").split(" ").filter((a) => a);
-}
 
 /** The action's own output: stdout without kubehook's workflow commands. */
 function actionOutput(stdout: string): string {
@@ -60,6 +55,29 @@ Deno.test("container steps run like docker run, in the job pod", async (t) => {
           assert.match(next.stdout, /^made$/m);
         },
       );
+
+      await t.step("the /github directories hold what the runner laid out", async () => {
+        await Deno.writeTextFile(`${sim.temp}/_github_home/.npmrc`, "home of the job\n");
+        const step = await sim.containerStep(containerOf("busybox:1.36", {
+          entryPoint: "sh",
+          entryPointArgs: runnerArgs([
+            "-c",
+            'cat "$GITHUB_EVENT_PATH"; echo; cat /github/home/.npmrc; ls /github; ' +
+            'test -f "$GITHUB_ENV" && echo "file commands at $(dirname "$GITHUB_ENV")"; ' +
+            'echo tmp > "$RUNNER_TEMP/scratch" && ls /github/runner_temp/_github_home/.npmrc',
+          ]),
+        }));
+        assertHookOk(step);
+        assert.match(step.stdout, /"ref":"refs\/heads\/main"/);
+        assert.match(step.stdout, /^home of the job$/m);
+        assert.match(
+          actionOutput(step.stdout),
+          /file_commands\nhome\nrunner_temp\nworkflow\nworkspace/,
+        );
+        assert.match(step.stdout, /^file commands at \/github\/file_commands$/m);
+        assert.match(step.stdout, /^\/github\/runner_temp\/_github_home\/\.npmrc$/m);
+        assert.equal(await Deno.readTextFile(`${sim.temp}/scratch`), "tmp\n");
+      });
 
       await t.step("the image's own ENTRYPOINT runs when the step gives none", async () => {
         const step = await sim.containerStep(containerOf(DISTROLESS, {

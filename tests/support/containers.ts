@@ -23,3 +23,9 @@ export function jobContainer(image: string, over: Partial<Container> = {}): Cont
 export function serviceContainer(image: string, over: Partial<Container> = {}): Container {
   return jobContainer(image, { workingDirectory: null, environmentVariables: {}, ...over });
 }
+
+/** Container-step arguments as the runner sends them: each wrapped in double quotes (inner quotes
+ * escaped), the whole line split on spaces. */
+export function runnerArgs(args: string[]): string[] {
+  return args.map((a) => `"${a.replaceAll('"', '\\"')}"`).join(" ").split(" ").filter((a) => a);
+}

@@ -21,7 +21,7 @@ import { HookProcess } from "./hook_process.ts";
 import { checkResponse } from "./response_check.ts";
 
 export type { FileCommands };
-export { jobContainer, serviceContainer } from "./containers.ts";
+export { jobContainer, runnerArgs, serviceContainer } from "./containers.ts";
 
 /** The runner's fixed container paths. */
 const W = "/__w";

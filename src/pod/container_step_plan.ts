@@ -1,0 +1,105 @@
+/**
+ * What a container step creates, decided without a cluster: where it runs (as an ephemeral
+ * container of the job pod, or in a pod of its own, and why), the Secret its environment travels
+ * in, and the container or pod itself. run_container_step carries the plan out; `kubehook
+ * render` prints it.
+ *
+ * @example
+ * ```ts
+ * const plan = planContainerStep({
+ *   step, settings, workspacePath: "repo/repo", jobPod: { name: "arc-x-workflow", hasJobContainer: true },
+ * });
+ * plan.placement; // "job-pod"
+ * ```
+ * @module
+ */
+import type { V1EnvVar, V1EphemeralContainer, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { Container } from "../runner/input.ts";
+import type { Settings } from "../runner/settings.ts";
+import { actionEnvironment, renderActionContainer } from "./action_container.ts";
+import { renderEnvSecret } from "./env_secret.ts";
+import { JOB_CONTAINER_NAME, jobPodName, randomSuffix, secretName, stepPodName } from "./names.ts";
+import { kubehookLabels } from "./metadata.ts";
+import { renderRegistrySecret } from "./registry_secret.ts";
+import { renderStepPod, STEP_CONTAINER } from "./step_pod.ts";
+
+/** What the plan depends on. */
+export interface ContainerStepInput {
+  step: Container;
+  settings: Settings;
+  /** GITHUB_WORKSPACE relative to `<work>`. */
+  workspacePath: string;
+  /** The job pod prepare_job made, if any. */
+  jobPod?: { name: string; hasJobContainer: boolean };
+  /** Volume mode: the runner pod's node, where a ReadWriteOnce work volume is attached. */
+  runnerNodeName?: string;
+}
+
+/** A container step's objects. */
+export interface ContainerStepPlan {
+  /** Where it runs first; "own-pod" is also where a "job-pod" step goes when the Role does not
+   * allow ephemeral containers. */
+  placement: "job-pod" | "own-pod";
+  /** Why a pod of its own, when it gets one. */
+  ownPodReason?: string;
+  /** The Secret holding the environment (created before, deleted after the step). */
+  envSecret: V1Secret;
+  /** Variables whose names a Secret cannot hold, inline in the container. */
+  inlineEnv: V1EnvVar[];
+  /** The ephemeral container to add to the job pod. */
+  ephemeral: V1EphemeralContainer;
+  /** The pod of its own, and the pull secret it needs for a private image. */
+  ownPod(): { pod: V1Pod; registrySecret?: V1Secret };
+}
+
+/** Plans the step. */
+export function planContainerStep(input: ContainerStepInput): ContainerStepPlan {
+  const { step, settings } = input;
+  const runner = settings.runnerPodName;
+  const labels = kubehookLabels(runner, jobPodName(runner));
+  const envName = secretName(runner);
+  const { secretData, inline } = actionEnvironment(step.environmentVariables);
+  const ownPodReason = !input.jobPod?.hasJobContainer
+    ? "the job has no job container"
+    : settings.workspace !== "copy"
+    ? "the workspace is a volume (ephemeral containers cannot mount its subPaths)"
+    : step.registry
+    ? "its image is private (a running pod cannot take new pull secrets)"
+    : undefined;
+  const container = (name: string, target?: string) =>
+    renderActionContainer({
+      name,
+      step,
+      workspacePath: input.workspacePath,
+      envSecret: envName,
+      inlineEnv: inline,
+      targetContainerName: target,
+    });
+  return {
+    placement: ownPodReason ? "own-pod" : "job-pod",
+    ...(ownPodReason ? { ownPodReason } : {}),
+    envSecret: renderEnvSecret({ name: envName, data: secretData, labels }),
+    inlineEnv: inline,
+    ephemeral: container(`step-${randomSuffix(8)}`, JOB_CONTAINER_NAME),
+    ownPod: () => {
+      const registrySecret = step.registry
+        ? renderRegistrySecret({ name: secretName(runner), registry: step.registry, labels })
+        : undefined;
+      const pod = renderStepPod({
+        name: stepPodName(runner),
+        runnerPodName: runner,
+        action: container(STEP_CONTAINER),
+        helperImage: settings.runnerImage,
+        workspacePath: input.workspacePath,
+        workspace: settings.workspace === "copy" ? { mode: "copy" } : {
+          mode: "volume",
+          claimName: settings.claimName,
+          runnerNodeName: input.runnerNodeName,
+          useKubeScheduler: settings.useKubeScheduler,
+        },
+        imagePullSecrets: registrySecret ? [registrySecret.metadata!.name!] : [],
+      });
+      return registrySecret ? { pod, registrySecret } : { pod };
+    },
+  };
+}
