@@ -107,7 +107,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: "ACTIONS_RUNNER_IMAGE",
     default: "ghcr.io/actions/actions-runner:latest",
     values: "an image",
-    meaning: "Image whose `/home/runner/externals` an init container copies to `/__e`.",
+    meaning: "Image whose `/home/runner/externals` an init container copies to `/__e`; also " +
+      "the helper (with `sh`, `tar`) of container steps that run in a pod of their own.",
   },
   {
     name: "ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS",
