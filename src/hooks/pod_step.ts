@@ -10,8 +10,13 @@ import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { podsPath, secretsPath } from "../kube/paths.ts";
 import { watchPod } from "../kube/watch_pod.ts";
 import type { ContainerStepPlan } from "../pod/container_step_plan.ts";
-import { randomSuffix } from "../pod/names.ts";
-import { STEP_CONTAINER, STEP_HELPER_CONTAINER, STEP_INIT_CONTAINER } from "../pod/step_pod.ts";
+import { JOB_CONTAINER_NAME, randomSuffix } from "../pod/names.ts";
+import {
+  type JobServices,
+  STEP_CONTAINER,
+  STEP_HELPER_CONTAINER,
+  STEP_INIT_CONTAINER,
+} from "../pod/step_pod.ts";
 import type { WorkLayout } from "../runner/layout.ts";
 import { followAction } from "./action_run.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
@@ -25,13 +30,17 @@ export interface PodStep {
   plan: ContainerStepPlan;
   /** The job's state when it has a job pod with a job container (it then gets the changes). */
   state?: JobState;
+  /** The job pod, when there is one (its services are forwarded to the step). */
+  jobPod?: string;
 }
 
 /** Runs the step; resolves with its exit code. */
 export async function runPodStep(run: PodStep): Promise<number> {
   const { connection, context, plan } = run;
   const { client, namespace, settings } = connection;
-  const { pod, registrySecret } = plan.ownPod();
+  const { pod, registrySecret } = plan.ownPod(
+    run.jobPod ? await jobServices(connection, run.jobPod) : undefined,
+  );
   const name = pod.metadata!.name!;
   const image = pod.spec!.containers[0].image ?? "";
   const secrets = [plan.envSecret, ...(registrySecret ? [registrySecret] : [])];
@@ -77,6 +86,19 @@ export async function runPodStep(run: PodStep): Promise<number> {
       ),
     ]);
   }
+}
+
+/** Where the job pod's services listen (its IP, their TCP ports), or undefined when it has none
+ * or no IP. */
+async function jobServices(connection: Connection, name: string): Promise<JobServices | undefined> {
+  const pod = await connection.client.get<V1Pod>(podsPath(connection.namespace, name));
+  const ports = (pod.spec?.containers ?? [])
+    .filter((c) => c.name !== JOB_CONTAINER_NAME)
+    .flatMap((c) => c.ports ?? [])
+    .filter((p) => (p.protocol ?? "TCP") === "TCP")
+    .map((p) => p.containerPort);
+  const podIP = pod.status?.podIP;
+  return podIP && ports.length > 0 ? { podIP, ports: [...new Set(ports)] } : undefined;
 }
 
 /** Waits for the init container to run, streams `<work>` into it and lets the step start;

@@ -58,7 +58,7 @@ export async function runContainerStep(
       warning(
         `kubehook may not add ephemeral containers to the job pod (the Role lacks "patch" on ` +
           `"pods/ephemeralcontainers", see examples/rbac.yaml), so this step runs in a pod of its ` +
-          "own: its workspace is copied in and out, and the job's services are not on localhost.",
+          "own: its workspace is copied in and out, and the job's services are forwarded to it.",
       );
     }
   } else debug(`The step runs in a pod of its own: ${plan.ownPodReason}.`);
@@ -69,6 +69,7 @@ export async function runContainerStep(
       layout,
       plan,
       state: state?.hasJobContainer ? state : undefined,
+      jobPod: state?.jobPod,
     });
   }
   const response: StateResponse = state ? { state: { ...state } } : {};

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { shellQuote } from "../shell_quote.ts";
 
 /** Variables the runner leaves to the hook (protocol §2, run_script_step). */
 const ALWAYS = { CI: "true", GITHUB_ACTIONS: "true" };
@@ -29,15 +30,10 @@ export function stepEnvironment(
   const skipped: string[] = [];
   for (const [name, value] of Object.entries({ ...ALWAYS, ...variables })) {
     if (!SHELL_NAME.test(name)) skipped.push(name);
-    else lines.push(`export ${name}=${quote(value)}`);
+    else lines.push(`export ${name}=${shellQuote(value)}`);
   }
   if (prependPath.length > 0) {
-    lines.push(`export PATH=${quote(prependPath.join(":"))}"\${PATH:+:\$PATH}"`);
+    lines.push(`export PATH=${shellQuote(prependPath.join(":"))}"\${PATH:+:\$PATH}"`);
   }
   return { text: lines.join("\n") + "\n", skipped };
-}
-
-/** Single-quotes `value` for sh: the only character to handle is the single quote itself. */
-export function quote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }

@@ -21,7 +21,7 @@ import { renderEnvSecret } from "./env_secret.ts";
 import { JOB_CONTAINER_NAME, jobPodName, randomSuffix, secretName, stepPodName } from "./names.ts";
 import { kubehookLabels } from "./metadata.ts";
 import { renderRegistrySecret } from "./registry_secret.ts";
-import { renderStepPod, STEP_CONTAINER } from "./step_pod.ts";
+import { type JobServices, renderStepPod, STEP_CONTAINER } from "./step_pod.ts";
 
 /** What the plan depends on. */
 export interface ContainerStepInput {
@@ -48,8 +48,9 @@ export interface ContainerStepPlan {
   inlineEnv: V1EnvVar[];
   /** The ephemeral container to add to the job pod. */
   ephemeral: V1EphemeralContainer;
-  /** The pod of its own, and the pull secret it needs for a private image. */
-  ownPod(): { pod: V1Pod; registrySecret?: V1Secret };
+  /** The pod of its own, and the pull secret it needs for a private image; with the job pod's
+   * services, forwarded to its localhost. */
+  ownPod(services?: JobServices): { pod: V1Pod; registrySecret?: V1Secret };
 }
 
 /** Plans the step. */
@@ -81,7 +82,7 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
     envSecret: renderEnvSecret({ name: envName, data: secretData, labels }),
     inlineEnv: inline,
     ephemeral: container(`step-${randomSuffix(8)}`, JOB_CONTAINER_NAME),
-    ownPod: () => {
+    ownPod: (services) => {
       const registrySecret = step.registry
         ? renderRegistrySecret({ name: secretName(runner), registry: step.registry, labels })
         : undefined;
@@ -98,6 +99,7 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
           useKubeScheduler: settings.useKubeScheduler,
         },
         imagePullSecrets: registrySecret ? [registrySecret.metadata!.name!] : [],
+        services,
       });
       return registrySecret ? { pod, registrySecret } : { pod };
     },

@@ -48,7 +48,38 @@ export interface StepPodInput {
   workspacePath: string;
   workspace: WorkspaceSource;
   imagePullSecrets: readonly string[];
+  /** The job pod's services: the step reaches them on localhost through a forwarding sidecar. */
+  services?: JobServices;
 }
+
+/** Where the job's services listen: the job pod's IP and their TCP ports. */
+export interface JobServices {
+  podIP: string;
+  ports: number[];
+}
+
+/** The node that the runner image brings in its externals (the job pod's `/__e` has it too). */
+const RUNNER_NODE = "/home/runner/externals/node20/bin/node";
+
+/** Forwards each port on the step pod's loopback (IPv4 and IPv6) to the job pod: the step then
+ * reaches `localhost:<port>` as the job container does. */
+const FORWARDER = `const net = require("node:net");
+const [host, ...ports] = process.argv.slice(1);
+for (const port of ports.map(Number)) {
+  for (const local of ["127.0.0.1", "::1"]) {
+    net.createServer((client) => {
+      const service = net.connect(port, host);
+      const close = () => { client.destroy(); service.destroy(); };
+      client.on("error", close);
+      service.on("error", close);
+      client.pipe(service).pipe(client);
+    }).on("error", () => {}).listen(port, local);
+  }
+}`;
+
+/** The sidecar that forwards the job's services (a native sidecar: it runs from before the copy
+ * until the step is done). */
+export const STEP_SERVICES_CONTAINER = "kubehook-services";
 
 /** Renders the step pod. */
 export function renderStepPod(input: StepPodInput): V1Pod {
@@ -63,6 +94,29 @@ export function renderStepPod(input: StepPodInput): V1Pod {
     { name: WORK_VOLUME, mountPath: CONTAINER_WORK },
     ...jobActionMounts(input.workspacePath),
   ];
+  const initContainers: V1Container[] = [];
+  if (input.services && input.services.ports.length > 0) {
+    initContainers.push({
+      name: STEP_SERVICES_CONTAINER,
+      image: input.helperImage,
+      restartPolicy: "Always",
+      command: [
+        RUNNER_NODE,
+        "-e",
+        FORWARDER,
+        input.services.podIP,
+        ...input.services.ports.map(String),
+      ],
+    });
+  }
+  if (copying) {
+    initContainers.push({
+      name: STEP_INIT_CONTAINER,
+      image: input.helperImage,
+      command: ["sh", "-c", `until [ -e "$1" ]; do sleep 0.05; done`, "kubehook", STEP_READY_FILE],
+      volumeMounts: helperMounts,
+    });
+  }
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -76,22 +130,15 @@ export function renderStepPod(input: StepPodInput): V1Pod {
       ...(input.imagePullSecrets.length > 0
         ? { imagePullSecrets: input.imagePullSecrets.map((name) => ({ name })) }
         : {}),
-      ...(copying
+      ...(input.services && input.services.ports.some((p) => p < 1024)
         ? {
-          initContainers: [{
-            name: STEP_INIT_CONTAINER,
-            image: input.helperImage,
-            command: [
-              "sh",
-              "-c",
-              `until [ -e "$1" ]; do sleep 0.05; done`,
-              "kubehook",
-              STEP_READY_FILE,
-            ],
-            volumeMounts: helperMounts,
-          }],
+          // A safe sysctl: lets the forwarder (the runner image's non-root user) bind ports < 1024.
+          securityContext: {
+            sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }],
+          },
         }
         : {}),
+      ...(initContainers.length > 0 ? { initContainers } : {}),
       containers: [
         step,
         ...(copying

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { quote } from "../hooks/step_environment.ts";
+import { shellQuote as quote } from "../shell_quote.ts";
 import type { DirListing } from "./dir_listing.ts";
 import { parentOf } from "./path_safety.ts";
 

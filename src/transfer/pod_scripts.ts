@@ -24,7 +24,7 @@
  * ```
  * @module
  */
-import { quote } from "../hooks/step_environment.ts";
+import { shellQuote as quote } from "../shell_quote.ts";
 import { LISTING_MEMBER } from "./dir_listing.ts";
 import { parentOf } from "./path_safety.ts";
 import { acceptedLines, countProblem, RECEIPT_PREFIX, type SentCount } from "./receipt.ts";

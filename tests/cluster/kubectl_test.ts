@@ -193,6 +193,11 @@ Deno.test({
       assert.equal(await canI("runner", "create", "persistentvolumeclaims"), "no");
       assert.equal(await canI("restricted", "create", "pods", "--subresource=exec"), "no");
       assert.equal(await canI("restricted", "create", "pods"), "yes");
+      assert.equal(await canI("runner", "create", "pods", "-n", "kube-system"), "no");
+      assert.equal(
+        await canI("runner", "patch", "pods", "--subresource=ephemeralcontainers"),
+        "yes",
+      );
       const denied = await cluster.kubectl(["exec", "shell", "--", "true"], {
         context: "restricted",
       });
@@ -202,6 +207,38 @@ Deno.test({
         /Forbidden.*system:serviceaccount:default:kubehook-restricted.*"pods\/exec"/,
       );
     });
+
+    await t.step(
+      "debug adds an ephemeral container that shares the target's processes",
+      async () => {
+        await ok(cluster, [
+          "debug",
+          "shell",
+          "--image=distroless.local/app:1",
+          "--container=probe",
+          "--target=shell",
+          "--",
+          "/app",
+          "sh",
+          "-c",
+          "ps -o args | grep -c '^sleep 3600$'; exit 4",
+        ]);
+        await ok(cluster, [
+          "wait",
+          "--for=jsonpath={.status.ephemeralContainerStatuses[0].state.terminated.exitCode}=4",
+          "pod/shell",
+          "--timeout=30s",
+        ]);
+        assert.equal((await ok(cluster, ["logs", "shell", "-c", "probe"])).trim(), "1");
+        const changed = await cluster.kubectl([
+          "debug",
+          "shell",
+          "--image=busybox:1.36",
+          "--container=probe",
+        ]);
+        assert.notEqual(changed.code, 0, "an ephemeral container's name cannot be reused");
+      },
+    );
 
     await t.step("get events shows the scheduler's and the kubelet's reasons", async () => {
       const events = await ok(cluster, ["get", "events"]);

@@ -63,6 +63,7 @@ const PROGRAMS: Record<string, string> = {
   mount: "mount",
   openssl: "openssl",
   cc: "gcc",
+  ip: "iproute2",
 };
 /** Static C libraries (libc6-dev), which the distroless test image's `/app` links. */
 const STATIC_LIBC = [

@@ -160,7 +160,7 @@ Deno.test("container steps run like docker run, in the job pod", async (t) => {
       });
 
       await t.step(
-        "without the ephemeral containers permission: a pod of its own, and a warning",
+        "without the ephemeral containers permission: a pod of its own, a warning, the same services",
         async () => {
           await hc.cluster.addFaults({
             kind: "api-error",
@@ -171,9 +171,18 @@ Deno.test("container steps run like docker run, in the job pod", async (t) => {
           });
           const step = await sim.containerStep(containerOf("busybox:1.36", {
             entryPoint: "sh",
-            entryPointArgs: runnerArgs(["-c", "cat made.txt; echo again >> made.txt"]),
+            entryPointArgs: runnerArgs([
+              "-c",
+              "cat made.txt; echo again >> made.txt; " +
+              "wget -qO- http://localhost:80/ | grep -o 'Welcome to nginx!'",
+            ]),
           }));
           assertHookOk(step);
+          assert.match(
+            step.stdout,
+            /^Welcome to nginx!$/m,
+            "the job's service is not on localhost",
+          );
           assert.match(logOf(step), /::warning::.*pods\/ephemeralcontainers.*examples\/rbac\.yaml/);
           assert.match(step.stdout, /^made$/m);
           assert.equal(await Deno.readTextFile(`${sim.workspace}/made.txt`), "made\nagain\n");

@@ -13,8 +13,11 @@ export interface HostTools {
   unshare: string;
   /** Joins a pod's network namespace, and a running container's namespaces for exec. */
   nsenter: string;
-  /** A static busybox: the busybox images' only binary, and `ip` for the pod's loopback. */
+  /** A static busybox: the busybox images' only binary, `cat` for the namespace holders and
+   * `sysctl` for a pod's namespaced sysctls. */
   busybox: string;
+  /** iproute2's ip: the pod network's bridge and veth pairs. */
+  ip: string;
   /** The POSIX shell that mounts a container's overlays before starting bwrap. */
   sh: string;
   /** Mounts the overlays, inside the container's private mount namespace. */
@@ -25,7 +28,7 @@ export interface HostTools {
   cc: string;
 }
 
-const REQUIRED = ["bwrap", "unshare", "nsenter", "busybox", "sh", "mount"] as const;
+const REQUIRED = ["bwrap", "unshare", "nsenter", "busybox", "sh", "mount", "ip"] as const;
 
 /** Finds the kubelet's host programs; throws naming the missing ones and the packages to install. */
 export function findHostTools(
@@ -37,7 +40,7 @@ export function findHostTools(
   if (missing.length > 0) {
     throw new Error(
       `The local cluster's kubelet cannot run pods: ${missing.join(", ")} not found on PATH. ` +
-        "Install them (Debian: apt-get install bubblewrap busybox-static util-linux).",
+        "Install them (Debian: apt-get install bubblewrap busybox-static util-linux iproute2).",
     );
   }
   return {

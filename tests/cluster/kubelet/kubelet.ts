@@ -1,6 +1,6 @@
 /**
  * The kubelet as the API server drives it ({@link PodRuntime}): a {@link PodWorker} per pod, pod
- * IPs handed out from 10.244.0.0/16, exec/attach/logs routed to the right container, and
+ * IPs handed out from 10.244.0.0/16 on the node's bridge (pod_network.ts), exec/attach/logs routed to the right container, and
  * shutdown that kills every pod process and removes every directory the kubelet made.
  *
  * @module
@@ -18,6 +18,7 @@ import type { ContainerSlot } from "./container_run.ts";
 import { attachToContainer, execInContainer } from "./exec.ts";
 import { findHostTools, type HostTools } from "./host_tools.ts";
 import { ImageStore } from "./images.ts";
+import { PodNetwork } from "./pod_network.ts";
 import { PodWorker } from "./pod_worker.ts";
 
 /** The node's address in pod statuses: a label, never contacted. */
@@ -28,6 +29,7 @@ export class Kubelet implements PodRuntime {
   #workers = new Map<string, PodWorker>();
   #images: ImageStore;
   #tools: HostTools;
+  #network: Promise<PodNetwork> | undefined;
   #nextIP = 2;
 
   constructor(readonly store: ClusterStore, readonly stateDir: string) {
@@ -48,7 +50,12 @@ export class Kubelet implements PodRuntime {
     const podIP = `10.244.${(ip >> 8) & 255}.${ip & 255}`;
     const dir = `${this.stateDir}/pods/${pod.metadata?.uid ?? crypto.randomUUID()}`;
     const worker = new PodWorker(
-      { store: this.store, images: this.#images, tools: this.#tools },
+      {
+        store: this.store,
+        images: this.#images,
+        tools: this.#tools,
+        network: () => this.#network ??= PodNetwork.create(this.#tools),
+      },
       pod,
       dir,
       podIP,
@@ -145,6 +152,7 @@ export class Kubelet implements PodRuntime {
       await worker.stop(0);
       await worker.remove();
     }));
+    await (await this.#network?.catch(() => undefined))?.close();
     await Deno.remove(`${this.stateDir}/pods`, { recursive: true }).catch(() => {});
     await Deno.remove(`${this.stateDir}/images`, { recursive: true }).catch(() => {});
   }

@@ -23,6 +23,9 @@ export interface ContainerRecord {
   state: V1ContainerState;
   lastState?: V1ContainerState;
   restartCount: number;
+  /** An init container with `restartPolicy: Always` (a native sidecar): it runs beside the
+   * containers, and counts as initialized once it runs. */
+  sidecar?: boolean;
   /** Normalized reference and image ID, once pulled. */
   pulled?: { image: string; imageID: string };
   containerID?: string;
@@ -53,7 +56,7 @@ export function timestamp(date = new Date()): string {
 export function podStatus(record: PodRecord, previous: V1PodStatus | undefined): V1PodStatus {
   const phase = podPhase(record);
   const completed = phase === "Succeeded" || phase === "Failed";
-  const incompleteInit = record.initContainers.filter((c) => c.state.terminated?.exitCode !== 0);
+  const incompleteInit = record.initContainers.filter(initIncomplete);
   const unready = record.containers.filter((c) => !c.state.running);
   const readiness = (type: string): Partial<V1PodCondition> =>
     completed
@@ -110,7 +113,7 @@ export function podStatus(record: PodRecord, previous: V1PodStatus | undefined):
 export function podPhase(record: PodRecord): string {
   if (record.terminal) return record.terminal.phase;
   const policy = record.pod.spec?.restartPolicy ?? "Always";
-  const pendingInit = record.initContainers.filter((c) => c.state.terminated?.exitCode !== 0);
+  const pendingInit = record.initContainers.filter(initIncomplete);
   if (pendingInit.length > 0) {
     const failed = pendingInit.some((c) => c.state.terminated && c.state.terminated.exitCode !== 0);
     return failed && policy === "Never" ? "Failed" : "Pending";
@@ -130,6 +133,11 @@ export function podPhase(record: PodRecord): string {
   if (policy === "Always") return "Running";
   if (stopped === succeeded) return "Succeeded";
   return policy === "Never" ? "Failed" : "Running";
+}
+
+/** An init container still to complete: not exited 0, and not a sidecar that runs. */
+function initIncomplete(c: ContainerRecord): boolean {
+  return c.state.terminated?.exitCode !== 0 && !(c.sidecar && c.state.running);
 }
 
 function containerStatus(c: ContainerRecord): V1ContainerStatus {

@@ -4,7 +4,9 @@
  * missing), init containers one after another (a failure fails the pod under restartPolicy Never,
  * else is retried with back-off), then every container at once, restarted per restartPolicy with
  * kubelet's back-off (the first restart is immediate, then CrashLoopBackOff 10 s, 20 s, ... 5 min).
- * Ephemeral containers added later run once each, as soon as the pod's init containers are
+ * Init containers with `restartPolicy: Always` are native sidecars: each starts in turn, the next
+ * init container follows once it runs, it keeps running (restarted as `Always` says) beside the
+ * containers and is stopped when they are done. Ephemeral containers added later run once each, as soon as the pod's init containers are
  * done, never restarted and never part of the pod's phase; one naming a `targetContainerName`
  * joins that container's process namespace.
  * Stopping (deletion, eviction) sends SIGTERM, then SIGKILL after the grace period.
@@ -18,6 +20,7 @@ import type { ImageStore } from "./images.ts";
 import { type ContainerSlot, runContainer, type RunPlace } from "./container_run.ts";
 import { backOffSeconds, type PodContext, podKey, sleep } from "./pod_context.ts";
 import { type PodRecord, podStatus, timestamp } from "./pod_status.ts";
+import type { PodNetwork } from "./pod_network.ts";
 import { PodSandbox } from "./sandbox.ts";
 import { preparePodVolumes, VolumeError } from "./volumes.ts";
 
@@ -26,6 +29,8 @@ export interface NodeServices {
   store: ClusterStore;
   images: ImageStore;
   tools: HostTools;
+  /** The node's pod network (made on first use). */
+  network: () => Promise<PodNetwork>;
 }
 
 /** Runs one pod and answers for its containers. */
@@ -35,10 +40,13 @@ export class PodWorker {
   readonly slots: ContainerSlot[];
   readonly ephemeralSlots: ContainerSlot[] = [];
   #stop = new AbortController();
+  /** Aborted when the containers are done: sidecars are not restarted any more. */
+  #sidecarsDone = new AbortController();
   /** Where containers run, once the sandbox and volumes are ready and init containers are done. */
   #place: RunPlace | undefined;
   #ephemeralRuns: Promise<unknown>[] = [];
   #context: PodContext;
+  #network: () => Promise<PodNetwork>;
   #sandbox: PodSandbox | undefined;
   #lifecycle: Promise<void> = Promise.resolve();
 
@@ -49,13 +57,14 @@ export class PodWorker {
     podIP: string,
     hostIP: string,
   ) {
-    const initial = (reason: string) => (c: { name: string; image?: string }) => ({
+    const initial = (reason: string) => (c: V1Container) => ({
       spec: c,
       record: {
         name: c.name,
         image: c.image ?? "",
         state: { waiting: { reason } },
         restartCount: 0,
+        ...(c.restartPolicy === "Always" ? { sidecar: true } : {}),
       },
       logs: [],
     });
@@ -75,8 +84,11 @@ export class PodWorker {
       sandboxReady: false,
     };
     const { namespace = "default", name = "" } = pod.metadata ?? {};
+    this.#network = node.network;
     this.#context = {
-      ...node,
+      store: node.store,
+      images: node.images,
+      tools: node.tools,
       pod,
       signal: this.#stop.signal,
       publish: () =>
@@ -178,19 +190,38 @@ export class PodWorker {
     const context = this.#context;
     context.publish();
     if (delayMs > 0 && !await sleep(delayMs, context.signal)) return;
-    this.#sandbox = await PodSandbox.create(context.tools, this.dir, this.pod, this.record.podIP);
+    this.#sandbox = await PodSandbox.create(
+      context.tools,
+      await this.#network(),
+      this.dir,
+      this.pod,
+      this.record.podIP,
+    );
     this.record.sandboxReady = true;
     context.publish();
     const place = await this.#volumes(this.#sandbox);
     if (!place) return;
+    const sidecars: Promise<void>[] = [];
     for (const slot of this.initSlots) {
-      if (!await this.#runInit(slot, place)) return await this.#finish();
+      if (slot.record.sidecar) {
+        sidecars.push(this.#runSidecar(slot, place));
+        // The next init container starts once the sidecar runs (kubelet: once it "started").
+        while (!slot.active && !slot.record.state.terminated && !this.#stop.signal.aborted) {
+          await sleep(10, this.#stop.signal);
+        }
+      } else if (!await this.#runInit(slot, place)) return await this.#finish();
     }
     this.#place = place;
     const mains = Promise.all(this.slots.map((slot) => this.#runMain(slot, place)));
     for (const slot of this.ephemeralSlots) this.#runEphemeral(slot, place);
     await mains;
     this.#place = undefined;
+    // The containers are done: the kubelet stops the sidecars.
+    this.#sidecarsDone.abort();
+    for (const slot of this.initSlots) {
+      if (slot.record.sidecar) slot.active?.handle.signal("SIGTERM");
+    }
+    await Promise.all(sidecars);
     // The pod is done: the kubelet kills what is left of its ephemeral containers.
     for (const slot of this.ephemeralSlots) slot.active?.handle.signal("SIGKILL");
     await Promise.allSettled(this.#ephemeralRuns);
@@ -213,6 +244,15 @@ export class PodWorker {
       }
     }
     return undefined;
+  }
+
+  /** Runs a sidecar, restarting it, until the containers are done or the pod stops. */
+  async #runSidecar(slot: ContainerSlot, place: RunPlace): Promise<void> {
+    while (!this.#stop.signal.aborted && !this.#sidecarsDone.signal.aborted) {
+      const code = await runContainer(this.#context, slot, place);
+      if (code === undefined || this.#sidecarsDone.signal.aborted) return;
+      if (!await this.#backOff(slot)) return;
+    }
   }
 
   /** Runs an init container to success; false when the pod failed or was stopped. */

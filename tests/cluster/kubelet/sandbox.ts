@@ -1,14 +1,17 @@
 /**
  * A pod's sandbox: its directory (volumes, logs, container layers, /etc/hosts, /etc/resolv.conf)
  * and its network namespace, held by a tiny process under `unshare --net` that brings `lo` up and
- * gives it the pod's IP, so the pod's containers share localhost and its name resolves inside the
- * pod. The holder waits on a pipe from the kubelet: if the kubelet dies, the pipe closes and the
- * namespace goes with it.
+ * sets the pod's namespaced sysctls (`net.*`, as the kubelet allows them); the pod network then
+ * gives it `eth0` with the pod's IP, so the pod's containers share localhost, its name resolves
+ * inside the pod and other pods reach it. The holder waits on a pipe from the kubelet: if the
+ * kubelet dies, the pipe closes and the namespace goes with it.
  *
  * @module
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import type { HostTools } from "./host_tools.ts";
+import type { PodNetwork } from "./pod_network.ts";
+import { shellQuote } from "../../../src/shell_quote.ts";
 
 /** A running pod sandbox. */
 export class PodSandbox {
@@ -35,6 +38,7 @@ export class PodSandbox {
   /** Creates the sandbox directory `dir` and the network namespace for `pod`. */
   static async create(
     tools: HostTools,
+    network: PodNetwork,
     dir: string,
     pod: V1Pod,
     podIP: string,
@@ -42,8 +46,12 @@ export class PodSandbox {
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(`${dir}/hosts`, hostsFile(pod, podIP));
     await Deno.writeTextFile(`${dir}/resolv.conf`, resolvConf(pod));
-    const script = `${tools.busybox} ip link set lo up && ` +
-      `${tools.busybox} ip addr add ${podIP}/32 dev lo && echo ready && exec ${tools.busybox} cat >/dev/null`;
+    const sysctls = (pod.spec?.securityContext?.sysctls ?? [])
+      .filter((s) => s.name.startsWith("net."))
+      .map((s) => ` && ${tools.busybox} sysctl -q -w ${shellQuote(`${s.name}=${s.value}`)}`)
+      .join("");
+    const script = `${tools.ip} link set lo up${sysctls} && echo ready && ` +
+      `exec ${tools.busybox} cat >/dev/null`;
     const holder = new Deno.Command(tools.unshare, {
       args: ["--net", "--", tools.sh, "-c", script],
       stdin: "piped",
@@ -64,7 +72,14 @@ export class PodSandbox {
           "must run as root.",
       );
     }
-    return new PodSandbox(dir, holder);
+    const sandbox = new PodSandbox(dir, holder);
+    try {
+      await network.attach(sandbox.netns, holder.pid, podIP);
+    } catch (error) {
+      await sandbox.release();
+      throw error;
+    }
+    return sandbox;
   }
 
   #released: Promise<void> | undefined;

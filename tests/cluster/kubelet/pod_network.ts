@@ -1,0 +1,88 @@
+/**
+ * The node's pod network, as a CNI bridge plugin makes it: a bridge `cbr0` (10.244.0.1/16) in a
+ * network namespace of the kubelet's own, and per pod a veth pair whose one end is the pod's
+ * `eth0` (its pod IP, default route via the bridge) and whose other end is on the bridge. Pods
+ * reach each other by pod IP; the host's own network is never touched. A holder process keeps
+ * the node namespace alive and waits on a pipe from the kubelet, so it ends with the kubelet;
+ * a pod's veth pair ends with the pod's namespace.
+ *
+ * @module
+ */
+import type { HostTools } from "./host_tools.ts";
+
+/** The bridge's address: every pod's default gateway. */
+export const GATEWAY = "10.244.0.1";
+const PREFIX = 16;
+
+/** The node's network namespace and its bridge. */
+export class PodNetwork {
+  #links = 0;
+
+  private constructor(private tools: HostTools, private holder: Deno.ChildProcess) {}
+
+  /** Makes the node namespace and the bridge. */
+  static async create(tools: HostTools): Promise<PodNetwork> {
+    const ip = tools.ip;
+    const script = `${ip} link set lo up && ${ip} link add cbr0 type bridge && ` +
+      `${ip} addr add ${GATEWAY}/${PREFIX} dev cbr0 && ${ip} link set cbr0 up && echo ready && ` +
+      `exec ${tools.busybox} cat >/dev/null`;
+    const holder = new Deno.Command(tools.unshare, {
+      args: ["--net", "--", tools.sh, "-c", script],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+      clearEnv: true,
+    }).spawn();
+    const ready = await new Response(holder.stdout).text();
+    if (ready.trim() !== "ready") {
+      holder.stdin.close();
+      const { stderr } = await holder.output().catch(() => ({ stderr: new Uint8Array() }));
+      throw new Error(
+        `Cannot create the local cluster's pod network: ${
+          new TextDecoder().decode(stderr).trim() || "unshare --net failed"
+        }. It needs root and iproute2's ip.`,
+      );
+    }
+    return new PodNetwork(tools, holder);
+  }
+
+  /** Gives the pod whose network namespace `podNetns` names its `eth0` with `podIP` on the
+   * bridge. */
+  async attach(podNetns: string, holderPid: number, podIP: string): Promise<void> {
+    const ip = this.tools.ip;
+    const veth = `veth${++this.#links}`;
+    await this.#run(`/proc/${this.holder.pid}/ns/net`, [
+      `${ip} link add ${veth} type veth peer name eth0 netns ${holderPid}`,
+      `${ip} link set ${veth} master cbr0 up`,
+    ]);
+    await this.#run(podNetns, [
+      `${ip} addr add ${podIP}/${PREFIX} dev eth0`,
+      `${ip} link set eth0 up`,
+      `${ip} route add default via ${GATEWAY}`,
+    ]);
+  }
+
+  async #run(netns: string, commands: string[]): Promise<void> {
+    const output = await new Deno.Command(this.tools.nsenter, {
+      args: [`--net=${netns}`, "--", this.tools.sh, "-c", commands.join(" && ")],
+      stdout: "null",
+      stderr: "piped",
+      clearEnv: true,
+    }).output();
+    if (!output.success) {
+      throw new Error(
+        `Cannot wire a pod into the local cluster's pod network: ${
+          new TextDecoder().decode(output.stderr).trim()
+        }`,
+      );
+    }
+  }
+
+  /** Ends the node namespace (and with it the bridge). */
+  async close(): Promise<void> {
+    await this.holder.stdin.close().catch(() => {});
+    await this.holder.stderr.cancel().catch(() => {});
+    await this.holder.status;
+  }
+}
