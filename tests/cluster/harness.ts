@@ -38,27 +38,127 @@ export interface KubectlResult {
   stderr: string;
 }
 
-/** A running cluster. */
-export interface Cluster extends AsyncDisposable {
+/** What every cluster tier offers the tests: the API (through the kubeconfig's three contexts),
+ * the admin-only fault and stats endpoints, and kubectl. */
+export interface ClusterAccess extends AsyncDisposable {
+  /** "embedded" (tests/cluster) or "real" (tests/realcluster). */
+  tier: "embedded" | "real";
   url: string;
   kubeconfigPath: string;
   stateDir: string;
   tokens: Record<Identity, string>;
   caPem: string;
-  /** The API server itself, for tests that look inside. */
-  server: ApiServer;
   /** A fetch against the cluster with a context's token (default admin) and its CA. */
   fetch(path: string, init?: RequestInit & { context?: Identity }): Promise<Response>;
   addFaults(faults: Partial<Fault> | Partial<Fault>[]): Promise<void>;
   clearFaults(): Promise<void>;
-  /** Pods as stored, in one namespace or all. */
-  listPods(namespace?: string): V1Pod[];
   /** Runs the real kubectl with this cluster's kubeconfig. */
   kubectl(
     args: string[],
     options?: { context?: Identity; stdin?: string | Uint8Array },
   ): Promise<KubectlResult>;
   stop(): Promise<void>;
+}
+
+/** A running embedded cluster, which tests may also look inside. */
+export interface Cluster extends ClusterAccess {
+  tier: "embedded";
+  /** The API server itself. */
+  server: ApiServer;
+  /** Pods as stored, in one namespace or all. */
+  listPods(namespace?: string): V1Pod[];
+}
+
+/** The tier `KUBEHOOK_TEST_CLUSTER` names: `real` or (default) `embedded`. */
+export function testTier(): "embedded" | "real" {
+  const tier = Deno.env.get("KUBEHOOK_TEST_CLUSTER") ?? "embedded";
+  if (tier !== "embedded" && tier !== "real") {
+    throw new Error(`KUBEHOOK_TEST_CLUSTER=${tier}: use "embedded" (the default) or "real".`);
+  }
+  return tier;
+}
+
+/** Starts a cluster of the tier the tests run against (see {@link testTier}); the real tier is
+ * imported only when asked for. */
+export async function startTestCluster(options: ClusterOptions = {}): Promise<ClusterAccess> {
+  if (testTier() === "embedded") return await startCluster(options);
+  const { startRealCluster } = await import("../realcluster/mod.ts");
+  return await startRealCluster(options);
+}
+
+/** The test-facing access to a cluster at `url` whose kubeconfig names `tokens`; `home` is
+ * kubectl's HOME (its discovery cache). `stop` ends the cluster. */
+export function clusterAccess(
+  tier: "embedded" | "real",
+  details: {
+    url: string;
+    caPem: string;
+    tokens: Record<Identity, string>;
+    kubeconfigPath: string;
+    stateDir: string;
+    home: string;
+  },
+  stop: () => Promise<void>,
+): ClusterAccess {
+  const client = Deno.createHttpClient({ caCerts: [details.caPem] });
+  const fetchAs = (path: string, init: RequestInit & { context?: Identity } = {}) => {
+    const { context = "admin", ...rest } = init;
+    const headers = new Headers(rest.headers);
+    headers.set("authorization", `Bearer ${details.tokens[context]}`);
+    return fetch(`${details.url}${path}`, { ...rest, headers, client });
+  };
+  const faultRequest = async (method: string, body?: unknown) => {
+    const response = await fetchAs("/_cluster/faults", {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: { "content-type": "application/json" },
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`The ${tier} cluster refused the fault request: ${text}`);
+  };
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    stopping ??= (async () => {
+      client.close();
+      await stop();
+    })();
+  return {
+    tier,
+    url: details.url,
+    kubeconfigPath: details.kubeconfigPath,
+    stateDir: details.stateDir,
+    tokens: details.tokens,
+    caPem: details.caPem,
+    fetch: fetchAs,
+    addFaults: (faults) => faultRequest("POST", faults),
+    clearFaults: () => faultRequest("DELETE"),
+    kubectl: async (args, opts = {}) => {
+      const command = new Deno.Command("kubectl", {
+        args: [...(opts.context ? ["--context", opts.context] : []), ...args],
+        env: { KUBECONFIG: details.kubeconfigPath, HOME: details.home },
+        stdin: opts.stdin === undefined ? "null" : "piped",
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const child = command.spawn();
+      if (opts.stdin !== undefined) {
+        const writer = child.stdin.getWriter();
+        await writer.write(
+          typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+        );
+        await writer.close();
+      }
+      const output = await child.output();
+      const decoder = new TextDecoder();
+      return {
+        code: output.code,
+        stdout: decoder.decode(output.stdout),
+        stderr: decoder.decode(output.stderr),
+      };
+    },
+    stop: stopAll,
+    [Symbol.asyncDispose]: stopAll,
+  };
 }
 
 /** Starts a cluster; resolves once the API answers. */
@@ -82,75 +182,25 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const home = `${stateDir}/home`;
   await Deno.mkdir(home, { recursive: true });
   await writeFileAtomic(kubeconfigPath, kubeconfigText(server.url, server.caPem, server.users));
-  const client = Deno.createHttpClient({ caCerts: [server.caPem] });
   const tokens = {
     admin: server.users.admin.token,
     runner: server.users.runner.token,
     restricted: server.users.restricted.token,
   };
-
-  const fetchAs = (path: string, init: RequestInit & { context?: Identity } = {}) => {
-    const { context = "admin", ...rest } = init;
-    const headers = new Headers(rest.headers);
-    headers.set("authorization", `Bearer ${tokens[context]}`);
-    return fetch(`${server.url}${path}`, { ...rest, headers, client });
-  };
-  const faultRequest = async (method: string, body?: unknown) => {
-    const response = await fetchAs("/_cluster/faults", {
-      method,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      headers: { "content-type": "application/json" },
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`The local cluster refused the fault request: ${text}`);
-  };
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    stopping ??= (async () => {
-      client.close();
+  const access = clusterAccess(
+    "embedded",
+    { url: server.url, caPem: server.caPem, tokens, kubeconfigPath, stateDir, home },
+    async () => {
       await server.close();
       const made = ownDir ? [stateDir] : [home, kubeconfigPath];
       for (const path of made) await Deno.remove(path, { recursive: true }).catch(() => {});
-    })();
-
-  return {
-    url: server.url,
-    kubeconfigPath,
-    stateDir,
-    tokens,
-    caPem: server.caPem,
-    server,
-    fetch: fetchAs,
-    addFaults: (faults) => faultRequest("POST", faults),
-    clearFaults: () => faultRequest("DELETE"),
-    listPods: (namespace) => server.control.store.list("pods", namespace) as V1Pod[],
-    kubectl: async (args, opts = {}) => {
-      const command = new Deno.Command("kubectl", {
-        args: [...(opts.context ? ["--context", opts.context] : []), ...args],
-        env: { KUBECONFIG: kubeconfigPath, HOME: home },
-        stdin: opts.stdin === undefined ? "null" : "piped",
-        stdout: "piped",
-        stderr: "piped",
-      });
-      const child = command.spawn();
-      if (opts.stdin !== undefined) {
-        const writer = child.stdin.getWriter();
-        await writer.write(
-          typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
-        );
-        await writer.close();
-      }
-      const output = await child.output();
-      const decoder = new TextDecoder();
-      return {
-        code: output.code,
-        stdout: decoder.decode(output.stdout),
-        stderr: decoder.decode(output.stderr),
-      };
     },
-    stop,
-    [Symbol.asyncDispose]: stop,
+  );
+  return {
+    ...access,
+    tier: "embedded",
+    server,
+    listPods: (namespace) => server.control.store.list("pods", namespace) as V1Pod[],
   };
 }
 

@@ -46,7 +46,14 @@ export interface EnsureOptions {
   install: boolean;
   /** Progress lines (what is installed); default silent. */
   log?: (line: string) => void;
+  /** More programs (→ their Debian packages) to require, e.g. the real tier's. */
+  programs?: Record<string, string>;
+  /** Files (→ their Debian packages) to require. */
+  files?: Record<string, string>;
 }
+
+/** What to look for beyond the embedded cluster's own needs. */
+export type ExtraNeeds = Pick<EnsureOptions, "programs" | "files">;
 
 /** The host cannot run the local cluster; the message names what is missing and the fix. */
 export class PrerequisiteError extends Error {
@@ -108,11 +115,15 @@ export function planPrerequisites(findings: HostFindings, install: boolean): Pre
 /** Looks at the host: programs on PATH, the busybox binary, the user. */
 export async function findHostPrerequisites(
   path = Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+  extra: ExtraNeeds = {},
 ): Promise<HostFindings> {
   const onPath = (name: string) => findOnPath(name, path) !== undefined;
-  const missing: Missing[] = Object.entries(PROGRAMS)
+  const missing: Missing[] = Object.entries({ ...PROGRAMS, ...extra.programs })
     .filter(([program]) => !onPath(program))
     .map(([program, pkg]) => ({ what: program, package: pkg }));
+  for (const [file, pkg] of Object.entries(extra.files ?? {})) {
+    if (!isFile(file)) missing.push({ what: file, package: pkg });
+  }
   if (!STATIC_LIBC.some(isFile)) {
     missing.push({ what: "a static C library (libc.a)", package: "libc6-dev" });
   }
@@ -131,13 +142,13 @@ export async function findHostPrerequisites(
 /** Checks the host and, when allowed, installs what is missing; throws {@link PrerequisiteError}
  * with the exact command to run when the cluster still cannot start. */
 export async function ensureClusterPrerequisites(options: EnsureOptions): Promise<void> {
-  const plan = planPrerequisites(await findHostPrerequisites(), options.install);
+  const plan = planPrerequisites(await findHostPrerequisites(undefined, options), options.install);
   if (plan.action === "ready") return;
   if (plan.action === "stop") throw new PrerequisiteError(plan.message);
   options.log?.(`Installing ${plan.packages.join(", ")} for the local cluster (apt-get)…`);
   await aptGet(["update"]);
   await aptGet(["install", "-y", "--no-install-recommends", ...plan.packages]);
-  const after = await findHostPrerequisites();
+  const after = await findHostPrerequisites(undefined, options);
   if (after.missing.length > 0) {
     throw new PrerequisiteError(
       `apt-get installed ${plan.packages.join(", ")}, but the local cluster still lacks ` +

@@ -40,22 +40,29 @@ export const ROLE_NAMESPACE = "default";
 /** The shipped manifest: a ServiceAccount, a Role and a RoleBinding. */
 const RBAC_MANIFEST = new URL("../../../examples/rbac.yaml", import.meta.url);
 
-interface Rule {
+/** A Role rule as the manifest writes it. */
+export interface Rule {
   apiGroups?: string[];
   resources?: string[];
   verbs?: string[];
 }
 
-/** The ServiceAccount's name and its Role's core-group rules (resource → verbs). */
-function readRole(): { account: string; rules: Record<string, string[]> } {
+/** The shipped manifest's ServiceAccount name and its Role's rules, as written. */
+export function readRbacManifest(): { account: string; rules: Rule[] } {
   const objects = parseAllDocuments(Deno.readTextFileSync(RBAC_MANIFEST)).map((d) => d.toJS());
   const account = objects.find((o) => o?.kind === "ServiceAccount")?.metadata?.name;
   const role = objects.find((o) => o?.kind === "Role");
   if (!account || !role) {
     throw new Error(`${RBAC_MANIFEST.pathname} must hold a ServiceAccount and a Role`);
   }
+  return { account, rules: role.rules ?? [] };
+}
+
+/** The ServiceAccount's name and its Role's core-group rules (resource → verbs). */
+function readRole(): { account: string; rules: Record<string, string[]> } {
+  const { account, rules: manifest } = readRbacManifest();
   const rules: Record<string, string[]> = {};
-  for (const rule of (role.rules ?? []) as Rule[]) {
+  for (const rule of manifest) {
     if (!rule.apiGroups?.includes("")) continue;
     for (const resource of rule.resources ?? []) {
       rules[resource] = [...new Set([...(rules[resource] ?? []), ...(rule.verbs ?? [])])];

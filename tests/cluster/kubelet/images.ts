@@ -60,7 +60,8 @@ export class ImagePullError extends Error {
   }
 }
 
-interface Entry {
+/** A catalogue image as both tiers build it. */
+export interface Entry {
   /** Cached layers stacked at "/", topmost first; "host" adds the host's directories. */
   layers: LayerName[];
   /** The /etc layer of host-userland images. */
@@ -128,6 +129,19 @@ export const CATALOGUE_TAGS: Record<string, readonly string[]> = {
   "registry.local/private/cache": ["latest", "2.1"],
 };
 
+/** The catalogue's image for `repository` (private ones are busybox), or undefined. */
+export function catalogueEntry(repository: string): Entry | undefined {
+  if (!CATALOGUE_TAGS[repository]) return undefined;
+  return repository.startsWith(PRIVATE_PREFIX)
+    ? { ...BUSYBOX, private: true }
+    : CATALOGUE[repository];
+}
+
+/** The image config the catalogue gives `entry` (the runtime's defaults filled in). */
+export function imageConfig(entry: Entry): ImageConfig {
+  return { entrypoint: [], cmd: [], env: [IMAGE_PATH], workingDir: "", user: "", ...entry.config };
+}
+
 const PRIVATE_REGISTRY = "registry.local";
 const PRIVATE_PREFIX = `${PRIVATE_REGISTRY}/private/`;
 /** The only credential the private registry accepts. */
@@ -148,13 +162,8 @@ export class ImageStore {
   /** Pulls `reference` offering `credentials`; throws {@link ImagePullError} as containerd words it. */
   async pull(reference: ImageReference, credentials: Credential[]): Promise<PulledImage> {
     const name = reference.normalized;
-    const isPrivate = reference.repository.startsWith(PRIVATE_PREFIX);
     const known = CATALOGUE_TAGS[reference.repository];
-    const entry = !known
-      ? undefined
-      : isPrivate
-      ? { ...BUSYBOX, private: true }
-      : CATALOGUE[reference.repository];
+    const entry = catalogueEntry(reference.repository);
     const failure =
       `failed to pull and unpack image "${name}": failed to resolve reference "${name}"`;
     const digest = entry && await digestOf(entry.layers.join("+"));
@@ -177,14 +186,7 @@ export class ImageStore {
     }
     const image: PulledImage = {
       reference,
-      config: {
-        entrypoint: [],
-        cmd: [],
-        env: [IMAGE_PATH],
-        workingDir: "",
-        user: "",
-        ...entry.config,
-      },
+      config: imageConfig(entry),
       layers: await this.#stack(entry),
       imageID: `${reference.repository}@${digest}`,
       sizeBytes: entry.sizeBytes,

@@ -1,0 +1,366 @@
+/**
+ * The real tier's front door: a TLS proxy on 127.0.0.1 in front of the real API server that gives
+ * tests the embedded cluster's admin-only `/_cluster/faults` and `/_cluster/stats`. It reads only
+ * request heads (to count requests by the authorizer's verb and resource, and exec sessions, and
+ * to answer injected `api-error` faults); bodies, responses and WebSocket frames pass through
+ * byte for byte, except where a fault cuts (`exec-drop`, `log-drop`) or stalls (`exec-stall`) a
+ * stream after a number of bytes. `evict` goes through the Eviction API, `unschedulable` is a
+ * NoSchedule taint on the node until the faults are cleared; `pod-start-delay` has no real
+ * counterpart and is refused. Only HTTP/1.1 is offered, so clients speak it.
+ *
+ * @module
+ */
+import { concat } from "../../src/bytes.ts";
+import { Faults } from "../cluster/api/faults.ts";
+import { resolveRoute } from "../cluster/api/routes.ts";
+import { requestKey, RequestStats } from "../cluster/api/stats.ts";
+
+/** What the proxy fronts. */
+export interface FrontOptions {
+  certPem: string;
+  keyPem: string;
+  /** The API server, as the host reaches it, and the CA that signed it. */
+  upstream: { hostname: string; port: number; caPem: string };
+  /** The admin token (only it may use /_cluster/*; the proxy uses it for evictions and taints). */
+  adminToken: string;
+  /** The node the `unschedulable` fault taints. */
+  nodeName: string;
+}
+
+/** A running proxy. */
+export interface Front {
+  url: string;
+  close(): Promise<void>;
+}
+
+const HEAD_LIMIT = 64 * 1024;
+const CRLF2 = new TextEncoder().encode("\r\n\r\n");
+const TAINT = { key: "kubehook.io/unschedulable", value: "fault", effect: "NoSchedule" };
+
+interface Head {
+  raw: Uint8Array;
+  method: string;
+  path: string;
+  headers: Headers;
+}
+
+/** Reads from `reader` until a full HTTP head; returns it and the bytes after it, or undefined
+ * when the connection ended before one. */
+async function readHead(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  pending: Uint8Array,
+): Promise<{ head: Uint8Array; rest: Uint8Array } | undefined> {
+  let buffer = pending;
+  while (true) {
+    const end = indexOf(buffer, CRLF2);
+    if (end >= 0) return { head: buffer.subarray(0, end + 4), rest: buffer.subarray(end + 4) };
+    if (buffer.length > HEAD_LIMIT) throw new Error("request head too large");
+    const { done, value } = await reader.read();
+    if (done) return undefined;
+    buffer = concat([buffer, value]);
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** The head with `Connection: close` instead of any Connection header. */
+function closing(raw: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(raw).replace(/\r\nconnection:[^\r]*/gi, "");
+  return new TextEncoder().encode(text.replace(/\r\n\r\n$/, "\r\nConnection: close\r\n\r\n"));
+}
+
+function parseHead(raw: Uint8Array): Head {
+  const [line, ...fields] = new TextDecoder().decode(raw).split("\r\n");
+  const [method, path] = line.split(" ");
+  const headers = new Headers();
+  for (const field of fields) {
+    const colon = field.indexOf(":");
+    if (colon > 0) headers.append(field.slice(0, colon).trim(), field.slice(colon + 1).trim());
+  }
+  return { raw, method, path, headers };
+}
+
+/** An HTTP/1.1 response with a JSON body that closes the connection. */
+function jsonResponse(status: number, body: unknown): Uint8Array {
+  const text = JSON.stringify(body);
+  return new TextEncoder().encode(
+    `HTTP/1.1 ${status} ${status < 400 ? "OK" : "Error"}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${
+        new TextEncoder().encode(text).length
+      }\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
+function statusBody(code: number, reason: string, message: string) {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    code,
+  };
+}
+
+/** Starts the proxy on an ephemeral port of 127.0.0.1. */
+export function startFront(options: FrontOptions): Front {
+  const faults = new Faults();
+  const stats = new RequestStats();
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: options.certPem,
+    key: options.keyPem,
+    alpnProtocols: ["http/1.1"],
+  });
+  const connections = new Set<Deno.Conn>();
+  const api = (method: string, path: string, body?: unknown, contentType = "application/json") =>
+    upstreamFetch(options, method, path, body, contentType);
+
+  const control = async (head: Head, body: Uint8Array): Promise<Uint8Array> => {
+    const token = head.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
+    if (token !== options.adminToken) {
+      return jsonResponse(
+        403,
+        statusBody(403, "Forbidden", "only the admin context may use /_cluster"),
+      );
+    }
+    const path = head.path.split("?")[0];
+    try {
+      if (path === "/_cluster/stats") {
+        if (head.method === "DELETE") stats.reset();
+        return jsonResponse(200, stats.snapshot());
+      }
+      if (path !== "/_cluster/faults") return jsonResponse(404, statusBody(404, "NotFound", path));
+      if (head.method === "GET") return jsonResponse(200, faults.list());
+      if (head.method === "DELETE") {
+        faults.clear();
+        await setTaint(api, options.nodeName, false);
+        return jsonResponse(200, []);
+      }
+      const added = faults.add(JSON.parse(new TextDecoder().decode(body)));
+      for (const fault of added) {
+        if (fault.kind === "pod-start-delay") {
+          faults.clear();
+          return jsonResponse(
+            400,
+            statusBody(400, "BadRequest", "pod-start-delay has no real-Kubernetes counterpart"),
+          );
+        }
+        if (fault.kind === "unschedulable") await setTaint(api, options.nodeName, true);
+        if (fault.kind === "evict") {
+          const namespace = fault.namespace ?? "default";
+          await api("POST", `/api/v1/namespaces/${namespace}/pods/${fault.pod}/eviction`, {
+            apiVersion: "policy/v1",
+            kind: "Eviction",
+            metadata: { name: fault.pod, namespace },
+          });
+        }
+      }
+      return jsonResponse(201, added);
+    } catch (error) {
+      return jsonResponse(400, statusBody(400, "BadRequest", String(error)));
+    }
+  };
+
+  const serve = async (client: Deno.TlsConn) => {
+    connections.add(client);
+    let upstream: Deno.TlsConn | undefined;
+    const reader = client.readable.getReader();
+    const writer = client.writable.getWriter();
+    let responses: Promise<void> | undefined;
+    try {
+      let pending: Uint8Array = new Uint8Array(0);
+      while (true) {
+        const read = await readHead(reader, pending);
+        if (!read) return;
+        const head = parseHead(read.head);
+        const length = Number(head.headers.get("content-length") ?? "0");
+        let body = read.rest;
+        while (body.length < length) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          body = concat([body, value]);
+        }
+        pending = body.subarray(length);
+        body = body.subarray(0, length);
+        const url = new URL(head.path, "https://front");
+        if (url.pathname.startsWith("/_cluster/")) {
+          await writer.write(await control(head, body));
+          return;
+        }
+        const route = resolveRoute(url);
+        if (head.headers.get("authorization")) stats.countRequest(requestKey(head.method, route));
+        const injected = faults.takeApiError(head.method, url.pathname);
+        if (injected !== undefined) {
+          await writer.write(jsonResponse(
+            injected,
+            statusBody(injected, "InternalError", `injected fault: ${head.method} ${url.pathname}`),
+          ));
+          return;
+        }
+        const streaming = route.kind === "resource" && route.subresource !== undefined &&
+          ["exec", "attach", "log"].includes(route.subresource);
+        const connect = () =>
+          Deno.connectTls({
+            hostname: options.upstream.hostname,
+            port: options.upstream.port,
+            caCerts: [options.upstream.caPem],
+            alpnProtocols: ["http/1.1"],
+          });
+        if (!streaming) {
+          upstream ??= await connect();
+          const up = upstream.writable.getWriter();
+          await up.write(concat([head.raw, body]));
+          up.releaseLock();
+          responses ??= upstream.readable.pipeTo(
+            new WritableStream({ write: (chunk) => writer.write(chunk) }),
+          ).catch(() => {});
+          continue;
+        }
+        // exec, attach and log streams get a server connection of their own and end the
+        // client's: a log response ends when the server closes (asked with Connection: close).
+        const upgrade = head.headers.get("upgrade")?.toLowerCase() === "websocket";
+        const stream = await connect();
+        const asked = upgrade ? head.raw : closing(head.raw);
+        const up = stream.writable.getWriter();
+        await up.write(concat([asked, body]));
+        up.releaseLock();
+        upstream?.close();
+        upstream = stream;
+        const cut = route.kind === "resource" && route.subresource === "log"
+          ? (url.searchParams.get("follow") === "true" ? faults.takeLogDrop() : undefined)
+          : upgrade
+          ? faults.takeExecFault()
+          : undefined;
+        const afterBytes = typeof cut === "number" ? cut : cut?.afterBytes;
+        const stall = typeof cut === "object" && cut.kind === "exec-stall";
+        const upReader = upstream.readable.getReader();
+        const response = await readHead(upReader, new Uint8Array(0));
+        if (!response) return;
+        if (upgrade && / 101 /.test(new TextDecoder().decode(response.head.subarray(0, 20)))) {
+          stats.countExecSession();
+        }
+        await writer.write(response.head);
+        const toClient = pump(upReader, writer, response.rest, afterBytes, stall);
+        const toServer = pump(reader, upstream.writable.getWriter(), pending, undefined, false);
+        await Promise.race([toClient, toServer]);
+        return;
+      }
+    } catch {
+      // A broken client or server connection ends this connection; nothing to report.
+    } finally {
+      connections.delete(client);
+      try {
+        client.close();
+      } catch {
+        // Already closed.
+      }
+      try {
+        upstream?.close();
+      } catch {
+        // Already closed.
+      }
+      await responses;
+    }
+  };
+
+  const accepting = (async () => {
+    for await (const client of listener) serve(client);
+  })().catch(() => {});
+
+  return {
+    url: `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close: async () => {
+      listener.close();
+      for (const connection of connections) {
+        try {
+          connection.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await accepting;
+      await setTaint(api, options.nodeName, false).catch(() => {});
+    },
+  };
+}
+
+/** Copies bytes until the source ends; with `afterBytes`, cuts (or with `stall`, stops moving
+ * bytes but keeps the connection) once that many bytes went through. */
+async function pump(
+  source: ReadableStreamDefaultReader<Uint8Array>,
+  sink: WritableStreamDefaultWriter<Uint8Array>,
+  first: Uint8Array,
+  afterBytes: number | undefined,
+  stall: boolean,
+): Promise<void> {
+  let left = afterBytes ?? Infinity;
+  let chunk: Uint8Array | undefined = first;
+  while (true) {
+    if (chunk && chunk.length > 0) {
+      if (chunk.length >= left) {
+        if (left > 0) await sink.write(chunk.subarray(0, left));
+        if (stall) await new Promise(() => {});
+        return;
+      }
+      left -= chunk.length;
+      await sink.write(chunk);
+    }
+    const { done, value } = await source.read();
+    if (done) return;
+    chunk = value;
+  }
+}
+
+/** Calls the API server as the admin; throws on an error status. */
+async function upstreamFetch(
+  options: FrontOptions,
+  method: string,
+  path: string,
+  body: unknown,
+  contentType: string,
+): Promise<unknown> {
+  const client = Deno.createHttpClient({ caCerts: [options.upstream.caPem] });
+  try {
+    const response = await fetch(
+      `https://${options.upstream.hostname}:${options.upstream.port}${path}`,
+      {
+        method,
+        client,
+        headers: { authorization: `Bearer ${options.adminToken}`, "content-type": contentType },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      },
+    );
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  } finally {
+    client.close();
+  }
+}
+
+type Api = (method: string, path: string, body?: unknown, contentType?: string) => Promise<unknown>;
+
+/** Adds or removes the fault's NoSchedule taint on the node. */
+async function setTaint(api: Api, node: string, on: boolean): Promise<void> {
+  const current = await api("GET", `/api/v1/nodes/${node}`) as {
+    spec?: { taints?: { key: string }[] };
+  };
+  const others = (current.spec?.taints ?? []).filter((t) => t.key !== TAINT.key);
+  const taints = on ? [...others, TAINT] : others;
+  if (taints.length === (current.spec?.taints ?? []).length && !on) return;
+  await api(
+    "PATCH",
+    `/api/v1/nodes/${node}`,
+    { spec: { taints } },
+    "application/merge-patch+json",
+  );
+}
