@@ -15,6 +15,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { ClusterStore, PodRuntime } from "./contract.ts";
 import type { Identity } from "./api/authz.ts";
 import type { Fault } from "./api/faults.ts";
+import { claimHostPath } from "./api/claims.ts";
 import { kubeconfigText, writeFileAtomic } from "./api/kubeconfig.ts";
 import { type ApiServer, startApiServer } from "./api/mod.ts";
 import { createKubelet } from "./kubelet/mod.ts";
@@ -52,6 +53,8 @@ export interface ClusterAccess extends AsyncDisposable {
   fetch(path: string, init?: RequestInit & { context?: Identity }): Promise<Response>;
   addFaults(faults: Partial<Fault> | Partial<Fault>[]): Promise<void>;
   clearFaults(): Promise<void>;
+  /** The host directory a bound PersistentVolumeClaim stands for, or undefined. */
+  claimHostPath(namespace: string, claim: string): Promise<string | undefined>;
   /** Runs the real kubectl with this cluster's kubeconfig. */
   kubectl(
     args: string[],
@@ -97,6 +100,7 @@ export function clusterAccess(
     kubeconfigPath: string;
     stateDir: string;
     home: string;
+    claimHostPath: ClusterAccess["claimHostPath"];
   },
   stop: () => Promise<void>,
 ): ClusterAccess {
@@ -132,6 +136,7 @@ export function clusterAccess(
     fetch: fetchAs,
     addFaults: (faults) => faultRequest("POST", faults),
     clearFaults: () => faultRequest("DELETE"),
+    claimHostPath: details.claimHostPath,
     kubectl: async (args, opts = {}) => {
       const command = new Deno.Command("kubectl", {
         args: [...(opts.context ? ["--context", opts.context] : []), ...args],
@@ -189,7 +194,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   const access = clusterAccess(
     "embedded",
-    { url: server.url, caPem: server.caPem, tokens, kubeconfigPath, stateDir, home },
+    {
+      url: server.url,
+      caPem: server.caPem,
+      tokens,
+      kubeconfigPath,
+      stateDir,
+      home,
+      claimHostPath: (namespace, claim) =>
+        Promise.resolve(claimHostPath(server.control.store, stateDir, namespace, claim)),
+    },
     async () => {
       await server.close();
       const made = ownDir ? [stateDir] : [home, kubeconfigPath];

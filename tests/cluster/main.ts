@@ -1,6 +1,7 @@
 /**
- * `deno task cluster --kubeconfig FILE [--state-dir DIR]`: runs the local cluster until SIGINT
- * or SIGTERM. The kubeconfig is written (atomically) only once the API answers, then exactly
+ * `deno task cluster [--real] --kubeconfig FILE [--state-dir DIR]`: runs the local cluster (or,
+ * with `--real`, a real single-node Kubernetes built from its sources: tests/realcluster) until
+ * SIGINT or SIGTERM. The kubeconfig is written (atomically) only once the API answers, then exactly
  * one line `cluster ready: https://127.0.0.1:PORT` is printed. On a signal every pod process is
  * killed and everything the cluster made is removed; the exit status is 0.
  *
@@ -8,12 +9,17 @@
  */
 import { startCluster } from "./harness.ts";
 
-const USAGE = "usage: deno task cluster --kubeconfig FILE [--state-dir DIR]";
+const USAGE = "usage: deno task cluster [--real] --kubeconfig FILE [--state-dir DIR]";
 
-/** Reads `--name VALUE` or `--name=VALUE` options. */
-function parseArgs(args: string[]): { kubeconfig: string; stateDir?: string } {
+/** Reads `--name VALUE` or `--name=VALUE` options, and `--real`. */
+function parseArgs(args: string[]): { kubeconfig: string; stateDir?: string; real: boolean } {
   const values: Record<string, string> = {};
+  let real = false;
   for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--real") {
+      real = true;
+      continue;
+    }
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
     if (flag !== "--kubeconfig" && flag !== "--state-dir") {
       throw new Error(`unknown argument "${args[i]}"\n${USAGE}`);
@@ -23,7 +29,7 @@ function parseArgs(args: string[]): { kubeconfig: string; stateDir?: string } {
     values[flag] = value;
   }
   if (!values["--kubeconfig"]) throw new Error(`--kubeconfig FILE is required\n${USAGE}`);
-  return { kubeconfig: values["--kubeconfig"], stateDir: values["--state-dir"] };
+  return { kubeconfig: values["--kubeconfig"], stateDir: values["--state-dir"], real };
 }
 
 async function main(): Promise<number> {
@@ -39,12 +45,22 @@ async function main(): Promise<number> {
   if (options.stateDir) await Deno.mkdir(options.stateDir, { recursive: true });
   let cluster;
   try {
-    cluster = await startCluster({
+    const clusterOptions = {
       kubeconfigPath: options.kubeconfig,
       ...(options.stateDir ? { stateDir: options.stateDir } : {}),
-    });
+    };
+    cluster = options.real
+      ? await (await import("../realcluster/mod.ts")).startRealCluster({
+        ...clusterOptions,
+        log: (line) => console.error(line),
+      })
+      : await startCluster(clusterOptions);
   } catch (error) {
-    console.error(`The local cluster could not start: ${(error as Error).message}`);
+    console.error(
+      `The ${options.real ? "real Kubernetes" : "local"} cluster could not start: ${
+        (error as Error).message
+      }`,
+    );
     return 1;
   }
   const stopped = new Promise<void>((resolve) => {

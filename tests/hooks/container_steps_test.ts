@@ -221,9 +221,10 @@ Deno.test("container steps run like docker run, in the job pod", async (t) => {
       "the registry password is in the log unmasked",
     );
     const denied = assertHookFailed(
-      await sim.containerStep(containerOf("registry.local/private/tools:1.0")),
+      // Another image: one the node holds already runs without credentials (IfNotPresent).
+      await sim.containerStep(containerOf("registry.local/private/cache:2.1")),
     );
-    assert.match(denied, /image "registry.local\/private\/tools:1.0" cannot be pulled/);
+    assert.match(denied, /image "registry.local\/private\/cache:2.1" cannot be pulled/);
     assertHookOk(await sim.cleanupJob(), "cleanup_job");
   });
 });

@@ -1,5 +1,6 @@
 /**
- * What the black-box hook tests share: one local cluster per test file, runner simulators
+ * What the black-box hook tests share: one cluster per test file (the embedded one, or the real
+ * tier with KUBEHOOK_TEST_CLUSTER=real), runner simulators
  * configured like a runner pod (KUBECONFIG with the `runner` context, so kubehook has exactly its
  * documented Role; a unique ACTIONS_RUNNER_POD_NAME; the runner image for externals), and the
  * check every case ends with: nothing kubehook made is left in the namespace.
@@ -19,7 +20,7 @@
  */
 import assert from "node:assert/strict";
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
-import { type Cluster, startCluster } from "../cluster/harness.ts";
+import { type ClusterAccess, startTestCluster } from "../cluster/harness.ts";
 import { type HookResult, RunnerSim } from "../support/runner_sim.ts";
 
 /** The namespace of the kubeconfig's contexts. */
@@ -36,15 +37,15 @@ export interface JobCase {
 
 /** A local cluster and runner simulators wired to it. */
 export class HookCluster implements AsyncDisposable {
-  readonly cluster: Cluster;
+  readonly cluster: ClusterAccess;
   #runners = 0;
 
-  private constructor(cluster: Cluster) {
+  private constructor(cluster: ClusterAccess) {
     this.cluster = cluster;
   }
 
   static async start(): Promise<HookCluster> {
-    return new HookCluster(await startCluster());
+    return new HookCluster(await startTestCluster());
   }
 
   /** A runner simulator whose hook talks to this cluster as a new runner pod `runner-<n>`; `env`

@@ -5,15 +5,14 @@
  */
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
-import { claimHostPath } from "../cluster/api/claims.ts";
-import { type Cluster, startCluster } from "../cluster/harness.ts";
+import { type ClusterAccess, startTestCluster } from "../cluster/harness.ts";
 import { jobContainer, RunnerSim } from "../support/runner_sim.ts";
 
 const RUNNER = "runner-vol";
 const CLAIM = "runner-vol-work";
 
 Deno.test("volume mode shares the runner's work volume with the job pod", async () => {
-  await using cluster = await startCluster();
+  await using cluster = await startTestCluster();
   await create(cluster, "persistentvolumeclaims", {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
@@ -26,7 +25,12 @@ Deno.test("volume mode shares the runner's work volume with the job pod", async 
     metadata: { name: RUNNER },
     spec: { containers: [{ name: "runner", image: "busybox", command: ["sleep", "3600"] }] },
   });
-  const work = claimHostPath(cluster.server.control.store, cluster.stateDir, "default", CLAIM);
+  let work: string | undefined;
+  // A real cluster binds the claim a moment later (provisioner, then the volume controller).
+  for (let i = 0; i < 300 && !work; i++) {
+    work = await cluster.claimHostPath("default", CLAIM);
+    if (!work) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   assert.ok(work, "the claim is bound to a host directory");
 
   await using sim = await RunnerSim.create({
@@ -46,11 +50,11 @@ Deno.test("volume mode shares the runner's work volume with the job pod", async 
   assert.equal(prepared.runnerError, undefined);
   assert.doesNotMatch(prepared.stdout, /Copied \d+ entr/, "volume mode copies nothing");
 
-  const pod = cluster.listPods("default").find((p) => p.metadata?.name === `${RUNNER}-workflow`);
+  const pod = (await pods(cluster)).find((p) => p.metadata?.name === `${RUNNER}-workflow`);
   assert.ok(pod, "the job pod exists");
   assertMountsClaim(pod);
   assert.equal(pod.metadata?.ownerReferences?.[0]?.name, RUNNER, "the runner pod owns it");
-  const node = cluster.listPods("default").find((p) => p.metadata?.name === RUNNER)?.spec?.nodeName;
+  const node = (await pods(cluster)).find((p) => p.metadata?.name === RUNNER)?.spec?.nodeName;
   const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
   assert.deepEqual(
     terms?.nodeSelectorTerms[0].matchFields?.[0].values,
@@ -69,11 +73,15 @@ Deno.test("volume mode shares the runner's work volume with the job pod", async 
 
   const cleaned = await sim.cleanupJob();
   assert.equal(cleaned.code, 0, cleaned.stderr);
-  const left = cluster.listPods("default").map((p) => p.metadata?.name);
+  const left = (await pods(cluster)).map((p) => p.metadata?.name);
   assert.deepEqual(left, [RUNNER], "only the runner pod is left");
 });
 
-async function create(cluster: Cluster, resource: string, body: unknown): Promise<void> {
+async function pods(cluster: ClusterAccess): Promise<V1Pod[]> {
+  return (await (await cluster.fetch("/api/v1/namespaces/default/pods")).json()).items;
+}
+
+async function create(cluster: ClusterAccess, resource: string, body: unknown): Promise<void> {
   const response = await cluster.fetch(`/api/v1/namespaces/default/${resource}`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },

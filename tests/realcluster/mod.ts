@@ -22,6 +22,7 @@ import { pushCatalogue } from "./images.ts";
 import { API_PORT, Node, PRIVATE_REGISTRY_PORT, PUBLIC_REGISTRY_PORT } from "./node.ts";
 import { generatePki, NODE_NAME } from "./pki.ts";
 import { ensureRealPrerequisites } from "./prerequisites.ts";
+import { claimHostPath, startProvisioner } from "./volumes.ts";
 
 /** How long a cold node may take to have its node Ready and RBAC in place. */
 const READY_TIMEOUT_MS = Number(Deno.env.get("KUBEHOOK_REAL_READY_TIMEOUT_MS") ?? 120_000);
@@ -61,8 +62,11 @@ export async function startRealCluster(
     registryStorage: `${cacheRoot()}/registry`,
   });
   let front: Awaited<ReturnType<typeof startFront>> | undefined;
+  let stopProvisioner: (() => Promise<void>) | undefined;
+  const adminAccess = { server: node.apiUrl, token: pki.tokens.admin, caPem: pki.caPem };
   const stopAll = async () => {
     await front?.close();
+    await stopProvisioner?.();
     await node.stop();
     if (ownDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     else await Deno.remove(`${stateDir}/home`, { recursive: true }).catch(() => {});
@@ -90,6 +94,7 @@ export async function startRealCluster(
     );
     await until(() => apiReady(admin), "the API server", node, "kube-apiserver");
     const tokens = await applyRbac(admin, pki.tokens.admin);
+    stopProvisioner = startProvisioner(adminAccess, `${stateDir}/volumes`);
     await until(() => nodeReady(admin), `node ${NODE_NAME} to be Ready`, node, "kubelet");
     await until(
       () =>
@@ -119,7 +124,15 @@ export async function startRealCluster(
     await writeFileAtomic(kubeconfigPath, kubeconfigText(front.url, pki.caPem, users));
     return clusterAccess(
       "real",
-      { url: front.url, caPem: pki.caPem, tokens, kubeconfigPath, stateDir, home },
+      {
+        url: front.url,
+        caPem: pki.caPem,
+        tokens,
+        kubeconfigPath,
+        stateDir,
+        home,
+        claimHostPath: (namespace, claim) => claimHostPath(adminAccess, namespace, claim),
+      },
       async () => {
         await stopAll();
         if (!ownDir) await Deno.remove(kubeconfigPath).catch(() => {});

@@ -121,7 +121,10 @@ export async function buildUserland(root: string, options: { node?: string }): P
     await Deno.mkdir(`${root}/${dir}`, { recursive: true });
     await Deno.chmod(`${root}/${dir}`, 0o1777);
   }
-  for (const dir of ["root", "home", "proc", "sys", "dev", "etc", "run", "var/lib", "var/log"]) {
+  for (
+    const dir of ["root", "home", "proc", "sys", "dev", "etc", "run", "var/lib", "var/log"]
+      .concat(["usr/local/bin", "usr/local/sbin", "opt", "mnt", "srv"])
+  ) {
     await Deno.mkdir(`${root}/${dir}`, { recursive: true });
   }
   await Deno.writeTextFile(

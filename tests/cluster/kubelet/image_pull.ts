@@ -54,7 +54,8 @@ export async function pullImage(
       if (!quiet) context.event("Normal", "Pulling", `Pulling image "${image}"`);
       const started = performance.now();
       try {
-        const pulled = await context.images.pull(reference, credentials);
+        // A present image under IfNotPresent is not fetched again: no registry, no credentials.
+        const pulled = await context.images.pull(reference, quiet ? "present" : credentials);
         const seconds = ((performance.now() - started) / 1000).toFixed(3);
         context.event(
           "Normal",

@@ -159,8 +159,12 @@ export class ImageStore {
     return this.#pulled.has(reference.normalized);
   }
 
-  /** Pulls `reference` offering `credentials`; throws {@link ImagePullError} as containerd words it. */
-  async pull(reference: ImageReference, credentials: Credential[]): Promise<PulledImage> {
+  /** Pulls `reference` offering `credentials` ("present": it is on the node and is used as it
+   * is, without asking the registry); throws {@link ImagePullError} as containerd words it. */
+  async pull(
+    reference: ImageReference,
+    credentials: Credential[] | "present",
+  ): Promise<PulledImage> {
     const name = reference.normalized;
     const known = CATALOGUE_TAGS[reference.repository];
     const entry = catalogueEntry(reference.repository);
@@ -173,7 +177,7 @@ export class ImageStore {
       throw new ImagePullError(`rpc error: code = NotFound desc = ${failure}: ${name}: not found`);
     }
     if (
-      entry.private &&
+      entry.private && credentials !== "present" &&
       !credentials.some((c) => c.username === ROBOT.username && c.password === ROBOT.password)
     ) {
       const why = credentials.length === 0
