@@ -207,6 +207,17 @@ async function podLoss(step: DetachedStep, secondLook = false): Promise<string |
   }
   const where = `the job pod "${step.pod}" in namespace "${step.namespace}"`;
   const status = pod.status ?? {};
+  // Kubernetes marks a pod it is about to stop for good: evicted through the API, preempted...
+  const disruption = status.conditions?.find((c) =>
+    c.type === "DisruptionTarget" && c.status === "True"
+  );
+  if (disruption || pod.metadata?.deletionTimestamp) {
+    const evicted = /Eviction|TerminationByKubelet/.test(disruption?.reason ?? "");
+    return `${where} ${evicted ? "was evicted" : "is being deleted"} while the step ran (${
+      disruption?.reason ?? "deleted"
+    }: ${disruption?.message ?? "a deletion was requested"}); the step's result is lost with it. ` +
+      "Look at the namespace's events for who or what removed it.";
+  }
   if (status.phase === "Failed" || status.phase === "Succeeded") {
     return `${where} ${status.reason === "Evicted" ? "was evicted" : `is ${status.phase}`} while ` +
       `the step ran (${status.reason ?? status.phase}: ${status.message ?? "no message"}); the ` +

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
-import { startCluster } from "../cluster/harness.ts";
+import { startTestCluster } from "../cluster/harness.ts";
 import { type CliResult, REPO_ROOT, runKubehook } from "./cli_process.ts";
 
 const TEMPLATE = `${REPO_ROOT}tests/cli/fixtures/template.yaml`;
@@ -40,7 +40,7 @@ function resultOf(rows: ReturnType<typeof tableOf>, check: string): string {
 }
 
 Deno.test("doctor against the local cluster", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startTestCluster();
   const doctor = (env: Record<string, string>): Promise<CliResult> =>
     runKubehook(["doctor"], { KUBECONFIG: cluster.kubeconfigPath, ...env });
 

@@ -231,12 +231,16 @@ Deno.test({
         ]);
         assert.equal((await ok(cluster, ["logs", "shell", "-c", "probe"])).trim(), "1");
         const changed = await cluster.kubectl([
-          "debug",
+          "patch",
+          "pod",
           "shell",
-          "--image=busybox:1.36",
-          "--container=probe",
+          "--subresource=ephemeralcontainers",
+          "--type=strategic",
+          "-p",
+          '{"spec":{"ephemeralContainers":[{"name":"probe","image":"busybox:1.36"}]}}',
         ]);
-        assert.notEqual(changed.code, 0, "an ephemeral container's name cannot be reused");
+        assert.notEqual(changed.code, 0, "an ephemeral container was changed");
+        assert.match(changed.stderr, /existing ephemeral containers "probe" may not be changed/);
       },
     );
 

@@ -30,7 +30,7 @@ Deno.test("the job pod cannot run, or stops running", async (t) => {
     await run.hook.waitForOutput("started");
     await hc.cluster.addFaults({ kind: "evict", pod: String(sim.state?.jobPod) });
     const log = assertHookFailed(await run.result, "the step");
-    assert.match(log, /was evicted while the step ran \(Evicted: /);
+    assert.match(log, /was evicted while the step ran \((Evicted|EvictionByEvictionAPI): /);
     assertHookOk(await sim.cleanupJob(), "cleanup_job");
   });
 });

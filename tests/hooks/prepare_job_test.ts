@@ -12,6 +12,9 @@ import { assertHookFailed, assertHookOk, HookCluster, logOf } from "./hook_clust
 /** The local cluster's private registry and the only credentials it accepts. */
 const PRIVATE_JOB_IMAGE = "registry.local/private/tools:1.0";
 const PRIVATE_SERVICE_IMAGE = "registry.local/private/cache:2.1";
+/** A private image no earlier case pulled: a node that holds an image runs it without
+ * credentials (IfNotPresent), so only a fresh one shows the refusal. */
+const UNPULLED_PRIVATE_IMAGE = "registry.local/private/app:1.0";
 const CREDENTIALS = { username: "robot", password: "s3cret", serverUrl: "registry.local" };
 
 /** A timeout no failing test may come near: failing fast means long before it. */
@@ -104,12 +107,12 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
     async ({ sim }) => {
       const started = performance.now();
       const prepared = await sim.prepareJob({
-        container: jobContainer(PRIVATE_JOB_IMAGE),
+        container: jobContainer(UNPULLED_PRIVATE_IMAGE),
         services: [],
       });
       const log = assertHookFailed(prepared, "prepare_job");
       assert.ok(performance.now() - started < FAST_MS, `prepare_job waited too long:\n${log}`);
-      assert.ok(log.includes(PRIVATE_JOB_IMAGE), `the image is not named:\n${log}`);
+      assert.ok(log.includes(UNPULLED_PRIVATE_IMAGE), `the image is not named:\n${log}`);
       assert.match(log, /pull access denied|unauthorized|authentication/i);
       assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
     },

@@ -7,7 +7,7 @@
  * only when complete, so an interrupted build is never mistaken for a finished one.
  *
  * ```sh
- * deno run -A tests/realcluster/build.ts   # builds what is missing, prints the cache directory
+ * deno run -A tests/realcluster/build.ts   # installs and builds what is missing, prints the cache
  * ```
  * @module
  */
@@ -115,6 +115,8 @@ export async function ensurePrograms(log: (line: string) => void = () => {}): Pr
 }
 
 if (import.meta.main) {
+  const { ensureRealPrerequisites } = await import("./prerequisites.ts");
+  await ensureRealPrerequisites({ install: true, log: console.log });
   const programs = await ensurePrograms(console.log);
   console.log(Object.values(programs)[0].replace(/\/[^/]+$/, ""));
 }

@@ -4,8 +4,8 @@
  * request heads (to count requests by the authorizer's verb and resource, and exec sessions, and
  * to answer injected `api-error` faults); bodies, responses and WebSocket frames pass through
  * byte for byte, except where a fault cuts (`exec-drop`, `log-drop`) or stalls (`exec-stall`) a
- * stream after a number of bytes. `evict` goes through the Eviction API, `unschedulable` is a
- * NoSchedule taint on the node until the faults are cleared; `pod-start-delay` has no real
+ * stream after a number of bytes. `evict` goes through the Eviction API, `unschedulable` cordons
+ * the node until the faults are cleared; `pod-start-delay` has no real
  * counterpart and is refused. Only HTTP/1.1 is offered, so clients speak it.
  *
  * @module
@@ -35,7 +35,6 @@ export interface Front {
 
 const HEAD_LIMIT = 64 * 1024;
 const CRLF2 = new TextEncoder().encode("\r\n\r\n");
-const TAINT = { key: "kubehook.io/unschedulable", value: "fault", effect: "NoSchedule" };
 
 interface Head {
   raw: Uint8Array;
@@ -142,7 +141,7 @@ export function startFront(options: FrontOptions): Front {
       if (head.method === "GET") return jsonResponse(200, faults.list());
       if (head.method === "DELETE") {
         faults.clear();
-        await setTaint(api, options.nodeName, false);
+        await cordon(api, options.nodeName, false);
         return jsonResponse(200, []);
       }
       const added = faults.add(JSON.parse(new TextDecoder().decode(body)));
@@ -154,7 +153,7 @@ export function startFront(options: FrontOptions): Front {
             statusBody(400, "BadRequest", "pod-start-delay has no real-Kubernetes counterpart"),
           );
         }
-        if (fault.kind === "unschedulable") await setTaint(api, options.nodeName, true);
+        if (fault.kind === "unschedulable") await cordon(api, options.nodeName, true);
         if (fault.kind === "evict") {
           const namespace = fault.namespace ?? "default";
           await api("POST", `/api/v1/namespaces/${namespace}/pods/${fault.pod}/eviction`, {
@@ -288,7 +287,7 @@ export function startFront(options: FrontOptions): Front {
         }
       }
       await accepting;
-      await setTaint(api, options.nodeName, false).catch(() => {});
+      await cordon(api, options.nodeName, false).catch(() => {});
     },
   };
 }
@@ -349,18 +348,12 @@ async function upstreamFetch(
 
 type Api = (method: string, path: string, body?: unknown, contentType?: string) => Promise<unknown>;
 
-/** Adds or removes the fault's NoSchedule taint on the node. */
-async function setTaint(api: Api, node: string, on: boolean): Promise<void> {
-  const current = await api("GET", `/api/v1/nodes/${node}`) as {
-    spec?: { taints?: { key: string }[] };
-  };
-  const others = (current.spec?.taints ?? []).filter((t) => t.key !== TAINT.key);
-  const taints = on ? [...others, TAINT] : others;
-  if (taints.length === (current.spec?.taints ?? []).length && !on) return;
+/** Cordons the node (new pods stay Pending, "node(s) were unschedulable"), or uncordons it. */
+async function cordon(api: Api, node: string, on: boolean): Promise<void> {
   await api(
     "PATCH",
     `/api/v1/nodes/${node}`,
-    { spec: { taints } },
+    { spec: { unschedulable: on ? true : null } },
     "application/merge-patch+json",
   );
 }

@@ -115,6 +115,7 @@ export class Node {
       }
       await this.process.status.catch(() => {});
       await removeCgroups(this.cgroup);
+      await vethGone(`kh${this.options.id}`);
     })();
   }
 }
@@ -143,6 +144,21 @@ async function childPid(parent: number): Promise<number> {
   throw new Error("Cannot start the real-Kubernetes node: unshare started no child.");
 }
 
+/** Waits until the host's end of the node's veth is gone: the kernel destroys network
+ * namespaces (and their veths) a moment after their last user. */
+async function vethGone(veth: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const shown = await new Deno.Command("ip", {
+      args: ["link", "show", veth],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!shown.success) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await new Deno.Command("ip", { args: ["link", "delete", veth], stderr: "null" }).output();
+}
+
 /** Removes the node's cgroup root from every hierarchy, deepest first, once its processes are
  * gone (they die with the PID namespace, a moment after it ends). */
 async function removeCgroups(name: string): Promise<void> {
@@ -150,12 +166,18 @@ async function removeCgroups(name: string): Promise<void> {
   for await (const entry of Deno.readDir("/sys/fs/cgroup")) {
     if (entry.isDirectory) roots.push(`/sys/fs/cgroup/${entry.name}/${name}`);
   }
-  for (let attempt = 0; attempt < 100; attempt++) {
-    let left = 0;
+  let left = 0;
+  for (let attempt = 0; attempt < 600; attempt++) {
+    left = 0;
     for (const root of roots) left += await removeTree(root);
     if (left === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  throw new Error(
+    `The real-Kubernetes node stopped, but ${left} of its cgroups under ${name} stay busy after ` +
+      `30 s. Remove them with: for h in /sys/fs/cgroup/*/; do find "$h${name}" -depth -type d ` +
+      "-exec rmdir {} \\;; done",
+  );
 }
 
 /** Removes a cgroup directory tree; resolves with how many directories are left. */

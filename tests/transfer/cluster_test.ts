@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
-import { startCluster } from "../cluster/harness.ts";
+import { startTestCluster } from "../cluster/harness.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeAccess } from "../../src/kube/config.ts";
 import { openExec } from "../../src/kube/exec.ts";
@@ -20,7 +20,7 @@ import { makeFidelityTree, type Snapshot, snapshot, withoutDirMtimes } from "./t
 const IMAGES = { busybox: "busybox", debian: "debian" } as const;
 
 Deno.test("workspace transfer against the local cluster", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startTestCluster();
   const access = await loadKubeAccess({ KUBECONFIG: cluster.kubeconfigPath });
   const client = new KubeClient(access, { retry: { baseDelayMs: 20 } });
   const namespace = access.namespace;

@@ -8,6 +8,7 @@
 import type { Resource } from "../contract.ts";
 import type { ControlPlane } from "./control.ts";
 import { applyPatch, checkPodUpdate } from "./patch.ts";
+import { podDecodingProblem } from "./pod_schema.ts";
 import { decodeObject, PROTOBUF } from "./protobuf.ts";
 import type { ResourceRoute } from "./routes.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -136,6 +137,8 @@ export async function serveResource(
           );
         }
         checkFields(resource, body, url);
+        const undecodable = resource === "pods" ? podDecodingProblem(body) : undefined;
+        if (undecodable) throw badRequest(undecodable);
         return json(control.create(resource, namespace, body), 201);
       }
       case "DELETE": {

@@ -222,7 +222,7 @@ export function validateEphemeralUpdate(before: KubeObject, after: KubeObject): 
       );
     } else if (JSON.stringify(now) !== JSON.stringify(c)) {
       p.forbidden(
-        `spec.ephemeralContainers[${added.indexOf(now)}]`,
+        "spec.ephemeralContainers",
         `existing ephemeral containers "${c.name}" may not be changed\n`,
       );
     }
