@@ -9,6 +9,7 @@
  * @module
  */
 import type { HostTools } from "./host_tools.ts";
+import { holdNetworkNamespace, releaseNetworkNamespace } from "./netns_holder.ts";
 
 /** The bridge's address: every pod's default gateway. */
 export const GATEWAY = "10.244.0.1";
@@ -23,27 +24,12 @@ export class PodNetwork {
   /** Makes the node namespace and the bridge. */
   static async create(tools: HostTools): Promise<PodNetwork> {
     const ip = tools.ip;
-    const script = `${ip} link set lo up && ${ip} link add cbr0 type bridge && ` +
-      `${ip} addr add ${GATEWAY}/${PREFIX} dev cbr0 && ${ip} link set cbr0 up && echo ready && ` +
-      `exec ${tools.busybox} cat >/dev/null`;
-    const holder = new Deno.Command(tools.unshare, {
-      args: ["--net", "--", tools.sh, "-c", script],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-      clearEnv: true,
-    }).spawn();
-    const ready = await new Response(holder.stdout).text();
-    if (ready.trim() !== "ready") {
-      holder.stdin.close();
-      const { stderr } = await holder.output().catch(() => ({ stderr: new Uint8Array() }));
-      throw new Error(
-        `Cannot create the local cluster's pod network: ${
-          new TextDecoder().decode(stderr).trim() || "unshare --net failed"
-        }. It needs root and iproute2's ip.`,
-      );
-    }
+    const holder = await holdNetworkNamespace(
+      tools,
+      `${ip} link set lo up && ${ip} link add cbr0 type bridge && ` +
+        `${ip} addr add ${GATEWAY}/${PREFIX} dev cbr0 && ${ip} link set cbr0 up`,
+      "the local cluster's pod network",
+    );
     return new PodNetwork(tools, holder);
   }
 
@@ -80,9 +66,7 @@ export class PodNetwork {
   }
 
   /** Ends the node namespace (and with it the bridge). */
-  async close(): Promise<void> {
-    await this.holder.stdin.close().catch(() => {});
-    await this.holder.stderr.cancel().catch(() => {});
-    await this.holder.status;
+  close(): Promise<void> {
+    return releaseNetworkNamespace(this.holder);
   }
 }

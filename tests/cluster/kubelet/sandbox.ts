@@ -10,6 +10,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import type { HostTools } from "./host_tools.ts";
+import { holdNetworkNamespace, releaseNetworkNamespace } from "./netns_holder.ts";
 import type { PodNetwork } from "./pod_network.ts";
 import { shellQuote } from "../../../src/shell_quote.ts";
 
@@ -50,28 +51,11 @@ export class PodSandbox {
       .filter((s) => s.name.startsWith("net."))
       .map((s) => ` && ${tools.busybox} sysctl -q -w ${shellQuote(`${s.name}=${s.value}`)}`)
       .join("");
-    const script = `${tools.ip} link set lo up${sysctls} && echo ready && ` +
-      `exec ${tools.busybox} cat >/dev/null`;
-    const holder = new Deno.Command(tools.unshare, {
-      args: ["--net", "--", tools.sh, "-c", script],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-      clearEnv: true,
-    }).spawn();
-    const ready = await new Response(holder.stdout).text();
-    if (ready.trim() !== "ready") {
-      holder.stdin.close();
-      const { stderr } = await holder.output().catch(() => ({ stderr: new Uint8Array() }));
-      throw new Error(
-        `Cannot create the network namespace of pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ` +
-          `${
-            new TextDecoder().decode(stderr).trim() || "unshare --net failed"
-          }. The local cluster ` +
-          "must run as root.",
-      );
-    }
+    const holder = await holdNetworkNamespace(
+      tools,
+      `${tools.ip} link set lo up${sysctls}`,
+      `the network namespace of pod ${pod.metadata?.namespace}/${pod.metadata?.name}`,
+    );
     const sandbox = new PodSandbox(dir, holder);
     try {
       await network.attach(sandbox.netns, holder.pid, podIP);
@@ -86,11 +70,7 @@ export class PodSandbox {
 
   /** Ends the network namespace (containers must be gone) and keeps the directory. */
   release(): Promise<void> {
-    this.#released ??= (async () => {
-      await this.holder.stdin.close().catch(() => {});
-      await this.holder.stderr.cancel().catch(() => {});
-      await this.holder.status;
-    })();
+    this.#released ??= releaseNetworkNamespace(this.holder);
     return this.#released;
   }
 
