@@ -4,16 +4,20 @@
  * request heads (to count requests by the authorizer's verb and resource, and exec sessions, and
  * to answer injected `api-error` faults); bodies, responses and WebSocket frames pass through
  * byte for byte, except where a fault cuts (`exec-drop`, `log-drop`) or stalls (`exec-stall`) a
- * stream after a number of bytes. `evict` goes through the Eviction API, `unschedulable` cordons
- * the node until the faults are cleared; `pod-start-delay` has no real
- * counterpart and is refused. Only HTTP/1.1 is offered, so clients speak it.
+ * stream after a number of bytes (counted as the embedded cluster counts: stream_cut.ts).
+ * `evict` goes through the Eviction API, `unschedulable` cordons the node (unschedulable.ts);
+ * `pod-start-delay` has no real counterpart and is refused. Only HTTP/1.1 is offered, so clients
+ * speak it.
  *
  * @module
  */
 import { concat } from "../../src/bytes.ts";
-import { Faults } from "../cluster/api/faults.ts";
+import { Faults, parseFault } from "../cluster/api/faults.ts";
 import { resolveRoute } from "../cluster/api/routes.ts";
 import { requestKey, RequestStats } from "../cluster/api/stats.ts";
+import { ApiError, serverError } from "../cluster/api/status.ts";
+import { bodyCutter, type Cutter, webSocketCutter } from "./stream_cut.ts";
+import { UnschedulableFault } from "./unschedulable.ts";
 
 /** What the proxy fronts. */
 export interface FrontOptions {
@@ -21,9 +25,9 @@ export interface FrontOptions {
   keyPem: string;
   /** The API server, as the host reaches it, and the CA that signed it. */
   upstream: { hostname: string; port: number; caPem: string };
-  /** The admin token (only it may use /_cluster/*; the proxy uses it for evictions and taints). */
+  /** The admin token (only it may use /_cluster/*; the proxy uses it for evictions and cordons). */
   adminToken: string;
-  /** The node the `unschedulable` fault taints. */
+  /** The node the `unschedulable` fault cordons. */
   nodeName: string;
 }
 
@@ -86,10 +90,11 @@ function parseHead(raw: Uint8Array): Head {
 }
 
 /** An HTTP/1.1 response with a JSON body that closes the connection. */
-function jsonResponse(status: number, body: unknown): Uint8Array {
+function jsonResponse(status: number, body: unknown, extraHeaders = ""): Uint8Array {
   const text = JSON.stringify(body);
   return new TextEncoder().encode(
     `HTTP/1.1 ${status} ${status < 400 ? "OK" : "Error"}\r\nContent-Type: application/json\r\n` +
+      extraHeaders +
       `Content-Length: ${
         new TextEncoder().encode(text).length
       }\r\nConnection: close\r\n\r\n${text}`,
@@ -122,6 +127,7 @@ export function startFront(options: FrontOptions): Front {
   const connections = new Set<Deno.Conn>();
   const api = (method: string, path: string, body?: unknown, contentType = "application/json") =>
     upstreamFetch(options, method, path, body, contentType);
+  const unschedulable = new UnschedulableFault(api, options.nodeName, faults);
 
   const control = async (head: Head, body: Uint8Array): Promise<Uint8Array> => {
     const token = head.headers.get("authorization")?.replace(/^Bearer\s+/i, "");
@@ -139,21 +145,33 @@ export function startFront(options: FrontOptions): Front {
       }
       if (path !== "/_cluster/faults") return jsonResponse(404, statusBody(404, "NotFound", path));
       if (head.method === "GET") return jsonResponse(200, faults.list());
+      if (head.method !== "DELETE" && head.method !== "POST") {
+        return jsonResponse(
+          405,
+          statusBody(405, "MethodNotAllowed", "use GET, POST or DELETE on /_cluster/faults"),
+        );
+      }
       if (head.method === "DELETE") {
         faults.clear();
-        await cordon(api, options.nodeName, false);
+        await unschedulable.cleared();
         return jsonResponse(200, []);
       }
-      const added = faults.add(JSON.parse(new TextDecoder().decode(body)));
-      for (const fault of added) {
-        if (fault.kind === "pod-start-delay") {
-          faults.clear();
-          return jsonResponse(
+      const posted = JSON.parse(new TextDecoder().decode(body));
+      const parsed = (Array.isArray(posted) ? posted : [posted]).map(parseFault);
+      if (parsed.some((fault) => fault.kind === "pod-start-delay")) {
+        return jsonResponse(
+          400,
+          statusBody(
             400,
-            statusBody(400, "BadRequest", "pod-start-delay has no real-Kubernetes counterpart"),
-          );
-        }
-        if (fault.kind === "unschedulable") await cordon(api, options.nodeName, true);
+            "BadRequest",
+            "pod-start-delay has no real-Kubernetes counterpart (a real kubelet cannot be told " +
+              "to wait); run this test on the embedded cluster",
+          ),
+        );
+      }
+      const added = faults.add(posted);
+      for (const fault of added) {
+        if (fault.kind === "unschedulable") await unschedulable.armed();
         if (fault.kind === "evict") {
           const namespace = fault.namespace ?? "default";
           await api("POST", `/api/v1/namespaces/${namespace}/pods/${fault.pod}/eviction`, {
@@ -165,7 +183,13 @@ export function startFront(options: FrontOptions): Front {
       }
       return jsonResponse(201, added);
     } catch (error) {
-      return jsonResponse(400, statusBody(400, "BadRequest", String(error)));
+      // The embedded cluster's answers: its Status for a refused fault, the API server's for a
+      // failed eviction (404 for a pod that does not exist).
+      if (error instanceof ApiError) return jsonResponse(error.status.code ?? 400, error.status);
+      return jsonResponse(
+        400,
+        statusBody(400, "BadRequest", `the fault request failed: ${(error as Error).message}`),
+      );
     }
   };
 
@@ -199,10 +223,14 @@ export function startFront(options: FrontOptions): Front {
         if (head.headers.get("authorization")) stats.countRequest(requestKey(head.method, route));
         const injected = faults.takeApiError(head.method, url.pathname);
         if (injected !== undefined) {
-          await writer.write(jsonResponse(
+          const { status } = serverError(
             injected,
-            statusBody(injected, "InternalError", `injected fault: ${head.method} ${url.pathname}`),
-          ));
+            `injected fault: ${head.method} ${url.pathname} failed on purpose`,
+          );
+          const retry = status.details?.retryAfterSeconds;
+          await writer.write(
+            jsonResponse(injected, status, retry === undefined ? "" : `Retry-After: ${retry}\r\n`),
+          );
           return;
         }
         const streaming = route.kind === "resource" && route.subresource !== undefined &&
@@ -228,29 +256,46 @@ export function startFront(options: FrontOptions): Front {
         // client's: a log response ends when the server closes (asked with Connection: close).
         const upgrade = head.headers.get("upgrade")?.toLowerCase() === "websocket";
         const stream = await connect();
-        const asked = upgrade ? head.raw : closing(head.raw);
         const up = stream.writable.getWriter();
-        await up.write(concat([asked, body]));
-        up.releaseLock();
+        await up.write(concat([upgrade ? head.raw : closing(head.raw), body]));
         upstream?.close();
         upstream = stream;
-        const cut = route.kind === "resource" && route.subresource === "log"
-          ? (url.searchParams.get("follow") === "true" ? faults.takeLogDrop() : undefined)
-          : upgrade
-          ? faults.takeExecFault()
-          : undefined;
-        const afterBytes = typeof cut === "number" ? cut : cut?.afterBytes;
-        const stall = typeof cut === "object" && cut.kind === "exec-stall";
         const upReader = upstream.readable.getReader();
         const response = await readHead(upReader, new Uint8Array(0));
         if (!response) return;
-        if (upgrade && / 101 /.test(new TextDecoder().decode(response.head.subarray(0, 20)))) {
+        const answer = parseResponseHead(response.head);
+        // A fault is used up by a stream that runs, as on the embedded cluster: not by a refusal.
+        let cutter: Cutter | undefined;
+        let stall = false;
+        if (upgrade && answer.status === 101) {
           stats.countExecSession();
+          const fault = faults.takeExecFault();
+          if (fault) cutter = webSocketCutter(fault.afterBytes);
+          stall = fault?.kind === "exec-stall";
+        } else if (
+          route.subresource === "log" && answer.status === 200 &&
+          ["true", "1"].includes(url.searchParams.get("follow") ?? "")
+        ) {
+          const drop = faults.takeLogDrop();
+          if (drop !== undefined) cutter = bodyCutter(drop, answer.chunked);
         }
         await writer.write(response.head);
-        const toClient = pump(upReader, writer, response.rest, afterBytes, stall);
-        const toServer = pump(reader, upstream.writable.getWriter(), pending, undefined, false);
-        await Promise.race([toClient, toServer]);
+        let discardClient = false;
+        const toClient = pump(upReader, response.rest, (chunk) => writer.write(chunk), cutter);
+        const toServer = pump(
+          reader,
+          pending,
+          (chunk) => discardClient ? Promise.resolve() : up.write(chunk),
+        );
+        const first = await Promise.race([toClient, toServer.then(() => "client gone" as const)]);
+        if (first === "cut" && stall) {
+          // Silence, as the embedded cluster's stall: the session ends at the server (stdin
+          // closed), and the client hears nothing more (no pong, no status, no close).
+          discardClient = true;
+          upstream.close();
+          upstream = undefined;
+          await toServer;
+        }
         return;
       }
     } catch {
@@ -287,36 +332,39 @@ export function startFront(options: FrontOptions): Front {
         }
       }
       await accepting;
-      await cordon(api, options.nodeName, false).catch(() => {});
+      await unschedulable.cleared().catch(() => {});
     },
   };
 }
 
-/** Copies bytes until the source ends; with `afterBytes`, cuts (or with `stall`, stops moving
- * bytes but keeps the connection) once that many bytes went through. */
+/** Copies bytes from `source` (after `first`) to `write` until the source ends ("ended") or
+ * `cutter` reaches its cut point ("cut"). */
 async function pump(
   source: ReadableStreamDefaultReader<Uint8Array>,
-  sink: WritableStreamDefaultWriter<Uint8Array>,
   first: Uint8Array,
-  afterBytes: number | undefined,
-  stall: boolean,
-): Promise<void> {
-  let left = afterBytes ?? Infinity;
+  write: (chunk: Uint8Array) => Promise<void>,
+  cutter?: Cutter,
+): Promise<"ended" | "cut"> {
   let chunk: Uint8Array | undefined = first;
   while (true) {
     if (chunk && chunk.length > 0) {
-      if (chunk.length >= left) {
-        if (left > 0) await sink.write(chunk.subarray(0, left));
-        if (stall) await new Promise(() => {});
-        return;
-      }
-      left -= chunk.length;
-      await sink.write(chunk);
+      const { pass, cut } = cutter ? cutter.push(chunk) : { pass: chunk, cut: false };
+      if (pass.length > 0) await write(pass);
+      if (cut) return "cut";
     }
     const { done, value } = await source.read();
-    if (done) return;
+    if (done) return "ended";
     chunk = value;
   }
+}
+
+/** The status of a response head and whether its body is chunked. */
+function parseResponseHead(raw: Uint8Array): { status: number; chunked: boolean } {
+  const text = new TextDecoder().decode(raw);
+  return {
+    status: Number(text.split(" ", 2)[1]),
+    chunked: /\r\ntransfer-encoding:[^\r]*chunked/i.test(text),
+  };
 }
 
 /** Calls the API server as the admin; throws on an error status. */
@@ -339,21 +387,19 @@ async function upstreamFetch(
       },
     );
     const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    if (!response.ok) {
+      const status = (() => {
+        try {
+          return JSON.parse(text);
+        } catch {
+          return undefined;
+        }
+      })();
+      if (status?.kind === "Status") throw new ApiError(status);
+      throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+    }
     return text ? JSON.parse(text) : undefined;
   } finally {
     client.close();
   }
-}
-
-type Api = (method: string, path: string, body?: unknown, contentType?: string) => Promise<unknown>;
-
-/** Cordons the node (new pods stay Pending, "node(s) were unschedulable"), or uncordons it. */
-async function cordon(api: Api, node: string, on: boolean): Promise<void> {
-  await api(
-    "PATCH",
-    `/api/v1/nodes/${node}`,
-    { spec: { unschedulable: on ? true : null } },
-    "application/merge-patch+json",
-  );
 }

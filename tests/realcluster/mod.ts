@@ -20,7 +20,7 @@ import { cacheRoot, ensurePrograms } from "./build.ts";
 import { startFront } from "./front.ts";
 import { pushCatalogue } from "./images.ts";
 import { API_PORT, Node, PRIVATE_REGISTRY_PORT, PUBLIC_REGISTRY_PORT } from "./node.ts";
-import { generatePki, NODE_NAME } from "./pki.ts";
+import { generatePki, NODE_NAME, type Pki } from "./pki.ts";
 import { ensureRealPrerequisites } from "./prerequisites.ts";
 import { claimHostPath, startProvisioner } from "./volumes.ts";
 
@@ -30,10 +30,23 @@ const NAMESPACE = "default";
 /** The `restricted` context's ServiceAccount and Role. */
 const RESTRICTED = "kubehook-restricted";
 
+/** A running real cluster: what every tier offers, and where its node shows on the host. */
+export interface RealCluster extends ClusterAccess {
+  tier: "real";
+  node: {
+    /** The node's cgroup root, under every hierarchy of /sys/fs/cgroup. */
+    cgroup: string;
+    /** The host's end of the veth pair that joins host and node. */
+    veth: string;
+    /** The node's address, where the API server and the registries listen. */
+    ip: string;
+  };
+}
+
 /** Starts a real cluster; `log` (default silent) gets progress lines. */
 export async function startRealCluster(
   options: ClusterOptions & { log?: (line: string) => void } = {},
-): Promise<ClusterAccess> {
+): Promise<RealCluster> {
   const log = options.log ?? (() => {});
   await ensureRealPrerequisites({ install: true, log });
   const programs = await ensurePrograms(log);
@@ -50,17 +63,25 @@ export async function startRealCluster(
   const hostIP = `${net}.${(block & 63) * 4 + 1}`;
   const nodeIP = `${net}.${(block & 63) * 4 + 2}`;
   const pkiDir = `${stateDir}/pki`;
-  await Deno.mkdir(pkiDir, { recursive: true });
-  const pki = await generatePki(pkiDir, nodeIP);
-  const node = await Node.start({
-    stateDir,
-    programs,
-    pki,
-    hostIP,
-    nodeIP,
-    id,
-    registryStorage: `${cacheRoot()}/registry`,
-  });
+  let pki: Pki;
+  let node: Node;
+  try {
+    await Deno.mkdir(pkiDir, { recursive: true });
+    pki = await generatePki(pkiDir, nodeIP);
+    node = await Node.start({
+      stateDir,
+      programs,
+      pki,
+      hostIP,
+      nodeIP,
+      id,
+      registryStorage: `${cacheRoot()}/registry`,
+      temporaryStateDir: ownDir,
+    });
+  } catch (error) {
+    if (ownDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    throw error;
+  }
   let front: Awaited<ReturnType<typeof startFront>> | undefined;
   let stopProvisioner: (() => Promise<void>) | undefined;
   const adminAccess = { server: node.apiUrl, token: pki.tokens.admin, caPem: pki.caPem };
@@ -122,7 +143,7 @@ export async function startRealCluster(
       ]),
     ) as Record<Identity, User>;
     await writeFileAtomic(kubeconfigPath, kubeconfigText(front.url, pki.caPem, users));
-    return clusterAccess(
+    const access = clusterAccess(
       "real",
       {
         url: front.url,
@@ -138,6 +159,11 @@ export async function startRealCluster(
         if (!ownDir) await Deno.remove(kubeconfigPath).catch(() => {});
       },
     );
+    return {
+      ...access,
+      tier: "real",
+      node: { cgroup: node.cgroup, veth: node.veth, ip: nodeIP },
+    };
   } catch (error) {
     await stopAll();
     throw error;

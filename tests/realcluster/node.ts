@@ -14,6 +14,7 @@
  */
 import type { Programs } from "./build.ts";
 import { PAUSE_IMAGE, PRIVATE_HOST, PUBLIC_HOSTS } from "./images.ts";
+import { recordNode, removeNodeTraces, sweepAbandonedNodes } from "./node_traces.ts";
 import { NODE_NAME, type Pki } from "./pki.ts";
 
 /** Where the node's parts listen, inside its network namespace. */
@@ -35,6 +36,8 @@ export interface NodeOptions {
   id: string;
   /** The registries' storage (in the cache, so images survive restarts). */
   registryStorage: string;
+  /** The state directory is temporary: removed after a crash too (node_traces.ts). */
+  temporaryStateDir: boolean;
 }
 
 /** The sysctls the kubelet writes at start. */
@@ -55,6 +58,13 @@ export class Node {
     readonly cgroup: string,
   ) {}
 
+  #forget: (() => Promise<void>) | undefined;
+
+  /** The host's end of the veth pair. */
+  get veth(): string {
+    return `kh${this.options.id}`;
+  }
+
   /** The API server, as the host reaches it. */
   get apiUrl(): string {
     return `https://${this.options.nodeIP}:${API_PORT}`;
@@ -64,17 +74,25 @@ export class Node {
    * Resolves once the node's processes started (not once they are ready). */
   static async start(options: NodeOptions): Promise<Node> {
     const cgroup = `kubehook-${options.id}`;
+    await sweepAbandonedNodes();
+    const forget = await recordNode({
+      id: options.id,
+      cgroup,
+      ...(options.temporaryStateDir ? { stateDir: options.stateDir } : {}),
+    });
     const script = await writeConfiguration(options, cgroup);
     const process = new Deno.Command("unshare", {
       args: ["--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", script],
-      stdin: "null",
+      // Held open for the node's lifetime: the script ends when it closes (see its last line).
+      stdin: "piped",
       stdout: "null",
       stderr: "null",
     }).spawn();
     const node = new Node(options, process, cgroup);
+    node.#forget = forget;
     try {
       const pid = await childPid(process.pid);
-      const veth = `kh${options.id}`;
+      const veth = node.veth;
       await run("ip", [
         "link",
         "add",
@@ -113,9 +131,10 @@ export class Node {
       } catch {
         // Already gone.
       }
+      await this.process.stdin.close().catch(() => {});
       await this.process.status.catch(() => {});
-      await removeCgroups(this.cgroup);
-      await vethGone(`kh${this.options.id}`);
+      await removeNodeTraces(this.cgroup, this.veth);
+      await this.#forget?.();
     })();
   }
 }
@@ -142,56 +161,6 @@ async function childPid(parent: number): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error("Cannot start the real-Kubernetes node: unshare started no child.");
-}
-
-/** Waits until the host's end of the node's veth is gone: the kernel destroys network
- * namespaces (and their veths) a moment after their last user. */
-async function vethGone(veth: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const shown = await new Deno.Command("ip", {
-      args: ["link", "show", veth],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!shown.success) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  await new Deno.Command("ip", { args: ["link", "delete", veth], stderr: "null" }).output();
-}
-
-/** Removes the node's cgroup root from every hierarchy, deepest first, once its processes are
- * gone (they die with the PID namespace, a moment after it ends). */
-async function removeCgroups(name: string): Promise<void> {
-  const roots: string[] = [];
-  for await (const entry of Deno.readDir("/sys/fs/cgroup")) {
-    if (entry.isDirectory) roots.push(`/sys/fs/cgroup/${entry.name}/${name}`);
-  }
-  let left = 0;
-  for (let attempt = 0; attempt < 600; attempt++) {
-    left = 0;
-    for (const root of roots) left += await removeTree(root);
-    if (left === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(
-    `The real-Kubernetes node stopped, but ${left} of its cgroups under ${name} stay busy after ` +
-      `30 s. Remove them with: for h in /sys/fs/cgroup/*/; do find "$h${name}" -depth -type d ` +
-      "-exec rmdir {} \\;; done",
-  );
-}
-
-/** Removes a cgroup directory tree; resolves with how many directories are left. */
-async function removeTree(dir: string): Promise<number> {
-  let left = 0;
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory) left += await removeTree(`${dir}/${entry.name}`);
-    }
-    await Deno.remove(dir);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) left++;
-  }
-  return left;
 }
 
 async function which(program: string): Promise<string> {
@@ -411,7 +380,10 @@ while [ ! -S "${s}/containerd/containerd.sock" ]; do sleep 0.05; done
   --root-dir="${s}/kubelet" --hostname-override=${NODE_NAME} --node-ip=${options.nodeIP} ${
     log("kubelet")
   } &
-wait
+# This script is PID 1 of the node's namespace, and its stdin is a pipe its owner (the test, or
+# deno task cluster) holds: when the owner ends, however it ends (even SIGKILL), the read ends,
+# the script exits, and the kernel kills every process of the namespace.
+read -r _ || true
 `;
   await write("node.sh", script);
   return `${s}/node.sh`;

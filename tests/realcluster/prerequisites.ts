@@ -1,10 +1,12 @@
 /**
  * What the real tier needs from the host besides the embedded cluster's tools: Debian's
- * containerd, runc, CNI plugins, docker-registry, htpasswd (apache2-utils) and iproute2, and Go
- * to build the Kubernetes components. Installed with apt-get when missing (as root).
+ * containerd, runc, CNI plugins, docker-registry, htpasswd (apache2-utils), iproute2 and
+ * iptables (the CNI portmap plugin's, inside the node only), and Go to build the Kubernetes
+ * components. Installed with apt-get when missing (as root).
  *
  * @module
  */
+import { testTier } from "../cluster/harness.ts";
 import { ensureClusterPrerequisites } from "../cluster/prerequisites.ts";
 
 /** Program → Debian package. */
@@ -14,6 +16,7 @@ export const REAL_PROGRAMS: Record<string, string> = {
   "docker-registry": "docker-registry",
   htpasswd: "apache2-utils",
   ip: "iproute2",
+  iptables: "iptables",
   tar: "tar",
   ldd: "libc-bin",
 };
@@ -35,4 +38,19 @@ export async function ensureRealPrerequisites(
         "on PATH. Install Go, then run the command again.",
     );
   }
+}
+
+/** Why the real tier's own tests do not run here, or undefined: they run only when asked for
+ * (KUBEHOOK_TEST_CLUSTER=real: the first start builds Kubernetes, ~7 minutes on 2 cores), as
+ * root, with Go. */
+export async function realTierSkipReason(): Promise<string | undefined> {
+  if (testTier() !== "real") {
+    return "set KUBEHOOK_TEST_CLUSTER=real to test the real-Kubernetes tier (it builds Kubernetes " +
+      "on first use)";
+  }
+  if (Deno.uid() !== 0) return "the real-Kubernetes tier runs only as root (namespaces, cgroups)";
+  const go = await new Deno.Command("go", { args: ["version"], stdout: "null", stderr: "null" })
+    .output().then((o) => o.success, () => false);
+  if (!go) return "the real-Kubernetes tier is built with Go 1.24 or newer: put `go` on PATH";
+  return undefined;
 }

@@ -1,57 +1,149 @@
 /**
  * The real tier itself: it comes up with a Ready node and the three contexts, serves the
- * catalogue (a private image only with its credentials), counts requests, and leaves nothing
- * behind when stopped: no process, mount, cgroup, veth or directory. Runs only with
- * KUBEHOOK_TEST_CLUSTER=real (it builds Kubernetes on first use).
+ * catalogue (a private image only with its credentials) to pods that reach each other by IP,
+ * and its front door gives the embedded cluster's faults and stats: api-error, exec-drop and
+ * exec-stall after N bytes of output, log-drop after N bytes of log, unschedulable (a cordon),
+ * evict (the Eviction API), pod-start-delay refused. Stopped, it leaves nothing: no process,
+ * mount, cgroup, veth or directory. Runs only with KUBEHOOK_TEST_CLUSTER=real, as root (the
+ * first start builds Kubernetes); the tier-independent kubectl proofs (run, exec, logs, cp,
+ * auth can-i, strict decoding, missing tags) are tests/cluster/kubectl_test.ts and
+ * fidelity_test.ts, which run on this tier too.
  */
 import assert from "node:assert/strict";
-import { testTier } from "../cluster/harness.ts";
-import { startRealCluster } from "./mod.ts";
+import type { V1Pod } from "@kubernetes/client-node";
+import { type RealCluster, startRealCluster } from "./mod.ts";
+import { realTierSkipReason } from "./prerequisites.ts";
+import { leftovers } from "./leftovers.ts";
+import { concat } from "../../src/bytes.ts";
+import { type Frame, FrameDecoder, Opcode } from "../../src/kube/websocket_frames.ts";
 
-const ignore = testTier() !== "real";
+const skip = await realTierSkipReason();
+if (skip) console.warn(`Skipping the real-Kubernetes tier's tests: ${skip}`);
 
-async function leftovers(stateDir: string, veth: string): Promise<string[]> {
-  const found: string[] = [];
-  const mounts = await Deno.readTextFile("/proc/self/mountinfo");
-  if (mounts.includes(stateDir)) found.push(`a mount under ${stateDir}`);
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.includes(stateDir)) found.push(`process ${entry.name}: ${cmdline.slice(0, 80)}`);
-  }
-  for await (const hierarchy of Deno.readDir("/sys/fs/cgroup")) {
-    if (!hierarchy.isDirectory) continue;
-    for await (const entry of Deno.readDir(`/sys/fs/cgroup/${hierarchy.name}`)) {
-      if (entry.name.startsWith("kubehook-")) found.push(`cgroup ${hierarchy.name}/${entry.name}`);
-    }
-  }
-  const links = new TextDecoder().decode(
-    (await new Deno.Command("ip", { args: ["-o", "link"], stdout: "piped" }).output()).stdout,
-  );
-  if (links.includes(veth)) found.push(`veth ${veth}`);
-  if (await Deno.stat(stateDir).then(() => true, () => false)) found.push(stateDir);
-  return found;
+const NS = "/api/v1/namespaces/default";
+
+/** Creates a pod (admin) and waits until `ready` says yes about it; returns it then. */
+async function runPod(
+  cluster: RealCluster,
+  name: string,
+  spec: Record<string, unknown>,
+  ready: (pod: V1Pod) => boolean = (pod) => pod.status?.phase === "Running",
+): Promise<V1Pod> {
+  const created = await cluster.fetch(`${NS}/pods`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec }),
+  });
+  assert.equal(created.status, 201, await created.text());
+  return await waitPod(cluster, name, ready);
 }
 
-Deno.test({ name: "the real tier starts, serves, and leaves nothing", ignore }, async (t) => {
+async function waitPod(
+  cluster: RealCluster,
+  name: string,
+  ready: (pod: V1Pod) => boolean,
+): Promise<V1Pod> {
+  let pod: V1Pod | undefined;
+  for (let i = 0; i < 600; i++) {
+    pod = await (await cluster.fetch(`${NS}/pods/${name}`)).json();
+    if (ready(pod!)) return pod!;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`pod ${name} never got there: ${JSON.stringify(pod?.status)}`);
+}
+
+async function deletePod(cluster: RealCluster, name: string): Promise<void> {
+  await (await cluster.fetch(`${NS}/pods/${name}?gracePeriodSeconds=0`, { method: "DELETE" }))
+    .body?.cancel();
+}
+
+/** A pod that sleeps, from `image`. */
+const sleeper = (image = "busybox:1.36") => ({
+  terminationGracePeriodSeconds: 0,
+  containers: [{ name: "c", image, command: ["sleep", "3600"] }],
+});
+
+/** An exec of `script` in `pod` through the front door, as a bare v5 client sees it: every
+ * frame, until the server closes (a close frame or the connection) or, after `hangUpAfterMs`,
+ * the client hangs up. */
+async function execThroughFront(
+  cluster: RealCluster,
+  pod: string,
+  script: string,
+  hangUpAfterMs = 20_000,
+): Promise<{ frames: Frame[]; stdout: string; status?: string }> {
+  const { hostname, port } = new URL(cluster.url);
+  const conn = await Deno.connectTls({ hostname, port: Number(port), caCerts: [cluster.caPem] });
+  const query = new URLSearchParams([
+    ["command", "sh"],
+    ["command", "-c"],
+    ["command", script],
+    ["stdout", "true"],
+  ]);
+  await conn.write(new TextEncoder().encode(
+    `GET ${NS}/pods/${pod}/exec?${query} HTTP/1.1\r\nHost: ${hostname}\r\n` +
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+      `Sec-WebSocket-Key: ${btoa("kubehook-realtst")}\r\n` +
+      "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n" +
+      `Authorization: Bearer ${cluster.tokens.admin}\r\n\r\n`,
+  ));
+  const hangUp = setTimeout(() => conn.close(), hangUpAfterMs);
+  const frames: Frame[] = [];
+  const decoder = new FrameDecoder();
+  let head: Uint8Array | undefined = new Uint8Array(0);
+  try {
+    for await (const chunk of conn.readable) {
+      let data: Uint8Array = chunk;
+      if (head) {
+        head = concat([head, chunk]);
+        const end = new TextDecoder().decode(head).indexOf("\r\n\r\n");
+        if (end < 0) continue;
+        assert.match(new TextDecoder().decode(head.subarray(0, 12)), /^HTTP\/1\.1 101/);
+        data = head.subarray(end + 4);
+        head = undefined;
+      }
+      frames.push(...decoder.push(data));
+      if (frames.some((f) => f.opcode === Opcode.close)) break;
+    }
+  } catch {
+    // Cut (exec-drop), or hung up here.
+  } finally {
+    clearTimeout(hangUp);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+  const payloads = frames.filter((f) => f.opcode === Opcode.binary).map((f) => f.payload);
+  const text = (channel: number) =>
+    new TextDecoder().decode(
+      concat(payloads.filter((p) => p[0] === channel).map((p) => p.subarray(1))),
+    );
+  return { frames, stdout: text(1), status: text(3) || undefined };
+}
+
+Deno.test({
+  name: "the real tier starts, serves, and leaves nothing",
+  ignore: skip !== undefined,
+}, async (t) => {
   const cluster = await startRealCluster();
-  const stateDir = cluster.stateDir;
-  const veths = new TextDecoder().decode(
-    (await new Deno.Command("ip", { args: ["-o", "link"], stdout: "piped" }).output()).stdout,
-  ).match(/ (kh[0-9a-f]{6})@/g) ?? [];
   try {
     await t.step("a Ready node, and the contexts of the embedded cluster", async () => {
       const nodes = await cluster.kubectl(["get", "nodes"]);
       assert.match(nodes.stdout, / Ready /, nodes.stderr);
-      const who = await cluster.kubectl([
-        "auth",
-        "whoami",
-        "-o",
-        "jsonpath={.status.userInfo.username}",
-      ], {
-        context: "runner",
-      });
-      assert.equal(who.stdout, "system:serviceaccount:default:kubehook-runner", who.stderr);
+      for (
+        const [context, user] of [
+          ["runner", "system:serviceaccount:default:kubehook-runner"],
+          ["restricted", "system:serviceaccount:default:kubehook-restricted"],
+        ] as const
+      ) {
+        const who = await cluster.kubectl(
+          ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"],
+          { context },
+        );
+        assert.equal(who.stdout, user, who.stderr);
+      }
     });
 
     await t.step("a private image pulls only with its credentials", async () => {
@@ -97,23 +189,159 @@ Deno.test({ name: "the real tier starts, serves, and leaves nothing", ignore }, 
         "--timeout=60s",
       ]);
       assert.equal(pulled.code, 0, pulled.stderr);
+      await cluster.kubectl(["delete", "pod", "with", "without", "--grace-period=0"]);
     });
 
-    await t.step("the front door counts requests and injects faults", async () => {
+    await t.step("pods reach each other by pod IP (nginx serves its page)", async () => {
+      const web = await runPod(cluster, "web", {
+        containers: [{ name: "nginx", image: "nginx:1.27", ports: [{ containerPort: 80 }] }],
+      });
+      await runPod(cluster, "client", sleeper());
+      const got = await cluster.kubectl([
+        "exec",
+        "client",
+        "--",
+        "wget",
+        "-qO-",
+        `http://${web.status?.podIP}/`,
+      ]);
+      assert.match(got.stdout, /Welcome to nginx!/, got.stderr);
+    });
+
+    await t.step("api-error answers once; requests are counted; stats are admin-only", async () => {
       await (await cluster.fetch("/_cluster/stats", { method: "DELETE" })).body?.cancel();
       await cluster.addFaults({ kind: "api-error", status: 503, method: "GET", path: "/pods$" });
-      const failed = await cluster.fetch("/api/v1/namespaces/default/pods");
-      assert.equal(failed.status, 503, await failed.text());
-      const listed = await cluster.fetch("/api/v1/namespaces/default/pods");
+      const failed = await cluster.fetch(`${NS}/pods`);
+      assert.equal(failed.status, 503);
+      assert.equal((await failed.json()).reason, "ServiceUnavailable");
+      const listed = await cluster.fetch(`${NS}/pods`);
       assert.equal(listed.status, 200, await listed.text());
       const stats = await (await cluster.fetch("/_cluster/stats")).json();
       assert.equal(stats.requests["list pods"], 2);
       const refused = await cluster.fetch("/_cluster/stats", { context: "runner" });
       assert.equal(refused.status, 403, await refused.text());
     });
+
+    await t.step("exec-drop cuts after N bytes of output; the process runs on", async () => {
+      await cluster.addFaults({ kind: "exec-drop", afterBytes: 5 });
+      const cut = await execThroughFront(
+        cluster,
+        "client",
+        "echo 0123456789; sleep 1; touch /tmp/still-running",
+      );
+      assert.equal(cut.stdout, "01234");
+      assert.equal(cut.status, undefined, "no status");
+      assert.ok(cut.frames.every((f) => f.opcode === Opcode.binary), "no close frame");
+      assert.deepEqual(await (await cluster.fetch("/_cluster/faults")).json(), []);
+      let ran = false;
+      for (let i = 0; i < 50 && !ran; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        ran = (await cluster.kubectl(["exec", "client", "--", "test", "-f", "/tmp/still-running"]))
+          .code === 0;
+      }
+      assert.ok(ran, "the process ran on after the cut");
+      const stats = await (await cluster.fetch("/_cluster/stats")).json();
+      assert.ok(stats.execSessions >= 1, JSON.stringify(stats));
+    });
+
+    await t.step("exec-stall goes silent after N bytes: no status, no close", async () => {
+      await cluster.addFaults({ kind: "exec-stall", afterBytes: 4 });
+      const stalled = await execThroughFront(
+        cluster,
+        "client",
+        "echo 0123456789; sleep 0.2; echo more",
+        3000,
+      );
+      assert.deepEqual(stalled.frames.map((f) => f.opcode), [Opcode.binary, Opcode.binary]);
+      assert.equal(stalled.stdout, "0123");
+      const whole = await execThroughFront(cluster, "client", "echo whole; exit 3");
+      assert.equal(whole.stdout, "whole\n");
+      assert.match(whole.status ?? "", /NonZeroExitCode/);
+    });
+
+    await t.step("log-drop cuts a followed log after N bytes of text", async () => {
+      await runPod(cluster, "talker", {
+        containers: [{
+          name: "c",
+          image: "busybox:1.36",
+          command: ["sh", "-c", "echo hello; echo world; sleep 3600"],
+        }],
+      });
+      await cluster.addFaults({ kind: "log-drop", afterBytes: 8 });
+      const response = await cluster.fetch(`${NS}/pods/talker/log?follow=true`);
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      let text = "";
+      let broke = false;
+      const giveUp = setTimeout(() => reader.cancel(), 10_000);
+      try {
+        while (true) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+        }
+      } catch {
+        broke = true;
+      }
+      clearTimeout(giveUp);
+      assert.equal(text, "hello\nwo");
+      assert.ok(broke, "the log stream broke instead of ending");
+    });
+
+    await t.step("unschedulable: the scheduler refuses the next pod, in its words", async () => {
+      await cluster.addFaults({ kind: "unschedulable", count: 1 });
+      const refused = await runPod(
+        cluster,
+        "refused",
+        sleeper(),
+        (pod) =>
+          pod.status?.conditions?.some((c) =>
+            c.type === "PodScheduled" && c.reason === "Unschedulable"
+          ) ?? false,
+      );
+      const condition = refused.status?.conditions?.find((c) => c.type === "PodScheduled");
+      assert.match(condition?.message ?? "", /node\(s\) were unschedulable/);
+      for (let i = 0; i < 50; i++) {
+        const left = await (await cluster.fetch("/_cluster/faults")).json();
+        if (left.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(await (await cluster.fetch("/_cluster/faults")).json(), []);
+      // The refused pod stays refused while it exists; once it is gone, pods schedule again.
+      await deletePod(cluster, "refused");
+      await runPod(cluster, "after", sleeper());
+      await deletePod(cluster, "after");
+    });
+
+    await t.step("evict goes through the Eviction API; pod-start-delay is refused", async () => {
+      await cluster.addFaults({ kind: "evict", pod: "talker" });
+      const evicted = await waitPod(
+        cluster,
+        "talker",
+        (pod) =>
+          pod.status?.conditions?.some((c) =>
+            c.type === "DisruptionTarget" && c.reason === "EvictionByEvictionAPI"
+          ) ?? (pod as { code?: number }).code === 404,
+      );
+      assert.ok(evicted);
+      const missing = await cluster.fetch("/_cluster/faults", {
+        method: "POST",
+        body: JSON.stringify({ kind: "evict", pod: "no-such-pod" }),
+      });
+      assert.equal(missing.status, 404, await missing.text());
+      await cluster.addFaults({ kind: "exec-drop", afterBytes: 1 });
+      const delay = await cluster.fetch("/_cluster/faults", {
+        method: "POST",
+        body: JSON.stringify({ kind: "pod-start-delay", ms: 1000 }),
+      });
+      assert.equal(delay.status, 400);
+      assert.match((await delay.json()).message, /no real-Kubernetes counterpart/);
+      const left = await (await cluster.fetch("/_cluster/faults")).json();
+      assert.deepEqual(left.map((f: { kind: string }) => f.kind), ["exec-drop"]);
+      await cluster.clearFaults();
+    });
   } finally {
     await cluster.stop();
   }
-  const left = await leftovers(stateDir, veths[0]?.trim().replace(/@$/, "") ?? "none");
-  assert.deepEqual(left, [], "the stopped cluster left these behind");
+  assert.deepEqual(await leftovers(cluster), [], "the stopped cluster left these behind");
 });
