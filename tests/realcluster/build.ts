@@ -13,17 +13,23 @@
  */
 
 const HERE = new URL(".", import.meta.url).pathname;
-/** The Kubernetes release the components report (go.mod pins the same one). */
-export const KUBERNETES_VERSION = "v1.34.4";
-const VERSION_FLAGS = [
-  `-X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}`,
-  "-X k8s.io/component-base/version.gitMajor=1",
-  "-X k8s.io/component-base/version.gitMinor=34",
-  "-X k8s.io/component-base/version.gitTreeState=clean",
-  "-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z",
-  `-X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}`,
-];
-const LDFLAGS = ["-s", "-w", ...VERSION_FLAGS].join(" ");
+
+/** The linker flags: stripped, and the version the components report (the one go.mod pins,
+ * which `go build` of a module dependency does not stamp by itself). */
+async function linkerFlags(): Promise<string> {
+  const version = await pinnedVersion("k8s.io/kubernetes");
+  const [, major, minor] = version.match(/^v(\d+)\.(\d+)/) ?? [];
+  return [
+    "-s",
+    "-w",
+    `-X k8s.io/component-base/version.gitVersion=${version}`,
+    `-X k8s.io/component-base/version.gitMajor=${major}`,
+    `-X k8s.io/component-base/version.gitMinor=${minor}`,
+    "-X k8s.io/component-base/version.gitTreeState=clean",
+    "-X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z",
+    `-X k8s.io/client-go/pkg/version.gitVersion=${version}`,
+  ].join(" ");
+}
 
 /** Program name → Go package. */
 const PROGRAMS: Record<string, string> = {
@@ -70,13 +76,21 @@ async function run(command: string, args: string[], env: Record<string, string> 
   return decoder.decode(output.stdout);
 }
 
+/** The version go.mod pins for the module of `pkg` (k8s.io/kubernetes v1.34.4, etcd v3.6.4). */
+async function pinnedVersion(pkg: string): Promise<string> {
+  const goMod = await Deno.readTextFile(`${HERE}go.mod`);
+  const module = pkg.startsWith("k8s.io/kubernetes") ? "k8s.io/kubernetes" : pkg;
+  const escaped = module.replaceAll(".", "\\.");
+  return goMod.match(new RegExp(`^\\s*${escaped} (v\\S+)`, "m"))?.[1] ?? "";
+}
+
 /** The cache key of the pinned set. */
 async function buildKey(): Promise<string> {
   const parts = [
     await Deno.readTextFile(`${HERE}go.mod`),
     await Deno.readTextFile(`${HERE}go.sum`),
     await Deno.readTextFile(`${HERE}pause/main.go`),
-    LDFLAGS,
+    await linkerFlags(),
     await run("go", ["version"]),
   ];
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\0")));
@@ -92,16 +106,17 @@ export async function ensurePrograms(log: (line: string) => void = () => {}): Pr
   ) as Programs;
   if (await Deno.stat(dir).then(() => true, () => false)) return paths;
   const partial = `${dir}.partial-${crypto.randomUUID().slice(0, 8)}`;
+  const ldflags = await linkerFlags();
   await Deno.mkdir(partial, { recursive: true });
   try {
     for (const [name, pkg] of Object.entries(PROGRAMS)) {
-      const version = name === "etcd" ? "3.6" : name === "pause" ? "" : KUBERNETES_VERSION;
+      const version = name === "pause" ? "" : await pinnedVersion(pkg);
       log(`building ${name}${version ? ` ${version}` : ""} …`);
       const started = performance.now();
       // One package per go build: a shared build cache makes the later ones mostly linking.
       await run(
         "go",
-        ["build", "-trimpath", "-ldflags", LDFLAGS, "-o", `${partial}/${name}`, pkg],
+        ["build", "-trimpath", "-ldflags", ldflags, "-o", `${partial}/${name}`, pkg],
         { CGO_ENABLED: "0" },
       );
       log(`built ${name} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
@@ -110,6 +125,12 @@ export async function ensurePrograms(log: (line: string) => void = () => {}): Pr
   } catch (error) {
     await Deno.remove(partial, { recursive: true }).catch(() => {});
     throw error;
+  }
+  // Other pinned sets are of no more use (a cluster running one keeps its open executables).
+  for await (const entry of Deno.readDir(cacheRoot())) {
+    if (/^bin-[0-9a-f]+$/.test(entry.name) && `${cacheRoot()}/${entry.name}` !== dir) {
+      await Deno.remove(`${cacheRoot()}/${entry.name}`, { recursive: true }).catch(() => {});
+    }
   }
   return paths;
 }

@@ -1,6 +1,10 @@
 // The real-Kubernetes tier's components, pinned in one place: the Kubernetes release, its staging
 // modules at the same release, and the etcd server that release was tested with. Built by
 // tests/realcluster/build.ts into a cache outside the work tree, keyed by this file's hash.
+//
+// Why 1.34: these machines are cgroup v1 (no systemd), and Debian 12's containerd is 1.6. Kubelets
+// from 1.35 refuse cgroup v1 unless failCgroupV1 is false, and 1.35 ends containerd 1.x support;
+// 1.34 runs on both as they are. The components link with CGO_ENABLED=0 (kubelet included).
 module kubehook.local/realcluster
 
 go 1.24.0

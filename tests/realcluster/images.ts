@@ -94,17 +94,36 @@ function placement(repository: string): { registry: "public" | "private"; path: 
   return { registry: host === PRIVATE_HOST ? "private" : "public", path: rest.join("/") };
 }
 
+/** Where one image set lives in the cache, keyed by the code that builds it: its layer tars,
+ * and the registries' storage (served while a cluster runs, so a warm start pushes nothing). */
+export interface CatalogueCache {
+  key: string;
+  layers: string;
+  registry: string;
+}
+
+/** The cache of the image set the current code builds. */
+export async function catalogueCache(pause: string): Promise<CatalogueCache> {
+  const key = await sourcesKey(pause);
+  return {
+    key,
+    layers: `${cacheRoot()}/layers-${key}`,
+    registry: `${cacheRoot()}/registry-${key}`,
+  };
+}
+
 /** Builds whatever is missing and pushes every image to the two registries (nothing when their
- * storage already holds this image set). `log` gets progress lines. */
+ * storage already holds this image set), then removes older image sets from the cache but the
+ * one before (a cluster started from it may still be serving it). `log` gets progress lines. */
 export async function pushCatalogue(
-  registries: { public: Registry; private: Registry; storage: string },
+  registries: { public: Registry; private: Registry },
+  cache: CatalogueCache,
   pause: string,
   log: (line: string) => void,
 ): Promise<void> {
-  const key = await sourcesKey(pause);
-  const marker = `${registries.storage}/pushed-${key}`;
+  const marker = `${cache.registry}/pushed`;
   if (await Deno.stat(marker).then(() => true, () => false)) return;
-  const dir = `${cacheRoot()}/layers-${key}`;
+  const dir = cache.layers;
   await Deno.mkdir(dir, { recursive: true });
   const images = [
     ...Object.keys(CATALOGUE_TAGS).map((repository) => {
@@ -159,4 +178,24 @@ export async function pushCatalogue(
     lastIn[where.registry] = where.path;
   }
   await Deno.writeTextFile(marker, new Date().toISOString());
+  await pruneImageSets(cache.key);
+}
+
+/** Removes the cache's image sets (layers-KEY, registry-KEY) but `current` and the newest other
+ * one. */
+async function pruneImageSets(current: string): Promise<void> {
+  const root = cacheRoot();
+  const sets = new Map<string, number>();
+  for await (const entry of Deno.readDir(root)) {
+    const key = entry.name.match(/^(?:layers|registry)-([0-9a-f]+)$/)?.[1];
+    if (!key || key === current) continue;
+    const mtime = (await Deno.stat(`${root}/${entry.name}`)).mtime?.getTime() ?? 0;
+    sets.set(key, Math.max(sets.get(key) ?? 0, mtime));
+  }
+  const older = [...sets].sort((a, b) => b[1] - a[1]).slice(1);
+  for (const [key] of older) {
+    for (const kind of ["layers", "registry"]) {
+      await Deno.remove(`${root}/${kind}-${key}`, { recursive: true }).catch(() => {});
+    }
+  }
 }

@@ -16,9 +16,9 @@ import { type ClusterAccess, clusterAccess, type ClusterOptions } from "../clust
 import { readRbacManifest, type Rule } from "../cluster/api/authz.ts";
 import { kubeconfigText, writeFileAtomic } from "../cluster/api/kubeconfig.ts";
 import type { Identity, User } from "../cluster/api/authz.ts";
-import { cacheRoot, ensurePrograms } from "./build.ts";
+import { ensurePrograms } from "./build.ts";
 import { startFront } from "./front.ts";
-import { pushCatalogue } from "./images.ts";
+import { catalogueCache, pushCatalogue } from "./images.ts";
 import { API_PORT, Node, PRIVATE_REGISTRY_PORT, PUBLIC_REGISTRY_PORT } from "./node.ts";
 import { generatePki, NODE_NAME, type Pki } from "./pki.ts";
 import { ensureRealPrerequisites } from "./prerequisites.ts";
@@ -50,6 +50,7 @@ export async function startRealCluster(
   const log = options.log ?? (() => {});
   await ensureRealPrerequisites({ install: true, log });
   const programs = await ensurePrograms(log);
+  const catalogue = await catalogueCache(programs.pause);
   const ownDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "kubehook-real-" });
   const id = Array.from(
@@ -75,7 +76,7 @@ export async function startRealCluster(
       hostIP,
       nodeIP,
       id,
-      registryStorage: `${cacheRoot()}/registry`,
+      registryStorage: catalogue.registry,
       temporaryStateDir: ownDir,
     });
   } catch (error) {
@@ -108,8 +109,8 @@ export async function startRealCluster(
           username: "robot",
           password: "s3cret",
         },
-        storage: `${cacheRoot()}/registry`,
       },
+      catalogue,
       programs.pause,
       log,
     );
