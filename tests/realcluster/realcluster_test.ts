@@ -192,6 +192,56 @@ Deno.test({
       await cluster.kubectl(["delete", "pod", "with", "without", "--grace-period=0"]);
     });
 
+    await t.step("the catalogue's images hold what the embedded ones hold", async () => {
+      const cases: [string, string, string[] | undefined, RegExp][] = [
+        ["alpine:3.20", "alpine", [
+          "sh",
+          "-c",
+          "cat /etc/alpine-release; . /etc/os-release; echo $ID",
+        ], /^3\.20\.3\nalpine\n$/],
+        ["debian:12", "debian", [
+          "bash",
+          "-c",
+          "tar --version | head -1; node -e 'console.log(1 + 1)'",
+        ], /^tar \(GNU tar\).*\n2\n$/],
+        ["ubuntu:24.04", "ubuntu", [
+          "bash",
+          "-c",
+          ". /etc/os-release; echo $ID; find --version | head -1",
+        ], /^ubuntu\nfind \(GNU findutils\)/],
+        ["ghcr.io/actions/actions-runner:latest", "runner", [
+          "bash",
+          "-c",
+          "id -u; pwd; /home/runner/externals/node20/bin/node -e 'console.log(3)'",
+        ], /^1001\n\/home\/runner\n3\n$/],
+        ["distroless.local/app:1", "distroless", [
+          "/app",
+          "sh",
+          "-c",
+          "ls /; test -e /bin/sh || echo no-sh",
+        ], /^app\n(dev\n)?(etc\n)?proc\n(run\n)?sys\n(var\n)?no-sh\n$/],
+        ["busybox:1.36", "busybox", undefined, /^$/],
+      ];
+      await Promise.all(cases.map(([image, name, command]) =>
+        runPod(cluster, `image-${name}`, {
+          restartPolicy: "Never",
+          containers: [{ name: "c", image, ...(command ? { command } : { args: ["true"] }) }],
+        }, (pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? ""))
+      ));
+      for (const [image, name, , expected] of cases) {
+        const logs = await cluster.kubectl(["logs", `image-${name}`]);
+        assert.match(logs.stdout, expected, `${image}: ${logs.stdout}${logs.stderr}`);
+      }
+      const noShell = await runPod(cluster, "no-shell", {
+        restartPolicy: "Never",
+        containers: [{ name: "c", image: "distroless.local/app:1", command: ["sh", "-c", "true"] }],
+      }, (pod) => pod.status?.containerStatuses?.[0]?.state?.terminated !== undefined);
+      const terminated = noShell.status?.containerStatuses?.[0]?.state?.terminated;
+      assert.equal(terminated?.reason, "StartError", JSON.stringify(terminated));
+      assert.match(terminated?.message ?? "", /"sh": executable file not found/);
+      await cluster.kubectl(["delete", "pods", "--all", "--grace-period=0"]);
+    });
+
     await t.step("pods reach each other by pod IP (nginx serves its page)", async () => {
       const web = await runPod(cluster, "web", {
         containers: [{ name: "nginx", image: "nginx:1.27", ports: [{ containerPort: 80 }] }],
