@@ -49,6 +49,9 @@ function stepDirectory(id: string): string {
 }
 
 const MAX_RECONNECTS = 20;
+/** Bounds on what the follower's stderr may make kubehook keep (the pod controls it). */
+const MAX_CONTROL_LINE = 64 * 1024;
+const MAX_CONTROL_MESSAGES = 100;
 
 /** Runs the step and resolves with its exit code (0–255). Throws when the step cannot be started or
  * followed any more (the pod is gone), saying which and why. */
@@ -254,7 +257,7 @@ async function readControl(
     if (line === "kubehook-started") return onStarted();
     const exit = /^kubehook-exit (\d+)$/.exec(line);
     if (exit) exitCode = Number(exit[1]);
-    else messages.push(line);
+    else if (messages.length < MAX_CONTROL_MESSAGES) messages.push(line);
   };
   try {
     for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
@@ -262,6 +265,11 @@ async function readControl(
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       lines.forEach(take);
+      // The pod writes this stream: a line without an end must not grow without bound.
+      if (pending.length > MAX_CONTROL_LINE) {
+        take(`${pending.slice(0, MAX_CONTROL_LINE)}…`);
+        pending = "";
+      }
     }
   } catch {
     // A cut connection ends the stream with an error; what arrived so far still counts.

@@ -109,7 +109,8 @@ export async function bringWorkspaceIn(
   const { stdout } = await execText(
     connection,
     state,
-    `${podMarkScript(mark)} && { cat /etc/os-release 2>/dev/null; true; }`,
+    // The image controls the file: only its start is read.
+    `${podMarkScript(mark)} && { head -c 65536 /etc/os-release 2>/dev/null; true; }`,
   );
   const isAlpine = /^ID="?alpine"?$/m.test(stdout);
   return { sync: host ? { host, podMark: mark, link } : undefined, isAlpine };

@@ -25,7 +25,14 @@
 import { concat } from "../bytes.ts";
 import { LISTING_MEMBER, type ParsedListing, parseListing } from "./dir_listing.ts";
 import { removeUnlisted } from "./host_prune.ts";
-import { lstatOrNull, normalizeName, parentOf, TargetGuard, within } from "./path_safety.ts";
+import {
+  lstatOrNull,
+  normalizeName,
+  parentOf,
+  resolvesInside,
+  TargetGuard,
+  within,
+} from "./path_safety.ts";
 import { type TarEntry, TarReader } from "./tar_reader.ts";
 
 /** An entry that was not extracted, and why. */
@@ -121,14 +128,17 @@ export async function extractTar(
           listing.reading = false;
         } else {
           const entry = event.entry;
-          if (watched.some((part) => entry.name.includes(part))) {
+          if (watched.some((part) => entry.name.includes(part) || entry.linkname.includes(part))) {
             const name = normalizeName(entry.name);
             if (options.listing && name === LISTING_MEMBER && entry.type === "file") {
               listing.reading = true;
               continue;
             }
-            if (typeof name === "string" && within(name, protect)) {
-              report.rejected.push({ name: entry.name, reason: "kubehook never syncs this path" });
+            const problem = typeof name === "string"
+              ? protectedProblem(name, entry, protect)
+              : undefined;
+            if (problem) {
+              report.rejected.push({ name: entry.name, reason: problem });
               continue;
             }
           }
@@ -185,6 +195,20 @@ export async function extractTar(
   return report;
 }
 
+/** Why `entry` (named `name`) would touch a path kubehook never syncs: the path itself, a
+ * directory above it replaced by something else, or a hard link to it. */
+function protectedProblem(name: string, entry: TarEntry, protect: string[]): string | undefined {
+  if (within(name, protect)) return "kubehook never syncs this path";
+  if (entry.type !== "directory" && protect.some((p) => p.startsWith(`${name}/`))) {
+    return "it would replace a directory that holds a path kubehook never syncs";
+  }
+  const target = entry.type === "hardlink" ? normalizeName(entry.linkname) : undefined;
+  if (typeof target === "string" && within(target, protect)) {
+    return "it is a hard link to a path kubehook never syncs";
+  }
+  return undefined;
+}
+
 /** Makes `abs` a directory, replacing a file or link that is in the way. */
 function makeDirectory(guard: TargetGuard, rel: string, abs: string): void {
   const info = lstatOrNull(abs);
@@ -219,8 +243,9 @@ function finishFile(handle: Deno.FsFile, abs: string, entry: TarEntry, umask: nu
 }
 
 /** A chain of links that are each inside the target can still lead out of it once the whole
- * archive is on disk (`a -> b/..`, `b -> ../..`): resolve every new link and remove those that
- * end up outside. Dangling links were already checked by their text. */
+ * archive is on disk (`a -> b/..`, `b -> ../..`, or `up -> ..` with `x -> up/../../later`, whose
+ * end need not exist yet): resolve every new link as the kernel would and remove those that end
+ * up outside. */
 function dropEscapingLinks(
   guard: TargetGuard,
   links: { name: string; rel: string; abs: string }[],
@@ -228,13 +253,7 @@ function dropEscapingLinks(
 ): void {
   for (const link of links) {
     if (!guard.stillThere(link.rel, "symlink")) continue;
-    let resolved: string;
-    try {
-      resolved = Deno.realPathSync(link.abs);
-    } catch {
-      continue;
-    }
-    if (resolved === guard.root || resolved.startsWith(guard.root + "/")) continue;
+    if (resolvesInside(guard.root, link.abs)) continue;
     Deno.removeSync(link.abs);
     report.entries--;
     report.rejected.push({

@@ -180,6 +180,35 @@ function refuse(reason: string): { ok: false; reason: string } {
   return { ok: false, reason };
 }
 
+/** Whether the path `abs` (inside `root`, usually a link just extracted) stays inside `root` when
+ * resolved as the kernel would: component by component, following every link on the way (so a
+ * link's `..` climbs from where the link really leads, not from its text), and reading whatever
+ * does not exist yet as plain names. More than 40 links on the way count as leaving. */
+export function resolvesInside(root: string, abs: string): boolean {
+  const pending = abs.slice(root.length).split("/").filter((p) => p !== "" && p !== ".");
+  const stack: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === "..") {
+      if (stack.length === 0) return false;
+      stack.pop();
+      continue;
+    }
+    const path = `${root}/${[...stack, part].join("/")}`;
+    const info = lstatOrNull(path);
+    if (!info?.isSymlink) {
+      stack.push(part);
+      continue;
+    }
+    if (++links > 40) return false;
+    const target = Deno.readLinkSync(path);
+    if (target.startsWith("/")) return false;
+    pending.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
+  }
+  return true;
+}
+
 /** `Deno.lstatSync`, or null when nothing is there. */
 export function lstatOrNull(path: string): Deno.FileInfo | null {
   try {

@@ -34,7 +34,8 @@ import {
 export { TarFormatError };
 
 const BLOCK = 512;
-/** PAX and GNU long-name records larger than this are refused: real ones are a few KiB. */
+/** PAX and GNU long-name records larger than this in all (before one entry) are refused: real
+ * ones are a few KiB. */
 const MAX_META_BYTES = 1024 * 1024;
 
 /** What an entry is, from its typeflag. */
@@ -99,6 +100,8 @@ export class TarReader {
   #headerFill = 0;
   #offset = 0;
   #pax: Record<string, string> = {};
+  /** Bytes of the metadata records read since the last entry. */
+  #metaBytes = 0;
   #longName: string | undefined;
   #longLink: string | undefined;
   #lastWasZeroBlock = false;
@@ -174,9 +177,12 @@ export class TarReader {
     const size = readNumber(block, 124, 12, "size", at);
     const padding = (BLOCK - (size % BLOCK)) % BLOCK;
     if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
-      if (size > MAX_META_BYTES) {
+      // One cap for all the records before an entry: they are kept until it comes.
+      this.#metaBytes += size;
+      if (this.#metaBytes > MAX_META_BYTES) {
         throw new TarFormatError(
-          `a metadata record at byte ${at} announces ${size} bytes (more than ${MAX_META_BYTES})`,
+          `the metadata records before the entry at byte ${at} take ${this.#metaBytes} bytes ` +
+            `(more than ${MAX_META_BYTES})`,
         );
       }
       this.#state = size > 0
@@ -203,6 +209,7 @@ export class TarReader {
       utf8: names.ok && this.#longNamesOk,
     };
     this.#longNamesOk = true;
+    this.#metaBytes = 0;
     this.#pax = {};
     this.#longName = undefined;
     this.#longLink = undefined;

@@ -113,7 +113,24 @@ Deno.test("truncated input, bad checksums and oversized records are errors", () 
   const huge = tarHeader({ name: "p", typeflag: "x" }, 2 * 1024 * 1024);
   assert.throws(() => new TarReader().push(huge), {
     name: "TarFormatError",
-    message: /metadata\ record/,
+    message: /metadata\ records/,
+  });
+  // Many small records before one entry are capped in all, not each.
+  const record = (n: number) => {
+    const rest = ` x${n}=${"v".repeat(600)}\n`;
+    let length = rest.length + 3;
+    length = rest.length + String(length).length;
+    const body = new TextEncoder().encode(`${length}${rest}`);
+    return concat([
+      tarHeader({ name: "p", typeflag: "x" }, body.length),
+      body,
+      new Uint8Array((512 - body.length % 512) % 512),
+    ]);
+  };
+  const flood = concat(Array.from({ length: 1800 }, (_, n) => record(n)));
+  assert.throws(() => new TarReader().push(flood), {
+    name: "TarFormatError",
+    message: /metadata\ records\ before\ the\ entry/,
   });
   const malformed = buildArchive([{ name: "a", pax: { path: "x" } }]);
   malformed[512] = "5".charCodeAt(0); // the record length no longer matches

@@ -99,6 +99,36 @@ Deno.test("CVE-2019-11246: relative links that climb out, directly or as a chain
   });
 });
 
+Deno.test("a chain whose end does not exist yet still may not lead out", async () => {
+  await withScene(async (scene) => {
+    // Each link is harmless by its text; the kernel resolves up/../.. through `up`, one level
+    // higher than the text says, so a later write to `x` would create base/not-yet.
+    const report = await extractHostile(scene, [
+      { name: "a/b/up", typeflag: "2", linkname: ".." },
+      { name: "x", typeflag: "2", linkname: "a/b/up/../../not-yet" },
+      { name: "y", typeflag: "2", linkname: "a/b/up/../inside-later" },
+    ]);
+    assert.deepEqual(rejectedNames(report), ["x"]);
+    assert.match(report.rejected[0].reason, /resolves outside/);
+    assert.equal(await Deno.lstat(`${scene.target}/x`).catch(() => null), null);
+    assert.equal(await Deno.readLink(`${scene.target}/y`), "a/b/up/../inside-later");
+  });
+});
+
+Deno.test("an entry may not replace a directory that holds a protected path", async () => {
+  await withScene(async (scene) => {
+    await Deno.mkdir(`${scene.target}/_temp/_runner_hook_responses`, { recursive: true });
+    await Deno.writeTextFile(`${scene.target}/_temp/_runner_hook_responses/r.json`, "");
+    await Deno.writeTextFile(`${scene.target}/kept`, "x");
+    const report = await extractHostile(scene, [
+      { name: "_temp", data: "a file where the runner's directory is" },
+      { name: "other", typeflag: "1", linkname: "_temp/_runner_hook_responses/r.json" },
+    ], { protect: ["_temp/_runner_hook_responses"] });
+    assert.deepEqual(rejectedNames(report), ["_temp", "other"]);
+    assert.ok((await Deno.stat(`${scene.target}/_temp/_runner_hook_responses/r.json`)).isFile);
+  });
+});
+
 Deno.test("CVE-2019-11249: links already on disk are never followed, only replaced", async () => {
   await withScene(async (scene) => {
     await Deno.symlink("../outside", `${scene.target}/pre-dir`);
