@@ -38,6 +38,7 @@ export interface Front {
 }
 
 const HEAD_LIMIT = 64 * 1024;
+const CRLF = new TextEncoder().encode("\r\n");
 const CRLF2 = new TextEncoder().encode("\r\n\r\n");
 
 interface Head {
@@ -70,6 +71,56 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
     return i;
   }
   return -1;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** Reads a request's body (Content-Length or chunked, passed on as it came); returns it and the
+ * bytes after it, or undefined when the connection ended first. */
+async function readBody(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  headers: Headers,
+  rest: Uint8Array,
+): Promise<{ body: Uint8Array; pending: Uint8Array } | undefined> {
+  let buffer = rest;
+  const more = async () => {
+    const { done, value } = await reader.read();
+    if (!done) buffer = concat([buffer, value]);
+    return !done;
+  };
+  let end = Number(headers.get("content-length") ?? "0");
+  if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
+    // Chunk after chunk: a size line, the data, CRLF; the last (size 0) ends with trailers and
+    // an empty line.
+    let at = 0;
+    while (true) {
+      let line = indexOf(buffer.subarray(at), CRLF);
+      while (line < 0) {
+        if (!await more()) return undefined;
+        line = indexOf(buffer.subarray(at), CRLF);
+      }
+      const size = parseInt(new TextDecoder().decode(buffer.subarray(at, at + line)), 16);
+      if (!(size > 0)) {
+        let last = indexOf(buffer.subarray(at), CRLF2);
+        while (last < 0) {
+          if (!await more()) return undefined;
+          last = indexOf(buffer.subarray(at), CRLF2);
+        }
+        end = at + last + 4;
+        break;
+      }
+      at += line + 2 + size + 2;
+      while (buffer.length < at) if (!await more()) return undefined;
+    }
+  }
+  while (buffer.length < end) if (!await more()) return undefined;
+  return { body: buffer.subarray(0, end), pending: buffer.subarray(end) };
 }
 
 /** The head with `Connection: close` instead of any Connection header. */
@@ -205,15 +256,10 @@ export function startFront(options: FrontOptions): Front {
         const read = await readHead(reader, pending);
         if (!read) return;
         const head = parseHead(read.head);
-        const length = Number(head.headers.get("content-length") ?? "0");
-        let body = read.rest;
-        while (body.length < length) {
-          const { done, value } = await reader.read();
-          if (done) return;
-          body = concat([body, value]);
-        }
-        pending = body.subarray(length);
-        body = body.subarray(0, length);
+        const request = await readBody(reader, head.headers, read.rest);
+        if (!request) return;
+        const body = request.body;
+        pending = request.pending;
         const url = new URL(head.path, "https://front");
         if (url.pathname.startsWith("/_cluster/")) {
           await writer.write(await control(head, body));
@@ -243,13 +289,20 @@ export function startFront(options: FrontOptions): Front {
             alpnProtocols: ["http/1.1"],
           });
         if (!streaming) {
-          upstream ??= await connect();
+          if (!upstream) {
+            const opened = await connect();
+            upstream = opened;
+            // The server closing its connection closes the client's, as it would have without
+            // the front door: the client then knows not to send on it again.
+            responses = opened.readable.pipeTo(
+              new WritableStream({ write: (chunk) => writer.write(chunk) }),
+            ).catch(() => {}).finally(() => {
+              if (upstream === opened) closeQuietly(client);
+            });
+          }
           const up = upstream.writable.getWriter();
           await up.write(concat([head.raw, body]));
           up.releaseLock();
-          responses ??= upstream.readable.pipeTo(
-            new WritableStream({ write: (chunk) => writer.write(chunk) }),
-          ).catch(() => {});
           continue;
         }
         // exec, attach and log streams get a server connection of their own and end the
@@ -258,8 +311,9 @@ export function startFront(options: FrontOptions): Front {
         const stream = await connect();
         const up = stream.writable.getWriter();
         await up.write(concat([upgrade ? head.raw : closing(head.raw), body]));
-        upstream?.close();
+        const previous = upstream;
         upstream = stream;
+        if (previous) closeQuietly(previous);
         const upReader = upstream.readable.getReader();
         const response = await readHead(upReader, new Uint8Array(0));
         if (!response) return;
@@ -302,16 +356,10 @@ export function startFront(options: FrontOptions): Front {
       // A broken client or server connection ends this connection; nothing to report.
     } finally {
       connections.delete(client);
-      try {
-        client.close();
-      } catch {
-        // Already closed.
-      }
-      try {
-        upstream?.close();
-      } catch {
-        // Already closed.
-      }
+      const last = upstream;
+      upstream = undefined;
+      closeQuietly(client);
+      if (last) closeQuietly(last);
       await responses;
     }
   };
@@ -324,13 +372,7 @@ export function startFront(options: FrontOptions): Front {
     url: `https://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     close: async () => {
       listener.close();
-      for (const connection of connections) {
-        try {
-          connection.close();
-        } catch {
-          // Already closed.
-        }
-      }
+      for (const connection of connections) closeQuietly(connection);
       await accepting;
       await unschedulable.cleared().catch(() => {});
     },
