@@ -127,10 +127,14 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        "for i in 1 2 3; do echo line $i; sleep 0.2; done",
+        // The container holds on until told to finish: a container that lives under a second may
+        // never be seen Ready by a real kubelet, and `logs -f` is to follow a running one.
+        "echo line 1; until [ -e /tmp/finish ]; do sleep 0.1; done; echo line 2; echo line 3",
       ]);
       await ok(cluster, ["wait", "--for=condition=Ready", "pod/counter", "--timeout=60s"]);
-      assert.equal(await ok(cluster, ["logs", "-f", "counter"]), "line 1\nline 2\nline 3\n");
+      const followed = ok(cluster, ["logs", "-f", "counter"]);
+      await ok(cluster, ["exec", "counter", "--", "touch", "/tmp/finish"]);
+      assert.equal(await followed, "line 1\nline 2\nline 3\n");
     });
 
     await t.step(
