@@ -89,7 +89,10 @@ function checkSettings(
         settings.useKubeScheduler ? "placed by the scheduler" : "on the runner pod's node"
       })`;
     const detail = `workspace ${workspace}, copy-back ${settings.copyBack}, compression ` +
-      `${settings.compression}, prepare_job timeout ${settings.prepareJobTimeoutSeconds} s`;
+      `${settings.compression}, prepare_job timeout ${settings.prepareJobTimeoutSeconds} s\n` +
+      `options may ask for up to ${settings.maxCpu ?? "any"} CPU (KUBEHOOK_MAX_CPU) and ` +
+      `${settings.maxMemory ?? "any"} memory (KUBEHOOK_MAX_MEMORY); --privileged and --cap-add ` +
+      `${settings.allowPrivileged ? "allowed" : "refused"} (KUBEHOOK_ALLOW_PRIVILEGED)`;
     return { row: { check: "settings", result: "ok", detail }, value: settings };
   } catch (error) {
     return { row: { check: "settings", result: "FAIL", detail: (error as Error).message } };

@@ -98,6 +98,7 @@ export async function render(rest: string[]): Promise<number> {
       settings,
       runner,
       workspacePathOutsideRunner(invocation.args.container),
+      { env, readEnvFile: (path) => Deno.readTextFileSync(path) },
     );
     for (const warning of plan.warnings) console.error(`warning: ${warning}`);
     const header = [
@@ -171,7 +172,12 @@ async function containerStepYaml(
       ? { name: jobPod, hasJobContainer: invocation.state?.hasJobContainer !== false }
       : undefined,
     runnerNodeName: RUNNER_NODE_PLACEHOLDER,
+    optionsContext: {
+      env: Deno.env.toObject(),
+      readEnvFile: (path) => Deno.readTextFileSync(path),
+    },
   });
+  for (const warning of plan.warnings) console.error(`warning: ${warning}`);
   const yaml = (comment: string[], object: unknown) =>
     `---\n${comment.map((l) => `# ${l}`).join("\n")}\n${
       stringify(object, { lineWidth: 0, aliasDuplicateObjects: false })

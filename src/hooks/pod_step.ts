@@ -92,13 +92,15 @@ export async function runPodStep(run: PodStep): Promise<number> {
  * or no IP. */
 async function jobServices(connection: Connection, name: string): Promise<JobServices | undefined> {
   const pod = await connection.client.get<V1Pod>(podsPath(connection.namespace, name));
-  const ports = (pod.spec?.containers ?? [])
-    .filter((c) => c.name !== JOB_CONTAINER_NAME)
+  const services = (pod.spec?.containers ?? []).filter((c) => c.name !== JOB_CONTAINER_NAME);
+  const ports = services
     .flatMap((c) => c.ports ?? [])
     .filter((p) => (p.protocol ?? "TCP") === "TCP")
     .map((p) => p.containerPort);
   const podIP = pod.status?.podIP;
-  return podIP && ports.length > 0 ? { podIP, ports: [...new Set(ports)] } : undefined;
+  return podIP && ports.length > 0
+    ? { podIP, ports: [...new Set(ports)], names: services.map((c) => c.name) }
+    : undefined;
 }
 
 /** Waits for the init container to run, streams `<work>` into it and lets the step start;

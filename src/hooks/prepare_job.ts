@@ -10,13 +10,14 @@
 import { podsPath, secretsPath } from "../kube/paths.ts";
 import { waitForPodRunning } from "../kube/watch_pod.ts";
 import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
-import { servicePorts } from "../pod/ports.ts";
+import { reportedPorts } from "../pod/ports.ts";
 import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { prepareJobResponse, writeResponse } from "../runner/response.ts";
 import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import { connect, findRunnerPod, type HookContext, type JobState } from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
+import { waitForHealthyServices } from "./service_health.ts";
 import { bringWorkspaceIn } from "./workspace.ts";
 
 type PrepareJob = Invocation & { command: "prepare_job" };
@@ -38,7 +39,11 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
     }
     const runner = await findRunnerPod(connection);
     const layout = workLayout(context.env);
-    const plan = await planJobObjects(invocation.args, settings, runner, workspacePathOf(layout));
+    const plan = await planJobObjects(invocation.args, settings, runner, workspacePathOf(layout), {
+      env: context.env,
+      // `--env-file` names a file on the runner, as docker reads it on the docker host.
+      readEnvFile: (path) => Deno.readTextFileSync(path),
+    });
     plan.warnings.forEach((w) => warning(w));
     const name = plan.pod.metadata!.name!;
     try {
@@ -48,28 +53,45 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
       }
       await client.create(podsPath(namespace), plan.pod, context.signal);
       console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
-      await waitForPodRunning(client, {
+      const timeoutMs = settings.prepareJobTimeoutSeconds * 1000;
+      const running = await waitForPodRunning(client, {
         namespace,
         name,
-        timeoutMs: settings.prepareJobTimeoutSeconds * 1000,
+        timeoutMs,
         signal: context.signal,
         onWaiting: (why) => console.log(`Still waiting for pod "${name}": ${why}`),
       });
-      const state: JobState = { jobPod: name, namespace, hasJobContainer: container !== null };
-      let isAlpine = false;
-      if (container) {
-        const brought = await bringWorkspaceIn(connection, state, layout, context);
-        state.sync = brought.sync;
-        isAlpine = brought.isAlpine;
+      if (plan.serviceNames.length > 0) {
+        console.log(
+          `Services are reachable from the job container, container steps and each other by ` +
+            `name and on localhost: ${plan.serviceNames.join(", ")}.`,
+        );
       }
+      const state: JobState = { jobPod: name, namespace, hasJobContainer: container !== null };
+      // The workspace goes in while the services become healthy: neither waits for the other,
+      // and the first that fails stops the other.
+      const stop = new AbortController();
+      const signal = AbortSignal.any([context.signal, stop.signal]);
+      const [brought] = await settleTogether(stop, [
+        container ? bringWorkspaceIn(connection, state, layout, { ...context, signal }) : undefined,
+        waitForHealthyServices(client, running, {
+          namespace,
+          name,
+          timeoutMs: Math.max(0, timeoutMs - (performance.now() - started)),
+          signal,
+          log: (line) => console.log(line),
+        }),
+      ]);
+      state.sync = brought?.sync;
+      const isAlpine = brought?.isAlpine ?? false;
       await writeResponse(
         invocation.responseFile,
         prepareJobResponse({
           state: { ...state },
           container: container ? { id: name } : null,
-          services: services.map((service, i) => ({
-            id: plan.serviceNames[i],
-            ports: servicePorts(service.portMappings, `services[${i}]`),
+          services: plan.serviceNames.map((id) => ({
+            id,
+            ports: reportedPorts(plan.pod.spec!.containers.find((c) => c.name === id)?.ports ?? []),
           })),
           isAlpine,
         }),
@@ -85,4 +107,24 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
   } finally {
     endGroup();
   }
+}
+
+/** Awaits all of `work`; when one fails, aborts `stop` (which the others watch), lets them end and
+ * throws the first failure. */
+async function settleTogether<T extends readonly unknown[]>(
+  stop: AbortController,
+  work: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const failed = (error: unknown) => {
+    stop.abort(error);
+    throw error;
+  };
+  const settled = await Promise.allSettled(
+    work.map((w) => Promise.resolve(w).catch(failed)),
+  );
+  const first = settled.find((s) => s.status === "rejected");
+  if (first) throw stop.signal.reason ?? (first as PromiseRejectedResult).reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }

@@ -50,7 +50,9 @@ export async function runContainerStep(
     runnerNodeName: settings.workspace === "volume"
       ? (await findRunnerPod(connection))?.spec?.nodeName
       : undefined,
+    optionsContext: { env: context.env, readEnvFile: (path) => Deno.readTextFileSync(path) },
   });
+  plan.warnings.forEach((w) => warning(w));
   let code: number | typeof NOT_PERMITTED = NOT_PERMITTED;
   if (plan.placement === "job-pod" && state) {
     code = await runEphemeralStep({ connection, context, state, layout, plan });

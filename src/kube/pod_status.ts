@@ -28,12 +28,14 @@ export const PULL_FAILURES: ReadonlySet<string> = new Set([
 
 /** What a pod's status means to a hook waiting for it to run. */
 export type PodVerdict =
-  | { state: "ready" }
+  | { state: "running" }
   | { state: "waiting"; why: string; unschedulable: boolean }
   | { state: "failed"; reason: string; container?: string; message: string };
 
-/** Classifies a pod: ready when every container runs and is ready, failed when it can never get
- * there, waiting otherwise (with the reason a person would want to read). */
+/** Classifies a pod: running when every container runs, failed when it can never get there,
+ * waiting otherwise (with the reason a person would want to read). Readiness is not asked for:
+ * a container with a readiness probe (a service's health check) runs before it is ready, and
+ * service_health.ts waits for that, with its own messages. */
 export function classifyPod(pod: V1Pod): PodVerdict {
   const status = pod.status ?? {};
   for (const init of status.initContainerStatuses ?? []) {
@@ -74,9 +76,9 @@ export function classifyPod(pod: V1Pod): PodVerdict {
     }
   }
   const expected = pod.spec?.containers?.length ?? 0;
-  const running = containers.filter((c) => c.state?.running && c.ready !== false);
+  const running = containers.filter((c) => c.state?.running);
   if (status.phase === "Running" && expected > 0 && running.length === expected) {
-    return { state: "ready" };
+    return { state: "running" };
   }
   return waitingVerdict(pod);
 }

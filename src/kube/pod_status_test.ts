@@ -17,7 +17,7 @@ function waiting(name: string, reason: string, message?: string): V1ContainerSta
   };
 }
 
-Deno.test("a running pod whose containers are all ready is ready", () => {
+Deno.test("a pod whose containers all run is running, ready or not", () => {
   const running: V1ContainerStatus = {
     name: "job",
     image: "x",
@@ -27,8 +27,14 @@ Deno.test("a running pod whose containers are all ready is ready", () => {
     state: { running: {} },
   };
   assertEquals(classifyPod(pod({ phase: "Running", containerStatuses: [running] })), {
-    state: "ready",
+    state: "running",
   });
+  // A service whose health check has not passed yet runs: its health is waited for elsewhere.
+  const unhealthy = pod({
+    phase: "Running",
+    containerStatuses: [running, { ...running, name: "postgres", ready: false }],
+  }, ["job", "postgres"]);
+  assertEquals(classifyPod(unhealthy).state, "running");
   // One of two containers still creating: not ready yet.
   const creating = pod({
     phase: "Running",

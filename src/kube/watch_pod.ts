@@ -97,8 +97,8 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
         );
       }
       verdict = classifyPod(pod);
-      if (verdict.state === "ready") return pod;
-      if (verdict.state === "failed") throw await startError(client, options, pod, verdict);
+      if (verdict.state === "running") return pod;
+      if (verdict.state === "failed") throw await podStartError(client, options, pod, verdict);
       if (options.onWaiting && Date.now() - lastReport >= reportEveryMs) {
         lastReport = Date.now();
         options.onWaiting(verdict.why);
@@ -120,9 +120,11 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
   }
 }
 
-async function startError(
+/** The error for a pod that can never run: the container, the reason, the latest Warning event
+ * and, for a container that ran, its last output. */
+export async function podStartError(
   client: KubeClient,
-  options: WaitOptions,
+  options: { namespace: string; name: string },
   pod: V1Pod,
   verdict: PodVerdict & { state: "failed" },
 ): Promise<PodStartError> {
@@ -180,18 +182,26 @@ async function logTail(
 }
 
 /** The newest Warning event about the pod, or undefined (events are a courtesy: never fail on them). */
-export async function latestWarning(
+export function latestWarning(
   client: KubeClient,
   namespace: string,
   name: string,
+): Promise<CoreV1Event | undefined> {
+  return latestEvent(client, namespace, name, (e) => e.type === "Warning");
+}
+
+/** The newest event about the pod that `match`es, or undefined, also when events cannot be read. */
+export async function latestEvent(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  match: (event: CoreV1Event) => boolean,
 ): Promise<CoreV1Event | undefined> {
   try {
     const list = await client.list<CoreV1Event>(eventsPath(namespace), {
       fieldSelector: `involvedObject.name=${name}`,
     });
-    return list.items.filter((e) => e.type === "Warning").sort((a, b) =>
-      eventTime(a) - eventTime(b)
-    ).at(-1);
+    return list.items.filter(match).sort((a, b) => eventTime(a) - eventTime(b)).at(-1);
   } catch {
     return undefined;
   }

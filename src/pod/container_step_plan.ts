@@ -13,10 +13,18 @@
  * ```
  * @module
  */
-import type { V1EnvVar, V1EphemeralContainer, V1Pod, V1Secret } from "@kubernetes/client-node";
+import type {
+  V1Container,
+  V1EnvVar,
+  V1EphemeralContainer,
+  V1Pod,
+  V1Secret,
+} from "@kubernetes/client-node";
 import type { Container } from "../runner/input.ts";
 import type { Settings } from "../runner/settings.ts";
 import { actionEnvironment, renderActionContainer } from "./action_container.ts";
+import { applyDockerOptions } from "./apply_options.ts";
+import { type DockerOptionsContext, parseDockerOptions } from "./docker_options.ts";
 import { renderEnvSecret } from "./env_secret.ts";
 import { JOB_CONTAINER_NAME, jobPodName, randomSuffix, secretName, stepPodName } from "./names.ts";
 import { kubehookLabels } from "./metadata.ts";
@@ -33,6 +41,8 @@ export interface ContainerStepInput {
   jobPod?: { name: string; hasJobContainer: boolean };
   /** Volume mode: the runner pod's node, where a ReadWriteOnce work volume is attached. */
   runnerNodeName?: string;
+  /** For the step's `options` (`-e NAME`, `--env-file`). */
+  optionsContext?: DockerOptionsContext;
 }
 
 /** A container step's objects. */
@@ -42,6 +52,8 @@ export interface ContainerStepPlan {
   placement: "job-pod" | "own-pod";
   /** Why a pod of its own, when it gets one. */
   ownPodReason?: string;
+  /** What the step's options could not do, one sentence each. */
+  warnings: string[];
   /** The Secret holding the environment (created before, deleted after the step). */
   envSecret: V1Secret;
   /** Variables whose names a Secret cannot hold, inline in the container. */
@@ -59,13 +71,23 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
   const runner = settings.runnerPodName;
   const labels = kubehookLabels(runner, jobPodName(runner));
   const envName = secretName(runner);
-  const { secretData, inline } = actionEnvironment(step.environmentVariables);
+  const options = parseDockerOptions(step.createOptions, "step", input.optionsContext);
+  // The step's own variables win over its options' `-e`, as for the job container.
+  const { secretData, inline } = actionEnvironment({
+    ...options.env,
+    ...step.environmentVariables,
+  });
+  options.env = {};
   const ownPodReason = !input.jobPod?.hasJobContainer
     ? "the job has no job container"
     : settings.workspace !== "copy"
     ? "the workspace is a volume (ephemeral containers cannot mount its subPaths)"
     : step.registry
     ? "its image is private (a running pod cannot take new pull secrets)"
+    : options.resources
+    ? "its options set resources (an ephemeral container has none of its own)"
+    : options.shmSize || options.addHosts.length > 0 || options.hostname
+    ? "its options change the pod (a running pod cannot take new volumes or hosts)"
     : undefined;
   const container = (name: string, target?: string) =>
     renderActionContainer({
@@ -76,12 +98,24 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
       inlineEnv: inline,
       targetContainerName: target,
     });
+  /** The step's container in `pod`, with its options; returns their warnings. */
+  const withOptions = (pod: V1Pod, stepContainer: V1Container) =>
+    applyDockerOptions(pod, stepContainer, options, {
+      owner: "step",
+      role: "step",
+      limits: settings,
+    });
+  const ephemeral = container(`step-${randomSuffix(8)}`, JOB_CONTAINER_NAME);
+  // An ephemeral container joins a pod that exists: only what is the container's own applies,
+  // and a step whose options need more runs in a pod of its own (ownPodReason).
+  const warnings = withOptions({ metadata: {}, spec: { containers: [] } }, ephemeral);
   return {
     placement: ownPodReason ? "own-pod" : "job-pod",
     ...(ownPodReason ? { ownPodReason } : {}),
+    warnings,
     envSecret: renderEnvSecret({ name: envName, data: secretData, labels }),
     inlineEnv: inline,
-    ephemeral: container(`step-${randomSuffix(8)}`, JOB_CONTAINER_NAME),
+    ephemeral,
     ownPod: (services) => {
       const registrySecret = step.registry
         ? renderRegistrySecret({ name: secretName(runner), registry: step.registry, labels })
@@ -101,6 +135,7 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
         imagePullSecrets: registrySecret ? [registrySecret.metadata!.name!] : [],
         services,
       });
+      withOptions(pod, pod.spec!.containers.find((c) => c.name === STEP_CONTAINER)!);
       return registrySecret ? { pod, registrySecret } : { pod };
     },
   };

@@ -16,8 +16,10 @@
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import { renderJobPod, type WorkspaceSource } from "./job_pod.ts";
 import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
-import { jobPodName, secretName, serviceContainerNames } from "./names.ts";
+import { JOB_CONTAINER_NAME, jobPodName, secretName, serviceContainerNames } from "./names.ts";
 import { renderRegistrySecret } from "./registry_secret.ts";
+import { applyDockerOptions } from "./apply_options.ts";
+import { type DockerOptionsContext, parseDockerOptions } from "./docker_options.ts";
 import type { Container } from "../runner/input.ts";
 import type { Settings } from "../runner/settings.ts";
 import { CONTAINER_WORK, type WorkLayout } from "../runner/layout.ts";
@@ -56,7 +58,8 @@ export interface JobPlan {
   pod: V1Pod;
   /** The services' container names, in input order (`$<name>` in templates, ids in the response). */
   serviceNames: string[];
-  /** One sentence each with `file:line` (from the pod template). */
+  /** One sentence each: what the workflow's options could not do, and the pod template's
+   * warnings with `file:line`. */
   warnings: string[];
 }
 
@@ -67,6 +70,7 @@ export async function planJobObjects(
   settings: Settings,
   runner: V1Pod | undefined,
   workspacePath: string,
+  optionsContext: DockerOptionsContext = {},
 ): Promise<JobPlan> {
   const { container, services } = args;
   const name = jobPodName(settings.runnerPodName);
@@ -101,7 +105,24 @@ export async function planJobObjects(
     workspace: workspaceSource(settings, runner),
     workspacePath,
   });
-  let warnings: string[] = [];
+  // Before the template: where both set a field, the template (the platform team's) wins.
+  let warnings = [container, ...services].flatMap((c, i) => {
+    if (!c) return [];
+    const owner = i === 0 ? "job container" : `service ${serviceNames[i - 1]}`;
+    const target = pod.spec!.containers.find((k) =>
+      k.name === (i === 0 ? JOB_CONTAINER_NAME : serviceNames[i - 1])
+    )!;
+    return applyDockerOptions(
+      pod,
+      target,
+      parseDockerOptions(c.createOptions, owner, optionsContext),
+      {
+        owner,
+        role: i === 0 ? "job" : "service",
+        limits: settings,
+      },
+    );
+  });
   if (settings.templatePath) {
     const { loadPodTemplate } = await import("../pod/template.ts");
     const { mergePodTemplate } = await import("../pod/template_merge.ts");
@@ -109,7 +130,7 @@ export async function planJobObjects(
       serviceNames,
     });
     pod = merged.pod;
-    warnings = merged.warnings;
+    warnings = [...warnings, ...merged.warnings];
   }
   return { secrets, pod, serviceNames, warnings };
 }

@@ -31,6 +31,7 @@ import {
   CONTAINER_GITHUB_WORKFLOW,
   CONTAINER_WORK,
 } from "../runner/layout.ts";
+import { escapeExpansion } from "./action_container.ts";
 import { actionVolumes, jobActionMounts } from "./action_directories.ts";
 import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
 import { JOB_CONTAINER_NAME } from "./names.ts";
@@ -123,6 +124,13 @@ export function renderJobPod(input: JobPodInput): V1Pod {
       // Docker mode has no service-link variables; they would only add noise to every step's env.
       enableServiceLinks: false,
       containers,
+      ...(input.serviceNames.length > 0
+        ? {
+          // Docker mode reaches a service by name on the job's network; here every container
+          // shares the pod's network, so each service's name is the pod's own address.
+          hostAliases: [{ ip: "127.0.0.1", hostnames: [...input.serviceNames] }],
+        }
+        : {}),
       ...(input.imagePullSecrets.length > 0
         ? { imagePullSecrets: input.imagePullSecrets.map((name) => ({ name })) }
         : {}),
@@ -177,7 +185,8 @@ function serviceContainer(service: Container, name: string): V1Container {
     ...command,
     ...args,
     ...(service.workingDirectory ? { workingDir: service.workingDirectory } : {}),
-    env: envList(service.environmentVariables),
+    // As upstream's services get them: a service's entrypoint may ask whether it runs in CI.
+    env: envList({ CI: "true", GITHUB_ACTIONS: "true", ...service.environmentVariables }),
     ports: containerPorts(service.portMappings, `service ${name} (${service.image})`),
   };
 }
@@ -252,8 +261,10 @@ export function workPlacement(source: WorkspaceSource): Partial<NonNullable<V1Po
   };
 }
 
+/** Values escaped: the kubelet would expand `$(NAME)` and turn `$$` into `$`, which docker does
+ * not. */
 function envList(vars: Record<string, string>): V1EnvVar[] {
-  return Object.entries(vars).map(([name, value]) => ({ name, value }));
+  return Object.entries(vars).map(([name, value]) => ({ name, value: escapeExpansion(value) }));
 }
 
 function requireImage(container: Container, what: string): string {

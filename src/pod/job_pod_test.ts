@@ -105,12 +105,13 @@ Deno.test("services keep their image command and get container ports", () => {
   assert.deepEqual(redis, {
     name: "redis",
     image: "redis:7",
-    env: [],
+    env: [{ name: "CI", value: "true" }, { name: "GITHUB_ACTIONS", value: "true" }],
     ports: [{ containerPort: 6379, protocol: "TCP" }],
   });
+  assert.deepEqual(pod.spec!.hostAliases, [{ ip: "127.0.0.1", hostnames: ["redis", "nginx"] }]);
   assert.equal(nginx.command, undefined);
   assert.deepEqual(nginx.args, ["-g", "daemon off;"]);
-  assert.deepEqual(nginx.ports, [{ containerPort: 80, protocol: "TCP" }, {
+  assert.deepEqual(nginx.ports, [{ containerPort: 80, protocol: "TCP", hostPort: 8080 }, {
     containerPort: 53,
     protocol: "UDP",
   }]);

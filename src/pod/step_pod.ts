@@ -52,10 +52,13 @@ export interface StepPodInput {
   services?: JobServices;
 }
 
-/** Where the job's services listen: the job pod's IP and their TCP ports. */
+/** Where the job's services listen: the job pod's IP and their TCP ports, and their names. */
 export interface JobServices {
   podIP: string;
   ports: number[];
+  /** The services' container names: in the step pod they name its loopback, where the
+   * forwarder listens, as in the job pod. */
+  names: string[];
 }
 
 /** The node that the runner image brings in its externals (the job pod's `/__e` has it too). */
@@ -127,6 +130,9 @@ export function renderStepPod(input: StepPodInput): V1Pod {
     spec: {
       restartPolicy: "Never",
       enableServiceLinks: false,
+      ...(input.services && input.services.ports.length > 0 && input.services.names.length > 0
+        ? { hostAliases: [{ ip: "127.0.0.1", hostnames: [...input.services.names] }] }
+        : {}),
       ...(input.imagePullSecrets.length > 0
         ? { imagePullSecrets: input.imagePullSecrets.map((name) => ({ name })) }
         : {}),

@@ -1,5 +1,6 @@
 import { deepEqual } from "node:assert/strict";
-import { splitCommandLine, stepArgv } from "./command_line.ts";
+import { throws } from "node:assert/strict";
+import { shellWords, splitCommandLine, stepArgv } from "./command_line.ts";
 
 Deno.test("the default shell command keeps its arguments", () => {
   deepEqual(stepArgv("sh", ["-e", "/__w/_temp/1.sh"]), ["sh", "-e", "/__w/_temp/1.sh"]);
@@ -24,4 +25,20 @@ Deno.test("dollars, backticks and escaped quotes are kept literally", () => {
     'say "hi"',
     "",
   ]);
+});
+
+Deno.test("docker options split like a shell splits them", () => {
+  const cases: [string, string[]][] = [
+    ["--cpus 2 --memory 4g", ["--cpus", "2", "--memory", "4g"]],
+    [`--health-cmd "pg_isready -U postgres"`, ["--health-cmd", "pg_isready -U postgres"]],
+    [`--health-cmd='redis-cli ping'`, ["--health-cmd=redis-cli ping"]],
+    [`-e A="say \\"hi\\"" -e B=a\\ b`, ["-e", 'A=say "hi"', "-e", "B=a b"]],
+    [`  --user   1001:1001  `, ["--user", "1001:1001"]],
+    [`-e EMPTY= -e Q='' x`, ["-e", "EMPTY=", "-e", "Q=", "x"]],
+    [`--label "a b"c`, ["--label", "a bc"]],
+    ["", []],
+  ];
+  for (const [line, words] of cases) deepEqual(shellWords(line), words, line);
+  throws(() => shellWords(`--health-cmd "pg_isready`), SyntaxError);
+  throws(() => shellWords(`-e 'a`), /single quote at character 4/);
 });

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { cpuMillis, memoryBytes } from "../quantity.ts";
 
 /** Where the job pod's `/__w` comes from. */
 export type WorkspaceMode = "copy" | "volume";
@@ -49,6 +50,11 @@ export interface Settings {
   compression: Compression;
   /** The runner asked for debug logs (`RUNNER_DEBUG=1` or `ACTIONS_STEP_DEBUG=true`). */
   debug: boolean;
+  /** Caps on what a workflow's `options` may ask for (CPU and memory quantities). */
+  maxCpu: string | undefined;
+  maxMemory: string | undefined;
+  /** Whether `options` may make a container privileged or add capabilities. */
+  allowPrivileged: boolean;
 }
 
 /** One row of the configuration table. */
@@ -141,6 +147,24 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: "Gzip workspace transfers; auto compresses only when it pays off.",
   },
   {
+    name: "KUBEHOOK_MAX_CPU",
+    default: "(no cap)",
+    values: "a CPU quantity",
+    meaning: "The most CPU a workflow's `options` (`--cpus`) may ask for; more is lowered to it.",
+  },
+  {
+    name: "KUBEHOOK_MAX_MEMORY",
+    default: "(no cap)",
+    values: "a memory quantity",
+    meaning: "The most memory `options` (`--memory`, `--memory-reservation`) may ask for.",
+  },
+  {
+    name: "KUBEHOOK_ALLOW_PRIVILEGED",
+    default: "false",
+    values: "true|false",
+    meaning: "Let `options` use `--privileged` and `--cap-add`; otherwise such a container is refused.",
+  },
+  {
     name: "RUNNER_DEBUG",
     default: "(set by the runner)",
     values: "1",
@@ -200,7 +224,26 @@ export function readSettings(env: Env): Settings {
     copyBack: oneOf(env, "KUBEHOOK_COPY_BACK", ["changed", "all", "none"], "changed"),
     compression: oneOf(env, "KUBEHOOK_TRANSFER_COMPRESSION", ["auto", "gzip", "none"], "auto"),
     debug: debugFlag,
+    maxCpu: quantity(env, "KUBEHOOK_MAX_CPU", cpuMillis, "a CPU quantity such as 2 or 1500m"),
+    maxMemory: quantity(
+      env,
+      "KUBEHOOK_MAX_MEMORY",
+      memoryBytes,
+      "a memory quantity such as 4Gi or 512Mi",
+    ),
+    allowPrivileged: bool(env, "KUBEHOOK_ALLOW_PRIVILEGED", false),
   };
+}
+
+function quantity(
+  env: Env,
+  name: string,
+  parse: (text: string) => number | undefined,
+  accepted: string,
+): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && parse(value) === undefined) throw invalid(name, value, accepted);
+  return value;
 }
 
 /** `SETTINGS` as a Markdown table (variable, default, values, meaning) for the README. */

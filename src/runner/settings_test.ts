@@ -23,6 +23,9 @@ Deno.test("defaults apply when only the runner pod name is set", () => {
     copyBack: "changed",
     compression: "auto",
     debug: false,
+    maxCpu: undefined,
+    maxMemory: undefined,
+    allowPrivileged: false,
   });
 });
 
@@ -76,6 +79,12 @@ Deno.test("invalid values name the variable, the value and the accepted values",
     ],
     ["ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS", "0", /use a positive integer/],
     ["ACTIONS_RUNNER_USE_KUBE_SCHEDULER", "yes please", /use true or false/],
+    [
+      "KUBEHOOK_MAX_CPU",
+      "two",
+      /KUBEHOOK_MAX_CPU="two" is not valid: use a CPU quantity such as 2/,
+    ],
+    ["KUBEHOOK_MAX_MEMORY", "4g", /use a memory quantity such as 4Gi or 512Mi/],
   ];
   for (const [name, value, message] of cases) {
     assert.throws(() => readSettings({ ACTIONS_RUNNER_POD_NAME: "p", [name]: value }), message);

@@ -96,6 +96,13 @@ Deno.test("render: --template merges the template; unknown service entries warn"
   assert.ok(job.env?.some((e) => e.name === "NODE_ENV"), "template env is appended, not replacing");
   assert.deepEqual(job.volumeMounts?.at(-1), { name: "cache", mountPath: "/cache" });
   assert.deepEqual(redis.resources, { limits: { memory: "256Mi" } });
+  // The workflow's options (the fixture's health check) are in the pod too.
+  assert.deepEqual(redis.readinessProbe, {
+    exec: { command: ["/bin/sh", "-c", "redis-cli ping"] },
+    periodSeconds: 10,
+    timeoutSeconds: 30,
+    failureThreshold: 3,
+  });
   assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), [
     "work",
     "externals",
@@ -103,6 +110,40 @@ Deno.test("render: --template merges the template; unknown service entries warn"
     "cache",
   ]);
   assert.match(stderr, /template\.yaml:22:7: "\$mysql" matches no container/);
+});
+
+Deno.test("render: options apply under the caps; the template wins where both set a field", async () => {
+  const input = JSON.parse(await Deno.readTextFile(INPUT));
+  input.args.services[0].createOptions = "--cpus 4 --memory 1g --network ci -e MODE=cache";
+  input.args.container.createOptions = "--user 1001 --shm-size 256m --frobnicate 3";
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(file, JSON.stringify(input));
+    const { objects, stderr } = await renderObjects(["--input", file, "--template", TEMPLATE], {
+      ACTIONS_RUNNER_POD_NAME: "arc-runner-x7k2p",
+      KUBEHOOK_MAX_CPU: "2",
+    });
+    const [job, redis] = podOf(objects).spec!.containers;
+    assert.equal(job.securityContext?.runAsUser, 1001);
+    assert.deepEqual(job.volumeMounts?.find((m) => m.mountPath === "/dev/shm"), {
+      name: "shm-job",
+      mountPath: "/dev/shm",
+    });
+    // The template's resources replace what the options asked for.
+    assert.deepEqual(redis.resources, { limits: { memory: "256Mi" } });
+    assert.ok(redis.env?.some((e) => e.name === "MODE" && e.value === "cache"));
+    assert.match(
+      stderr,
+      /warning: The service redis's options ask for cpu 4, more than KUBEHOOK_MAX_CPU=2/,
+    );
+    assert.match(stderr, /warning: The service redis's option --network cannot be honoured/);
+    assert.match(
+      stderr,
+      /warning: The job container's option --frobnicate is not known to kubehook/,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
 Deno.test("render: the template variable is used when --template is not given", async () => {
