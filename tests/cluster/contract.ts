@@ -26,13 +26,14 @@ export interface ClusterStore {
     name: string,
     update: (status: V1PodStatus) => V1PodStatus,
   ): void;
-  /** Records an Event about a pod, as kubelet and scheduler do (`component` defaults to kubelet). */
+  /** Records an Event about a pod from the kubelet; `fieldPath` names the container it is about
+   * (`spec.containers{name}`). */
   recordEvent(
     pod: V1Pod,
     type: "Normal" | "Warning",
     reason: string,
     message: string,
-    component?: string,
+    fieldPath?: string,
   ): void;
   /** Removes a pod object for good (emits DELETED); the kubelet calls it when a deleted pod's
    * processes are gone and its sandbox is removed. */

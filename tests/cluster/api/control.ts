@@ -1,6 +1,7 @@
 /**
  * The control plane behind the REST handlers: creating objects (defaults, validation, the
- * namespace rule), scheduling pods onto the single node and handing them to the kubelet,
+ * namespace rule), scheduling pods onto the single node (a pod whose host ports are taken waits
+ * until a pod leaves) and handing them to the kubelet,
  * graceful pod deletion through the kubelet, namespace termination, claim binding, background
  * garbage collection of objects whose owner is gone, and the {@link ClusterStore} view the
  * kubelet gets.
@@ -14,8 +15,13 @@ import { applyDefaults } from "./defaults.ts";
 import { NODE_NAME, recordPodEvent } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import type { Change, KubeObject, ObjectStore } from "./store.ts";
+import { hostPortsTaken, PORTS_TAKEN } from "./host_ports.ts";
 import { failure, notFound, type Status, success } from "./status.ts";
 import { validate } from "./validation.ts";
+
+/** Succeeded or Failed: done on the node for good. */
+const finished = (pod: KubeObject) =>
+  ["Succeeded", "Failed"].includes((pod.status as V1PodStatus | undefined)?.phase ?? "");
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -36,7 +42,10 @@ export class ControlPlane {
     for (const name of ["default", "kube-system", "kube-public"]) {
       store.create("namespaces", "", applyDefaults("namespaces", { metadata: { name } }));
     }
-    this.#stopGc = store.subscribe((change) => this.#collectGarbage(change));
+    this.#stopGc = store.subscribe((change) => {
+      this.#collectGarbage(change);
+      this.#retryWaiting(change);
+    });
   }
 
   /** The kubelet; set once, right after it was created from {@link kubeletView}. */
@@ -60,8 +69,8 @@ export class ControlPlane {
           pod.status = update(structuredClone(pod.status ?? {}) as V1PodStatus);
           return pod;
         }),
-      recordEvent: (pod, type, reason, message, component) =>
-        recordPodEvent(store, pod, type, reason, message, component),
+      recordEvent: (pod, type, reason, message, fieldPath) =>
+        recordPodEvent(store, pod, type, reason, message, { fieldPath }),
       removePod: (namespace: string, name: string) => void store.remove("pods", namespace, name),
       claimHostPath: (namespace: string, claim: string) =>
         claimHostPath(store, this.options.stateDir, namespace, claim),
@@ -151,32 +160,28 @@ export class ControlPlane {
     return tracked;
   }
 
+  /** Pods that did not fit the node for their host ports: tried again when a pod goes. */
+  #waiting = new Set<string>();
+
   #schedule(pod: KubeObject): void {
     const { namespace = "", name = "" } = pod.metadata;
     if (this.options.faults.takeUnschedulable()) {
-      const message = "0/1 nodes are available: 1 node(s) were unschedulable. preemption: " +
-        "0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
-      const updated = this.store.update("pods", namespace, name, (p) => {
-        (p.status as V1PodStatus).conditions = [{
-          type: "PodScheduled",
-          status: "False",
-          reason: "Unschedulable",
-          message,
-          lastProbeTime: null as unknown as undefined,
-          lastTransitionTime: now() as unknown as Date,
-        }];
-        return p;
-      });
-      recordPodEvent(
-        this.store,
-        updated!,
-        "Warning",
-        "FailedScheduling",
-        message,
-        "default-scheduler",
+      return this.#unschedulable(
+        pod,
+        "0/1 nodes are available: 1 node(s) were unschedulable. preemption: " +
+          "0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
       );
-      return;
     }
+    // The scheduler sees the node's pods that have not finished (its informer leaves out
+    // Succeeded and Failed ones).
+    const onNode = this.store.list("pods").filter((p) =>
+      (p.spec as V1Pod["spec"])?.nodeName && !finished(p)
+    );
+    if (hostPortsTaken(pod as V1Pod, onNode as V1Pod[])) {
+      this.#waiting.add(`${namespace}/${name}`);
+      return this.#unschedulable(pod, PORTS_TAKEN);
+    }
+    this.#waiting.delete(`${namespace}/${name}`);
     const bound = this.store.update("pods", namespace, name, (p) => {
       (p.spec as { nodeName?: string }).nodeName = NODE_NAME;
       (p.status as V1PodStatus).conditions = [{
@@ -193,18 +198,49 @@ export class ControlPlane {
       "Normal",
       "Scheduled",
       `Successfully assigned ${namespace}/${name} to ${NODE_NAME}`,
-      "default-scheduler",
+      { component: "default-scheduler" },
     );
     const delayMs = this.options.faults.takeStartDelay();
     this.runtime.startPod(bound as V1Pod, delayMs === undefined ? {} : { delayMs });
   }
 
+  #unschedulable(pod: KubeObject, message: string): void {
+    const { namespace = "", name = "" } = pod.metadata;
+    const updated = this.store.update("pods", namespace, name, (p) => {
+      (p.status as V1PodStatus).conditions = [{
+        type: "PodScheduled",
+        status: "False",
+        reason: "Unschedulable",
+        message,
+        lastProbeTime: null as unknown as undefined,
+        lastTransitionTime: now() as unknown as Date,
+      }];
+      return p;
+    });
+    recordPodEvent(this.store, updated!, "Warning", "FailedScheduling", message, {
+      component: "default-scheduler",
+    });
+  }
+
+  /** A pod left the node or finished: the ones waiting for its ports are tried again, oldest
+   * first. */
+  #retryWaiting(change: Change): void {
+    if (this.#waiting.size === 0 || change.resource !== "pods") return;
+    if (change.type !== "DELETED" && !finished(change.object)) return;
+    for (const key of [...this.#waiting]) {
+      const [namespace, name] = key.split("/");
+      const pod = this.store.get("pods", namespace, name);
+      this.#waiting.delete(key);
+      if (pod && !(pod.spec as V1Pod["spec"])?.nodeName) this.#schedule(pod);
+    }
+  }
+
   async #deletePod(pod: KubeObject, gracePeriodSeconds?: number): Promise<KubeObject> {
     const { namespace = "", name = "", uid } = pod.metadata;
     const spec = pod.spec as { terminationGracePeriodSeconds?: number; nodeName?: string };
-    const phase = (pod.status as { phase?: string } | undefined)?.phase;
-    const finished = phase === "Succeeded" || phase === "Failed" || !spec.nodeName;
-    const grace = finished ? 0 : gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30;
+    const grace = finished(pod) || !spec.nodeName
+      ? 0
+      : gracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30;
     const previous = pod.metadata.deletionGracePeriodSeconds;
     if (previous !== undefined && previous <= grace) return pod;
     const marked = this.store.update("pods", namespace, name, (p) => {

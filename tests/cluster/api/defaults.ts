@@ -27,6 +27,11 @@ export function defaultContainer(c: Json): void {
   c.terminationMessagePath ??= "/dev/termination-log";
   c.terminationMessagePolicy ??= "File";
   c.resources ??= {};
+  // A limit without a request is also the request, as the API server defaults it.
+  const resources = c.resources as Json;
+  if (resources.limits) {
+    resources.requests = { ...resources.limits as Json, ...resources.requests as Json | undefined };
+  }
   for (const port of (c.ports ?? []) as Json[]) port.protocol ??= "TCP";
 }
 

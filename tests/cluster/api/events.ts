@@ -11,18 +11,42 @@ import type { KubeObject, ObjectStore } from "./store.ts";
 /** The node name this cluster's single kubelet reports. */
 export const NODE_NAME = "kubehook-local";
 
-/** Stores one Event about `pod` in the pod's namespace. */
+/** Who reports an event, and about which part of the pod. */
+export interface EventSource {
+  /** "kubelet" unless given (the scheduler is "default-scheduler"). */
+  component?: string;
+  /** A container of the pod, as kubelet names it: `spec.containers{name}`. */
+  fieldPath?: string;
+}
+
+/** Stores one Event about `pod` in the pod's namespace; a repeat of one already stored (same
+ * object, part, source, type, reason and message) counts up that one instead, as client-go's event
+ * recorder does. */
 export function recordPodEvent(
   store: ObjectStore,
   pod: V1Pod | KubeObject,
   type: "Normal" | "Warning",
   reason: string,
   message: string,
-  component = "kubelet",
+  { component = "kubelet", fieldPath }: EventSource = {},
 ): void {
   const meta = pod.metadata ?? {};
   const namespace = meta.namespace ?? "default";
   const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const repeated = store.list("events", namespace).find((e) => {
+    const about = e.involvedObject as { uid?: string; fieldPath?: string } | undefined;
+    return about?.uid === meta.uid && about?.fieldPath === fieldPath && e.type === type &&
+      e.reason === reason && e.message === message &&
+      (e.source as { component?: string } | undefined)?.component === component;
+  });
+  if (repeated) {
+    store.update("events", namespace, repeated.metadata.name!, (e) => ({
+      ...e,
+      count: (e.count as number) + 1,
+      lastTimestamp: now,
+    }));
+    return;
+  }
   const suffix = Array.from(
     crypto.getRandomValues(new Uint8Array(8)),
     (b) => b.toString(16).padStart(2, "0"),
@@ -39,6 +63,7 @@ export function recordPodEvent(
       uid: meta.uid,
       apiVersion: "v1",
       resourceVersion: meta.resourceVersion,
+      ...(fieldPath ? { fieldPath } : {}),
     },
     reason,
     message,

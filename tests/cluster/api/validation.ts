@@ -1,11 +1,12 @@
 /**
  * The checks the real API server makes on create that clients trip over, with its wording:
  * DNS-1123 names, unique container names, environment variable names, volume references,
- * required fields, secret keys and types. Each problem is one `StatusCause` naming the field;
+ * required fields, secret keys and types, requests above limits. Each problem is one `StatusCause` naming the field;
  * {@link validate} throws a 422 Invalid listing them all.
  *
  * @module
  */
+import { cpuMillis, memoryBytes } from "../../../src/quantity.ts";
 import type { Resource } from "../contract.ts";
 import type { KubeObject } from "./store.ts";
 import { invalid, type StatusCause } from "./status.ts";
@@ -136,6 +137,18 @@ function checkContainer(p: Problems, c: Json, path: string, volumes: Set<string>
       p.invalid(`${path}.ports[${i}].containerPort`, n, "must be between 1 and 65535, inclusive");
     }
   });
+  const { requests = {}, limits = {} } = (c.resources ?? {}) as Record<string, Json>;
+  for (const [resource, amount] of [["cpu", cpuMillis], ["memory", memoryBytes]] as const) {
+    const [request, limit] = [requests[resource], limits[resource]].map(String);
+    if (requests[resource] === undefined || limits[resource] === undefined) continue;
+    if ((amount(request) ?? 0) > (amount(limit) ?? Infinity)) {
+      p.invalid(
+        `${path}.resources.requests`,
+        request,
+        `must be less than or equal to ${resource} limit of ${limit}`,
+      );
+    }
+  }
 }
 
 function checkPod(p: Problems, pod: KubeObject): void {

@@ -3,7 +3,8 @@
  * private mount namespace (`unshare --mount`) where the image's layers are stacked with overlayfs
  * over fresh upper directories, then `bwrap` sandboxes it with its own pid, ipc and uts namespaces
  * (`--as-pid-1`: the command is PID 1, as in a real container), the pod's /etc/hosts and
- * /etc/resolv.conf, the volume binds, the working directory and environment, and
+ * /etc/resolv.conf, the volume binds, the working directory and environment, the capabilities
+ * and read-only root of the container's securityContext (capabilities.ts), and
  * `--die-with-parent`, so that nothing outlives the kubelet. A non-root user is set by the image's
  * own `nsenter -S/-G` once the sandbox is built (bwrap can only switch users with a user
  * namespace, which would remap file ownership).
@@ -37,6 +38,10 @@ export interface ContainerLaunch {
   identity: Identity;
   /** Keep stdin open for attach (`stdin: true`); otherwise the process reads EOF. */
   stdin: boolean;
+  /** The process's capabilities (capabilities.ts). */
+  capabilities: "ALL" | readonly string[];
+  /** The image's files are read-only (`readOnlyRootFilesystem`); volumes stay as bound. */
+  readOnlyRoot: boolean;
   /** A PID namespace to join (`/proc/<pid>/ns/pid`) instead of a new one where the command is
    * PID 1: an ephemeral container sharing its target container's processes. */
   pidNamespace?: string;
@@ -236,10 +241,18 @@ function bwrapArgs(launch: ContainerLaunch, root: string): string[] {
     args.push(bind.readOnly ? "--ro-bind" : "--bind", bind.source, bind.target);
   }
   args.push("--dir", launch.workingDir, "--chdir", launch.workingDir, "--clearenv");
+  if (launch.readOnlyRoot) args.push("--remount-ro", "/");
   for (const [name, value] of launch.env) args.push("--setenv", name, value);
-  args.push("--info-fd", "3", "--block-fd", "4", "--");
   const { uid, gid } = launch.identity;
-  if (uid !== 0 || gid !== 0) {
+  const switching = uid !== 0 || gid !== 0;
+  // The user switch below needs SETUID and SETGID; giving up uid 0 then clears them, as runc
+  // clears a non-root process's effective set.
+  const capabilities = launch.capabilities === "ALL"
+    ? ["ALL"]
+    : [...launch.capabilities, ...(switching ? ["CAP_SETUID", "CAP_SETGID"] : [])];
+  args.push("--cap-drop", "ALL", ...capabilities.flatMap((c) => ["--cap-add", c]));
+  args.push("--info-fd", "3", "--block-fd", "4", "--");
+  if (switching) {
     // The image's nsenter (busybox or util-linux) switches user after bwrap built the sandbox.
     const nsenter = ["/usr/bin/nsenter", "/bin/nsenter"].find((p) =>
       resolveInRoot(launch.layers, p)

@@ -8,6 +8,7 @@
  * @module
  */
 import type { V1Container, V1Secret } from "@kubernetes/client-node";
+import { containerCapabilities } from "./capabilities.ts";
 import { containerArgv, ContainerConfigError, processEnv, specEnv } from "./container_env.ts";
 import { ContainerLog } from "./container_log.ts";
 import {
@@ -18,6 +19,7 @@ import {
 } from "./container_process.ts";
 import { containerIdentity, type Identity } from "./identity.ts";
 import { pullImage } from "./image_pull.ts";
+import { probeReadiness } from "./probes.ts";
 import type { PulledImage } from "./images.ts";
 import { backOffSeconds, type PodContext, sleep } from "./pod_context.ts";
 import { type ContainerRecord, timestamp } from "./pod_status.ts";
@@ -78,7 +80,7 @@ export async function runContainer(
       );
     } catch (error) {
       if (!(error instanceof ContainerConfigError)) throw error;
-      context.event("Warning", "Failed", `Error: ${error.message}`);
+      context.event("Warning", "Failed", `Error: ${error.message}`, spec.name);
       record.state = { waiting: { reason: "CreateContainerConfigError", message: error.message } };
       context.publish();
       if (!await sleep(backOffSeconds(attempt) * 1000, context.signal)) return undefined;
@@ -90,7 +92,7 @@ export async function runContainer(
   );
   for (const old of slot.logs.splice(0, slot.logs.length - 1)) await old.remove();
   slot.logs.push(log);
-  context.event("Normal", "Created", `Created container: ${spec.name}`);
+  context.event("Normal", "Created", `Created container: ${spec.name}`, spec.name);
   const startedAt = timestamp();
   let handle: ContainerProcessHandle;
   try {
@@ -98,7 +100,7 @@ export async function runContainer(
   } catch (error) {
     if (!(error instanceof StartError)) throw error;
     await log.close();
-    context.event("Warning", "Failed", `Error: ${error.message}`);
+    context.event("Warning", "Failed", `Error: ${error.message}`, spec.name);
     record.state = {
       terminated: {
         exitCode: 128,
@@ -122,15 +124,18 @@ export async function runContainer(
   };
   // Deleted while starting: the new process must not outlive the pod.
   if (context.signal.aborted) handle.signal("SIGKILL");
-  context.event("Normal", "Started", `Started container ${spec.name}`);
+  context.event("Normal", "Started", `Started container ${spec.name}`, spec.name);
   record.state = { running: { startedAt: startedAt as unknown as Date } };
+  record.ready = false;
   context.publish();
   const pumps = Promise.all([
     pump(handle.stdout, log, "stdout"),
     pump(handle.stderr, log, "stderr"),
+    probeReadiness(context, slot, slot.active),
   ]);
   const exitCode = await handle.exitCode;
   await pumps;
+  record.ready = false;
   await log.close();
   slot.active = undefined;
   record.state = {
@@ -192,6 +197,8 @@ async function prepare(
     workingDir: spec.workingDir || image.config.workingDir || "/",
     identity,
     stdin: spec.stdin === true,
+    capabilities: containerCapabilities(spec.securityContext),
+    readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
   };
 }
 

@@ -20,8 +20,9 @@ export interface PodContext {
   signal: AbortSignal;
   /** Writes the pod's current status to the store. */
   publish(): void;
-  /** Records an Event about the pod, from the kubelet. */
-  event(type: "Normal" | "Warning", reason: string, message: string): void;
+  /** Records an Event about the pod, from the kubelet; about one of its containers when
+   * `container` names it. */
+  event(type: "Normal" | "Warning", reason: string, message: string, container?: string): void;
 }
 
 /** kubelet's back-off: 10 s doubling to 5 min. `attempt` counts from 0. */

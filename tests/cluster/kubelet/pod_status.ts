@@ -28,6 +28,9 @@ export interface ContainerRecord {
   sidecar?: boolean;
   /** Normalized reference and image ID, once pulled. */
   pulled?: { image: string; imageID: string };
+  /** What the readiness probe last concluded for the current run (probes.ts); unused when the
+   * container has no readiness probe. */
+  ready?: boolean;
   containerID?: string;
 }
 
@@ -57,7 +60,7 @@ export function podStatus(record: PodRecord, previous: V1PodStatus | undefined):
   const phase = podPhase(record);
   const completed = phase === "Succeeded" || phase === "Failed";
   const incompleteInit = record.initContainers.filter(initIncomplete);
-  const unready = record.containers.filter((c) => !c.state.running);
+  const unready = record.containers.filter((c) => !containerReady(record, c));
   const readiness = (type: string): Partial<V1PodCondition> =>
     completed
       ? { type, status: "False", reason: "PodCompleted" }
@@ -91,17 +94,18 @@ export function podStatus(record: PodRecord, previous: V1PodStatus | undefined):
     podIP: record.podIP,
     podIPs: [{ ip: record.podIP }],
     startTime: record.startTime as unknown as Date,
-    containerStatuses: record.containers.map((c) => containerStatus(c)),
+    containerStatuses: record.containers.map((c) => containerStatus(c, containerReady(record, c))),
     qosClass: qosClass(record.pod),
   };
   if (record.initContainers.length > 0) {
-    status.initContainerStatuses = record.initContainers.map((c) => containerStatus(c));
+    status.initContainerStatuses = record.initContainers.map((c) =>
+      containerStatus(c, containerReady(record, c))
+    );
   }
   if (record.ephemeralContainers.length > 0) {
-    status.ephemeralContainerStatuses = record.ephemeralContainers.map((c) => ({
-      ...containerStatus(c),
-      ready: false,
-    }));
+    status.ephemeralContainerStatuses = record.ephemeralContainers.map((c) =>
+      containerStatus(c, false)
+    );
   }
   if (record.terminal) {
     Object.assign(status, { reason: record.terminal.reason, message: record.terminal.message });
@@ -140,12 +144,19 @@ function initIncomplete(c: ContainerRecord): boolean {
   return c.state.terminated?.exitCode !== 0 && !(c.sidecar && c.state.running);
 }
 
-function containerStatus(c: ContainerRecord): V1ContainerStatus {
+/** Running, and ready by its readiness probe when it has one. */
+function containerReady(record: PodRecord, c: ContainerRecord): boolean {
+  const spec = [...record.pod.spec?.containers ?? [], ...record.pod.spec?.initContainers ?? []]
+    .find((s) => s.name === c.name);
+  return c.state.running !== undefined && (!spec?.readinessProbe || c.ready === true);
+}
+
+function containerStatus(c: ContainerRecord, ready: boolean): V1ContainerStatus {
   return {
     name: c.name,
     state: c.state,
     lastState: c.lastState ?? {},
-    ready: c.state.running !== undefined,
+    ready,
     restartCount: c.restartCount,
     image: c.pulled?.image ?? c.image,
     imageID: c.pulled?.imageID ?? "",

@@ -93,7 +93,8 @@ export class PodWorker {
       signal: this.#stop.signal,
       publish: () =>
         node.store.updatePodStatus(namespace, name, (old) => podStatus(this.record, old)),
-      event: (type, reason, message) => node.store.recordEvent(pod, type, reason, message),
+      event: (type, reason, message, container) =>
+        node.store.recordEvent(pod, type, reason, message, container && this.#fieldPath(container)),
     };
   }
 
@@ -143,6 +144,16 @@ export class PodWorker {
     this.#ephemeralRuns.push(
       runContainer(this.#context, slot, { ...place, pidOf: target?.active?.handle.pid }),
     );
+  }
+
+  /** How kubelet names a container in an event: by the list of the spec it is in. */
+  #fieldPath(container: string): string {
+    const list = this.slots.some((s) => s.spec.name === container)
+      ? "containers"
+      : this.initSlots.some((s) => s.spec.name === container)
+      ? "initContainers"
+      : "ephemeralContainers";
+    return `spec.${list}{${container}}`;
   }
 
   #allSlots(): ContainerSlot[] {

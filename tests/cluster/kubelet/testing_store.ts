@@ -15,7 +15,8 @@ export interface RecordedEvent {
   type: string;
   reason: string;
   message: string;
-  component: string;
+  /** The container it is about, as `spec.containers{name}`. */
+  fieldPath?: string;
 }
 
 /** The kubelet's view of a store, in memory. */
@@ -53,9 +54,9 @@ export class TestStore implements ClusterStore {
     type: string,
     reason: string,
     message: string,
-    component = "kubelet",
+    fieldPath?: string,
   ): void {
-    this.events.push({ pod: pod.metadata?.name ?? "", type, reason, message, component });
+    this.events.push({ pod: pod.metadata?.name ?? "", type, reason, message, fieldPath });
     this.#notify();
   }
 
