@@ -179,7 +179,7 @@ export class KubeClient {
     WatchEvent<T>
   > {
     const response = await this.send("GET", path, { query: { ...query, watch: 1 }, signal });
-    yield* watchEvents<T>(response.body!, path);
+    yield* watchEvents<T>(response.body!, path, signal);
   }
 
   /** Releases the HTTP client (its pooled connections). */

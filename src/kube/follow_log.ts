@@ -48,7 +48,10 @@ export async function followLog(client: KubeClient, options: FollowLogOptions): 
         query: { container, follow: true, timestamps: true, sinceTime: resume.since() },
         signal,
       });
-      for await (const line of body.pipeThrough(new LogLineSplitter())) {
+      // The pipe is tied to the signal as well: a fetch body aborted while a pipe waits on it does
+      // not always pass the abort on (Deno 2.9.6, 1 pipe in 30), and the hook then ignored the
+      // runner's cancel for as long as the step ran.
+      for await (const line of body.pipeThrough(new LogLineSplitter(), { signal })) {
         if (line.text.at(-1) !== NEWLINE) {
           tail = line;
           continue;
