@@ -2,7 +2,7 @@
  * `deno task demo`: one realistic GitHub Actions job, run by the real hooks against the local
  * cluster, printed the way the runner would log it. The job: a `node:20` job container with an
  * `nginx` service, a checked-out repository, a JavaScript action, a build step that sets outputs and
- * env and reads the service over localhost, a `docker://alpine:3` step and a container action whose
+ * env and reads the service by its name, a `docker://alpine:3` step and a container action whose
  * image holds only one static binary (both in the job pod, reaching the service and writing the
  * workspace), a failing lint step with `continue-on-error`, a step using the earlier env, and
  * cleanup. Afterwards: what was copied where, the outputs the runner
@@ -59,7 +59,7 @@ fs.appendFileSync(process.env.GITHUB_OUTPUT, \`greeting=Hello, \${who}\\n\`);
 
 const BUILD_SCRIPT = `./ci/build.sh
 version=$(cut -d' ' -f2 build/artifact.txt)
-page=$(curl -fsS http://localhost:80 2>/dev/null || busybox wget -qO- http://localhost:80)
+page=$(curl -fsS http://nginx:80 2>/dev/null || busybox wget -qO- http://nginx:80)
 title=$(echo "$page" | grep -o "Welcome to nginx!" | head -n 1)
 echo "the nginx service answered: $title"
 echo "version=$version" >> "$GITHUB_OUTPUT"
@@ -69,7 +69,7 @@ echo "### Build ✓" >> "$GITHUB_STEP_SUMMARY"
 `;
 
 /** A `docker://alpine:3` step: it reads the build's artifact from the workspace, asks the nginx
- * service on localhost, and writes a report back and an output. */
+ * service (on localhost, as well as by name), and writes a report back and an output. */
 const REPORT_SCRIPT = `n=$(wc -l < build/artifact.txt)
 echo "$n line in build/artifact.txt, built by $BUILD_ID" | tee build/report.txt
 wget -qO- http://localhost:80 | grep -o "Welcome to nginx!"
@@ -186,7 +186,13 @@ async function runJob(): Promise<void> {
     () =>
       sim.prepareJob({
         container: jobContainer("node:20", { workingDirectory: sim.containerWorkspace }),
-        services: [serviceContainer("nginx:1.27", { portMappings: ["80"] })],
+        services: [serviceContainer("nginx:1.27", {
+          portMappings: ["80"],
+          // As a workflow written for docker mode has them: a health check the first step waits
+          // for, and limits.
+          createOptions: `--health-cmd "wget -q -O /dev/null http://127.0.0.1:80/" ` +
+            "--health-interval 2s --cpus 0.5 --memory 128m",
+        })],
       }),
   );
   const context = (prepared.response as { context?: { services?: { ports?: object }[] } } | null)
@@ -244,7 +250,7 @@ async function runSteps(sim: RunnerSim): Promise<void> {
   );
   expect(
     build.fileCommands?.output.service === "Welcome to nginx!",
-    "the build step could not read the nginx service over localhost",
+    "the build step could not read the nginx service by its name",
   );
   const artifact = await Deno.readTextFile(`${sim.workspace}/build/artifact.txt`).catch(() => "");
   console.log(`  (runner host) build/artifact.txt is back in the workspace: ${artifact.trim()}`);

@@ -67,15 +67,21 @@ Deno.test("container steps run like docker run, in the job pod", async (t) => {
             'echo tmp > "$RUNNER_TEMP/scratch" && ls /github/runner_temp/_github_home/.npmrc',
           ]),
         }));
+        // What the action saw first, each with a short message: a failing check here would
+        // otherwise show only as the step's exit code.
+        assert.match(step.stdout, /^home of the job$/m, "/github/home lacks the runner's .npmrc");
+        assert.match(
+          step.stdout,
+          /^\/github\/runner_temp\/_github_home\/\.npmrc$/m,
+          "/github/runner_temp/_github_home lacks the runner's .npmrc",
+        );
         assertHookOk(step);
         assert.match(step.stdout, /"ref":"refs\/heads\/main"/);
-        assert.match(step.stdout, /^home of the job$/m);
         assert.match(
           actionOutput(step.stdout),
           /file_commands\nhome\nrunner_temp\nworkflow\nworkspace/,
         );
         assert.match(step.stdout, /^file commands at \/github\/file_commands$/m);
-        assert.match(step.stdout, /^\/github\/runner_temp\/_github_home\/\.npmrc$/m);
         assert.equal(await Deno.readTextFile(`${sim.temp}/scratch`), "tmp\n");
       });
 

@@ -17,9 +17,10 @@ const PRIVATE_SERVICE_IMAGE = "registry.local/private/cache:2.1";
 const UNPULLED_PRIVATE_IMAGE = "registry.local/private/app:1.0";
 const CREDENTIALS = { username: "robot", password: "s3cret", serverUrl: "registry.local" };
 
-/** A timeout no failing test may come near: failing fast means long before it. */
+/** A timeout no failing case may reach: failing fast means failing with the pull error, not with
+ * prepare_job's "did not start within" (the case would take this long to show that). */
 const PREPARE_TIMEOUT_SECONDS = "600";
-const FAST_MS = 60_000;
+const TIMED_OUT = /did not start within/;
 
 interface PrepareResponse {
   isAlpine: boolean;
@@ -105,13 +106,12 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
     t,
     "a private image without credentials fails fast with the reason",
     async ({ sim }) => {
-      const started = performance.now();
       const prepared = await sim.prepareJob({
         container: jobContainer(UNPULLED_PRIVATE_IMAGE),
         services: [],
       });
       const log = assertHookFailed(prepared, "prepare_job");
-      assert.ok(performance.now() - started < FAST_MS, `prepare_job waited too long:\n${log}`);
+      assert.doesNotMatch(log, TIMED_OUT, "prepare_job waited for its timeout");
       assert.ok(log.includes(UNPULLED_PRIVATE_IMAGE), `the image is not named:\n${log}`);
       assert.match(log, /pull access denied|unauthorized|authentication/i);
       assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
@@ -123,13 +123,12 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
     t,
     "a wrong image fails fast, naming the image and the reason",
     async ({ sim }) => {
-      const started = performance.now();
       const prepared = await sim.prepareJob({
         container: jobContainer("nginxx:latest"),
         services: [],
       });
       const log = assertHookFailed(prepared, "prepare_job");
-      assert.ok(performance.now() - started < FAST_MS, `prepare_job waited too long:\n${log}`);
+      assert.doesNotMatch(log, TIMED_OUT, "prepare_job waited for its timeout");
       assert.match(log, /nginxx:latest/);
       assert.match(log, /ErrImagePull|ImagePullBackOff|not found|cannot be pulled/);
       assert.doesNotMatch(log, /timed out|timeout/i, "a pull error is not a timeout");

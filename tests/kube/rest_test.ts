@@ -9,6 +9,7 @@ import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeAccess } from "../../src/kube/config.ts";
 import { KubeApiError } from "../../src/kube/errors.ts";
 import { podsPath, secretsPath } from "../../src/kube/paths.ts";
+import { commandPod } from "../support/pods.ts";
 
 const LABEL = "kubehook-test=rest";
 /** Ends a watch that would otherwise wait forever when the awaited event never comes. */
@@ -48,15 +49,15 @@ Deno.test("KubeClient against the local cluster", async (t) => {
     });
 
     await t.step("pods: create, watch until running, delete and watch it go", async () => {
-      const pod = await client.create<V1Pod>(podsPath(ns), {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "rest-pod", labels: { "kubehook-test": "rest" } },
-        spec: {
-          restartPolicy: "Never",
-          containers: [{ name: "main", image: "busybox", command: ["sleep", "3600"] }],
-        },
-      });
+      const pod = await client.create<V1Pod>(
+        podsPath(ns),
+        commandPod(
+          "rest-pod",
+          ["sleep", "3600"],
+          { labels: { "kubehook-test": "rest" } },
+          "busybox",
+        ),
+      );
       const seen: string[] = [];
       for await (
         const event of client.watch<V1Pod>(podsPath(ns), {
