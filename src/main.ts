@@ -30,18 +30,18 @@ async function main(args: string[]): Promise<number> {
       return await runHook();
     case "--version":
     case "-V":
-      // The release build embeds KUBEHOOK_COMMIT (scripts/compile.ts); from source there is none.
       console.log(
-        `kubehook ${meta.version} (commit ${
-          Deno.env.get("KUBEHOOK_COMMIT") ?? "none: run from source"
-        }, ` +
-          `deno ${Deno.version.deno}, ${Deno.build.target})`,
+        `kubehook ${meta.version} (commit ${await commit()}, deno ${Deno.version.deno}, ` +
+          `${Deno.build.target})`,
       );
       return 0;
     case "--help":
     case "-h":
     case "help":
-      console.log(HELP);
+      console.log(
+        `${HELP}\nSettings (environment variables, read by every hook, render and doctor):\n` +
+          (await import("./runner/settings.ts")).settingsHelp(),
+      );
       return 0;
     case "render":
       return await (await import("./cli/render.ts")).render(rest);
@@ -54,6 +54,17 @@ async function main(args: string[]): Promise<number> {
       );
       return 2;
   }
+}
+
+/** The release build embeds KUBEHOOK_COMMIT (scripts/compile.ts); from a git checkout it is the
+ * commit checked out. */
+async function commit(): Promise<string> {
+  const embedded = Deno.env.get("KUBEHOOK_COMMIT");
+  if (embedded) return embedded;
+  const url = new URL("../", import.meta.url);
+  const { sourceCommit } = await import("./cli/source_commit.ts");
+  const found = url.protocol === "file:" ? await sourceCommit(url.pathname) : undefined;
+  return found ? `${found} from source` : "none: run from source";
 }
 
 async function runHook(): Promise<number> {
@@ -94,12 +105,10 @@ if (import.meta.main) {
     code = await main(Deno.args);
   } catch (error) {
     // The message is the whole story (what, where, the fix); a stack only with debug logging on.
-    const debug = Deno.env.get("RUNNER_DEBUG") === "1" ||
-      Deno.env.get("ACTIONS_STEP_DEBUG") === "true";
+    const { debugLogging, error: annotate } = await import("./runner/workflow_commands.ts");
     const message = error instanceof Error
-      ? (debug ? error.stack ?? error.message : error.message)
+      ? (debugLogging() ? error.stack ?? error.message : error.message)
       : String(error);
-    const { error: annotate } = await import("./runner/workflow_commands.ts");
     annotate(`kubehook: ${message}`);
     code = HOOK_FAILED;
   }

@@ -119,9 +119,10 @@ export function parseInvocation(text: string): Invocation {
   if (text.trim() === "") {
     throw new InputError(
       "",
-      "kubehook read nothing on stdin: it must be run by the GitHub Actions runner, which writes the hook " +
-        "invocation as JSON on stdin (point ACTIONS_RUNNER_CONTAINER_HOOKS at scripts/hook.sh). " +
-        "See `kubehook --help`.",
+      "nothing arrived on stdin: the GitHub Actions runner runs this hook and writes the hook " +
+        "invocation as JSON on its stdin. Point the runner's ACTIONS_RUNNER_CONTAINER_HOOKS at the " +
+        "hook.sh installed beside the kubehook binary (e.g. /home/runner/k8s/hook.sh); for the " +
+        "other commands see `kubehook --help`.",
     );
   }
   let json: unknown;

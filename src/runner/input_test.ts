@@ -160,8 +160,8 @@ Deno.test("errors name the JSON field path and what was expected", () => {
 Deno.test("empty stdin or non-JSON says kubehook must be run by the runner", () => {
   assert.throws(
     () => parseInvocation(""),
-    /must be run by the GitHub Actions runner.*kubehook --help/,
+    /the GitHub Actions runner runs this hook.*hook\.sh installed beside the kubehook binary.*kubehook --help/,
   );
-  assert.throws(() => parseInvocation(" \n"), /read nothing on stdin/);
+  assert.throws(() => parseInvocation(" \n"), /^InputError: nothing arrived on stdin/);
   assert.throws(() => parseInvocation("{oops"), /not valid JSON.*kubehook --help/);
 });

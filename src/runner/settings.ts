@@ -162,7 +162,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: "KUBEHOOK_ALLOW_PRIVILEGED",
     default: "false",
     values: "true|false",
-    meaning: "Let `options` use `--privileged` and `--cap-add`; otherwise such a container is refused.",
+    meaning:
+      "Let `options` use `--privileged` and `--cap-add`; otherwise such a container is refused.",
   },
   {
     name: "RUNNER_DEBUG",

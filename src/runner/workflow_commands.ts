@@ -49,9 +49,17 @@ export function endGroup(): void {
   emit("::endgroup::");
 }
 
-/** A line the runner shows only with debug logging on. */
+/** Whether the runner asked for debug logging (`RUNNER_DEBUG=1` or `ACTIONS_STEP_DEBUG=true`). */
+export function debugLogging(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): boolean {
+  return env.RUNNER_DEBUG === "1" || env.ACTIONS_STEP_DEBUG === "true";
+}
+
+/** A detail for debugging: printed only with {@link debugLogging} on, as the runner shows such
+ * lines only then (other tools reading the log would show them always). */
 export function debug(message: string): void {
-  emit(formatCommand("debug", {}, message));
+  if (debugLogging()) emit(formatCommand("debug", {}, message));
 }
 
 /** A warning annotation. */

@@ -1,5 +1,19 @@
 import assert from "node:assert/strict";
-import { addMask, escapeData, escapeProperty, formatCommand, group } from "./workflow_commands.ts";
+import {
+  addMask,
+  debugLogging,
+  escapeData,
+  escapeProperty,
+  formatCommand,
+  group,
+} from "./workflow_commands.ts";
+
+Deno.test("debug logging is on for RUNNER_DEBUG=1 or ACTIONS_STEP_DEBUG=true only", () => {
+  assert.equal(debugLogging({}), false);
+  assert.equal(debugLogging({ RUNNER_DEBUG: "1" }), true);
+  assert.equal(debugLogging({ ACTIONS_STEP_DEBUG: "true" }), true);
+  assert.equal(debugLogging({ RUNNER_DEBUG: "0", ACTIONS_STEP_DEBUG: "false" }), false);
+});
 
 Deno.test("data escapes %, CR and LF; properties also : and ,", () => {
   assert.equal(escapeData("100%\r\nnext"), "100%25%0D%0Anext");

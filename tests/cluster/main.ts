@@ -10,6 +10,19 @@
 import { startCluster } from "./harness.ts";
 
 const USAGE = "usage: deno task cluster [--real] --kubeconfig FILE [--state-dir DIR]";
+const HELP = `${USAGE}
+
+Runs the local cluster (tests/cluster), or with --real a single-node Kubernetes built from its
+sources (tests/realcluster: needs root and Go; the first start builds it), until SIGINT or SIGTERM.
+
+  --kubeconfig FILE  written once the cluster answers, with the contexts admin, runner and
+                     restricted; removed at the stop
+  --state-dir DIR    the cluster's files go here (a directory this run makes is removed at the
+                     stop, one that existed is kept); a temporary directory otherwise
+  --real             real Kubernetes instead of the local cluster
+  --help, -h         this text
+
+Prints one line "cluster ready: https://127.0.0.1:PORT" when pods can run.`;
 
 /** Reads `--name VALUE` or `--name=VALUE` options, and `--real`. */
 function parseArgs(args: string[]): { kubeconfig: string; stateDir?: string; real: boolean } {
@@ -33,6 +46,10 @@ function parseArgs(args: string[]): { kubeconfig: string; stateDir?: string; rea
 }
 
 async function main(): Promise<number> {
+  if (Deno.args.some((a) => a === "--help" || a === "-h")) {
+    console.log(HELP);
+    return 0;
+  }
   let options;
   try {
     options = parseArgs(Deno.args);

@@ -68,3 +68,15 @@ Deno.test("main: ready line, kubeconfig, clean exit on SIGTERM", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("main: --help prints the usage and the options, exit 0", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, "--help"],
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.match(text, /^usage: deno task cluster \[--real\] --kubeconfig FILE/);
+  for (const option of ["--kubeconfig FILE", "--state-dir DIR", "--real", "--help"]) {
+    assert.match(text, new RegExp(`^  ${option}`, "m"));
+  }
+});
