@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import type { KubeAccess } from "../kube/config.ts";
 import { containerOf } from "../runner/input.ts";
-import { readSettings, type Settings } from "../runner/settings.ts";
+import { readEverySetting, type Settings } from "../runner/settings.ts";
 import { checkApi, checkNamespace, checkPermissions, checkRunnerPod } from "./cluster_checks.ts";
 import { planJobObjects, workspacePathOutsideRunner } from "../pod/job_plan.ts";
 import { type CheckRow, formatTable } from "./table.ts";
@@ -75,28 +75,33 @@ export async function doctor(rest: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** Reads the settings as the hook does; a missing runner pod name is reported by the runner pod
+/** Reads the settings as the hook does, naming every variable it cannot use; the others are
+ * still used for the checks that follow. A missing runner pod name is reported by the runner pod
  * check, so a stand-in lets the other settings be checked from outside a runner pod. */
 function checkSettings(
   env: Record<string, string>,
   runnerPodName: string | undefined,
 ): { row: CheckRow; value?: Settings } {
-  try {
-    const settings = readSettings({ ...env, ACTIONS_RUNNER_POD_NAME: runnerPodName ?? "runner" });
-    const workspace = settings.workspace === "copy"
-      ? "copy"
-      : `volume (PVC ${settings.claimName}, ${
-        settings.useKubeScheduler ? "placed by the scheduler" : "on the runner pod's node"
-      })`;
-    const detail = `workspace ${workspace}, copy-back ${settings.copyBack}, compression ` +
-      `${settings.compression}, prepare_job timeout ${settings.prepareJobTimeoutSeconds} s\n` +
-      `options may ask for up to ${settings.maxCpu ?? "any"} CPU (KUBEHOOK_MAX_CPU) and ` +
-      `${settings.maxMemory ?? "any"} memory (KUBEHOOK_MAX_MEMORY); --privileged and --cap-add ` +
-      `${settings.allowPrivileged ? "allowed" : "refused"} (KUBEHOOK_ALLOW_PRIVILEGED)`;
-    return { row: { check: "settings", result: "ok", detail }, value: settings };
-  } catch (error) {
-    return { row: { check: "settings", result: "FAIL", detail: (error as Error).message } };
+  const { settings, problems } = readEverySetting({
+    ...env,
+    ACTIONS_RUNNER_POD_NAME: runnerPodName ?? "runner",
+  });
+  if (problems.length > 0) {
+    const detail = problems.map((p) => p.message).join("\n");
+    return { row: { check: "settings", result: "FAIL", detail }, value: settings };
   }
+  const value = settings!;
+  const workspace = value.workspace === "copy"
+    ? "copy"
+    : `volume (PVC ${value.claimName}, ${
+      value.useKubeScheduler ? "placed by the scheduler" : "on the runner pod's node"
+    })`;
+  const detail = `workspace ${workspace}, copy-back ${value.copyBack}, compression ` +
+    `${value.compression}, prepare_job timeout ${value.prepareJobTimeoutSeconds} s\n` +
+    `options may ask for up to ${value.maxCpu ?? "any"} CPU (KUBEHOOK_MAX_CPU) and ` +
+    `${value.maxMemory ?? "any"} memory (KUBEHOOK_MAX_MEMORY); --privileged and --cap-add ` +
+    `${value.allowPrivileged ? "allowed" : "refused"} (KUBEHOOK_ALLOW_PRIVILEGED)`;
+  return { row: { check: "settings", result: "ok", detail }, value };
 }
 
 /** The checks that need the cluster, made with the hook's own way of finding it. */

@@ -186,6 +186,25 @@ export class SettingsError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Reads the settings as {@link readSettings} does, but reports every variable it cannot use
+ * instead of stopping at the first: each one is read as unset (its default) for the rest, so what
+ * does not depend on it can still be checked. For `kubehook doctor`. */
+export function readEverySetting(env: Env): { settings?: Settings; problems: SettingsError[] } {
+  const problems: SettingsError[] = [];
+  const rest: Record<string, string | undefined> = { ...env };
+  while (true) {
+    try {
+      return { settings: readSettings(rest), problems };
+    } catch (error) {
+      if (!(error instanceof SettingsError) || rest[error.variable] === undefined) {
+        return { problems: [...problems, error as SettingsError] };
+      }
+      problems.push(error);
+      delete rest[error.variable];
+    }
+  }
+}
+
 /** Reads and validates every setting from `env` (e.g. `Deno.env.toObject()`); throws
  * {@link SettingsError} naming the variable, its value and the accepted values. */
 export function readSettings(env: Env): Settings {

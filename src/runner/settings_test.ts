@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  readEverySetting,
   readSettings,
   SETTINGS,
   SettingsError,
@@ -107,4 +108,22 @@ Deno.test("the table documents every variable readSettings reads", async () => {
   assert.match(settingsMarkdown(), /^\| variable \| default \| values \| meaning \|\n\|---/);
   assert.equal(settingsMarkdown().split("\n").length, SETTINGS.length + 2);
   for (const s of SETTINGS) assert.ok(settingsHelp().includes(`  ${s.name}\n`));
+});
+
+Deno.test("readEverySetting names every unusable variable and reads the rest", () => {
+  const { settings, problems } = readEverySetting({
+    ACTIONS_RUNNER_POD_NAME: "r",
+    ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: "abc",
+    KUBEHOOK_COPY_BACK: "some",
+    KUBEHOOK_MAX_CPU: "2",
+  });
+  assert.deepEqual(problems.map((p) => p.variable).sort(), [
+    "ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS",
+    "KUBEHOOK_COPY_BACK",
+  ]);
+  assert.equal(settings?.prepareJobTimeoutSeconds, 600);
+  assert.equal(settings?.maxCpu, "2");
+  assert.deepEqual(readEverySetting({}).problems.map((p) => p.variable), [
+    "ACTIONS_RUNNER_POD_NAME",
+  ]);
 });

@@ -120,4 +120,19 @@ Deno.test("doctor against the local cluster", async (t) => {
     assert.equal(resultOf(rows, 'namespace "absent"'), "FAIL");
     assert.match(rows.get('namespace "absent"')!.text, /kubectl create namespace absent/);
   });
+
+  await t.step("every unusable setting is named, and the template is still checked", async () => {
+    const { code, stdout } = await doctor({
+      KUBEHOOK_CONTEXT: "admin",
+      ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: "abc",
+      KUBEHOOK_COPY_BACK: "some",
+      ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: TEMPLATE,
+    });
+    assert.equal(code, 1, stdout);
+    const rows = tableOf(stdout);
+    assert.equal(resultOf(rows, "settings"), "FAIL");
+    assert.match(rows.get("settings")!.text, /ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS="abc"/);
+    assert.match(rows.get("settings")!.text, /KUBEHOOK_COPY_BACK="some"/);
+    assert.equal(resultOf(rows, "pod template"), "ok", rows.get("pod template")?.text);
+  });
 });
