@@ -1,5 +1,6 @@
 /**
- * The RBAC permissions kubehook needs in its namespace (the same list as examples/rbac.yaml), how
+ * The RBAC permissions kubehook needs in its namespace (examples/rbac.yaml grants exactly these:
+ * tests/distribution/examples_test.ts compares them), how
  * to ask the API server whether the caller holds one (a SelfSubjectAccessReview per verb), and the
  * Role rule that grants what is missing. Used by `kubehook doctor`.
  *
@@ -30,7 +31,7 @@ export interface Permission {
   optional?: boolean;
 }
 
-/** Everything kubehook does in its namespace. */
+/** Everything kubehook does in its namespace, and nothing more: each verb is a call it makes. */
 export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   {
     resource: "pods",
@@ -56,12 +57,12 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   },
   {
     resource: "secrets",
-    verbs: ["get", "list", "create", "delete"],
+    verbs: ["list", "create", "delete"],
     why: "private job and service images need image pull secrets, removed at cleanup",
   },
   {
     resource: "events",
-    verbs: ["list", "watch"],
+    verbs: ["list"],
     why: "the job log says why a pod does not start (image pulls, scheduling)",
   },
 ];

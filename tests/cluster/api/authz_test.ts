@@ -29,12 +29,15 @@ Deno.test("authz: runner holds the documented Role, restricted lacks pods/exec",
   assert.ok(!isAllowed(users.restricted, exec("create")));
   assert.ok(!isAllowed(users.runner, { ...exec("get"), subresource: "attach" }));
   assert.ok(isAllowed(users.runner, { ...pods, verb: "get", subresource: "log" }));
-  assert.ok(
-    isAllowed(users.runner, { group: "", resource: "events", namespace: "default", verb: "watch" }),
-  );
-  assert.ok(
-    !isAllowed(users.runner, { group: "", resource: "events", namespace: "default", verb: "get" }),
-  );
+  const events = { group: "", resource: "events", namespace: "default" };
+  assert.ok(isAllowed(users.runner, { ...events, verb: "list" }));
+  assert.ok(!isAllowed(users.runner, { ...events, verb: "watch" }));
+  assert.ok(!isAllowed(users.runner, { ...events, verb: "get" }));
+  const secrets = { group: "", resource: "secrets", namespace: "default" };
+  for (const verb of ["list", "create", "delete"]) {
+    assert.ok(isAllowed(users.runner, { ...secrets, verb }), verb);
+  }
+  assert.ok(!isAllowed(users.runner, { ...secrets, verb: "get" }), "secrets are never read back");
   assert.ok(
     !isAllowed(users.runner, {
       group: "",
