@@ -37,6 +37,33 @@ Deno.test("the hook template in the ARC example's ConfigMap is itself valid YAML
   assert.deepEqual(names, ["$job"]);
 });
 
+Deno.test("the ARC example works as written: its namespace made, copy mode, the runner's own image, no node pinned", async () => {
+  const valuesText = await Deno.readTextFile(`${root}examples/arc/values.yaml`);
+  const values = parseAllDocuments(valuesText)[0].toJS();
+  assert.match(valuesText, /^#\s+kubectl create namespace arc-runners$/m);
+  // The chart's mode for a hook that copies the workspace (no claim, no shared volume).
+  assert.equal(values.containerMode.type, "kubernetes-novolume");
+  const runner = values.template.spec.containers.find((c: { name: string }) => c.name === "runner");
+  const env = Object.fromEntries(
+    runner.env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+  );
+  assert.equal(env.ACTIONS_RUNNER_IMAGE, runner.image, "externals must come from the runner image");
+  assert.equal(env.ACTIONS_RUNNER_CONTAINER_HOOKS, "/home/runner/k8s/hook.sh");
+  const volumes = values.template.spec.volumes.map((v: { name: string }) => v.name);
+  for (const mount of runner.volumeMounts) assert.ok(volumes.includes(mount.name), mount.name);
+  const [configMap] = parseAllDocuments(
+    await Deno.readTextFile(`${root}examples/arc/hook-template.yaml`),
+  ).map((document) => document.toJS());
+  assert.equal(configMap.metadata.namespace, "arc-runners");
+  const template = parseAllDocuments(configMap.data["job-pod.yaml"])[0].toJS();
+  assert.equal(
+    template.spec.nodeSelector,
+    undefined,
+    "job pods pinned to nodes that may not exist",
+  );
+  assert.equal(template.spec.tolerations, undefined);
+});
+
 Deno.test("examples/rbac.yaml grants exactly the permissions kubehook declares", async () => {
   const objects = parseAllDocuments(await Deno.readTextFile(`${root}examples/rbac.yaml`))
     .map((document) => document.toJS());
