@@ -251,7 +251,38 @@ async function compile(target: Target, outDir: string, commit: string): Promise<
     await Deno.remove(envFile);
   }
   const size = (await Deno.stat(output)).size;
-  console.log(`built ${output} (${(size / 1024 / 1024).toFixed(1)} MiB, commit ${commit})`);
+  const checked = await runsAsKubehook(output, target);
+  console.log(
+    `built ${output} (${(size / 1024 / 1024).toFixed(1)} MiB, commit ${commit}); ${checked}`,
+  );
+}
+
+/** Runs the binary's `--version` where the target runs here: a runtime that is not denort (the npm
+ * `deno` binary given as DENORT_BIN) yields a binary that is plain Deno, which must never ship.
+ * Removes such a binary and throws; says what was checked otherwise. */
+async function runsAsKubehook(output: string, target: Target): Promise<string> {
+  const here = `${Deno.build.arch}-unknown-linux-gnu`;
+  if (Deno.build.os !== "linux" || target !== here) {
+    return `not run here (this machine is ${Deno.build.target}): smoke-test it on ${target}`;
+  }
+  const result = await new Deno.Command(output, {
+    args: ["--version"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output().catch((error) => ({ success: false, stdout: new Uint8Array(), error }));
+  const said = new TextDecoder().decode(result.stdout).split("\n")[0].trim();
+  if (result.success && said.startsWith("kubehook ")) return `its --version says "${said}"`;
+  await Deno.remove(output).catch(() => {});
+  const runtime = Deno.env.get("DENORT_BIN") ?? "the downloaded denort";
+  throw new CompileError(
+    `the binary built for ${target} is not kubehook: its --version printed "${
+      said || "nothing"
+    }", so the runtime (${runtime}) is not Deno's denort (the npm "deno" package's binary, for one, ` +
+      "makes plain Deno). The binary was removed. Use denort from " +
+      `${downloadUrl(target)} (or its GitHub release, ${githubUrl(target)}) as DENORT_BIN.`,
+  );
 }
 
 async function main(args: string[]): Promise<number> {

@@ -2,13 +2,15 @@
 # Installs kubehook into a runner image: the `kubehook` binary, `hook.sh` (what
 # ACTIONS_RUNNER_CONTAINER_HOOKS should point at; no Node involved) and `hook.js`, also installed as
 # `index.js` so that ARC's default ACTIONS_RUNNER_CONTAINER_HOOKS=/home/runner/k8s/index.js keeps
-# working. Every checksum is verified before anything is written. POSIX sh, so that it runs in
-# minimal images (dash, busybox ash).
+# working. The release's SHA256SUMS is verified before anything is written (unless --no-verify),
+# and the binary must say it is kubehook. POSIX sh, so that it runs in minimal images (dash,
+# busybox ash).
 set -eu
 
 usage() {
   cat <<'EOF'
 Usage: install.sh [--from DIR] [--binary FILE] [--dest DIR] [--sha256 HEX] [--checksums FILE]
+                  [--no-verify]
 
   --from DIR        where hook.sh, hook.js and the binary are (default: this script's folder,
                     e.g. a folder holding a release's files)
@@ -16,8 +18,10 @@ Usage: install.sh [--from DIR] [--binary FILE] [--dest DIR] [--sha256 HEX] [--ch
                     DIR/kubehook, DIR/../dist/kubehook-<arch>-unknown-linux-gnu)
   --dest DIR        the runner's hook folder (default: /home/runner/k8s)
   --sha256 HEX      the binary's expected SHA-256
-  --checksums FILE  a sha256sum file (a release's SHA256SUMS): the binary must be listed in it,
-                    and hook.sh and hook.js are verified too when listed
+  --checksums FILE  a sha256sum file (default: DIR/SHA256SUMS, the release's): the binary, hook.sh
+                    and hook.js must be listed in it and match
+  --no-verify       install without a checksums file (e.g. a binary you built yourself); the binary
+                    must still say it is kubehook
 EOF
 }
 
@@ -31,6 +35,7 @@ binary=
 dest=/home/runner/k8s
 sha256=
 checksums=
+verify_sums=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --from | --binary | --dest | --sha256 | --checksums)
@@ -43,6 +48,10 @@ while [ $# -gt 0 ]; do
         --checksums) checksums=$2 ;;
       esac
       shift 2
+      ;;
+    --no-verify)
+      verify_sums=0
+      shift
       ;;
     -h | --help)
       usage
@@ -106,15 +115,19 @@ listed_sum() {
 if [ -n "$sha256" ]; then
   verify "$binary" "$sha256"
 fi
+if [ -z "$checksums" ] && [ "$verify_sums" = 1 ]; then
+  checksums=$from/SHA256SUMS
+  [ -f "$checksums" ] || fail "$checksums does not exist, so nothing can be verified. Download \
+SHA256SUMS from the same release into $from, pass --checksums FILE, or --no-verify for a binary \
+you built yourself. Nothing was installed."
+fi
 if [ -n "$checksums" ]; then
   [ -f "$checksums" ] || fail "checksums file $checksums does not exist."
-  binary_sum=$(listed_sum "$(basename "$binary")")
-  [ -n "$binary_sum" ] || fail "$(basename "$binary") is not listed in $checksums; \
-use the checksums file of the release the binary comes from."
-  verify "$binary" "$binary_sum"
-  for shim in hook.sh hook.js; do
-    shim_sum=$(listed_sum "$shim")
-    if [ -n "$shim_sum" ]; then verify "$from/$shim" "$shim_sum"; fi
+  for file in "$binary" "$from/hook.sh" "$from/hook.js"; do
+    sum=$(listed_sum "$(basename "$file")")
+    [ -n "$sum" ] || fail "$(basename "$file") is not listed in $checksums; use the checksums \
+file of the release the files come from. Nothing was installed."
+    verify "$file" "$sum"
   done
 fi
 
@@ -140,6 +153,15 @@ if [ "$status" -ne 0 ]; then
   fail "$binary does not run on this machine (exit $status${version:+: $version}). kubehook \
 needs glibc Linux on x86_64 or aarch64 (Alpine/musl is not supported)."
 fi
+case "$version" in
+  kubehook\ *) ;;
+  *)
+    rm -f "$dest/.kubehook.partial"
+    fail "$binary is not kubehook: its --version printed '$(printf '%s' "$version" | head -n 1)'. \
+A binary compiled on a plain deno instead of denort is Deno itself; take the release's binary or \
+build with 'deno task compile'. Nothing was installed."
+    ;;
+esac
 stage "$from/hook.sh" hook.sh
 stage "$from/hook.js" hook.js
 stage "$from/hook.js" index.js

@@ -1,7 +1,7 @@
 /**
  * Black-box tests of `deno task compile` (`scripts/compile.ts`) without network access: without
  * `DENORT_BIN` it says how to get denort, and with `DENORT_BIN` (the running deno standing in for
- * denort) it checks the architecture and builds.
+ * denort) it checks the architecture, builds, and refuses the result, which is plain Deno.
  */
 import assert from "node:assert/strict";
 import { includes, type Result, root, run, withTempDir } from "./support.ts";
@@ -58,9 +58,9 @@ Deno.test("compile refuses a DENORT_BIN built for another architecture than the 
   includes(result.stderr, `--target ${other}`);
 });
 
-Deno.test("compile with DENORT_BIN builds the executable and embeds no type-only npm package", async () => {
-  // The running deno stands in for denort: the result does not run, but everything up to it does
-  // (flags, type check, embedding), with no download.
+Deno.test("compile refuses to ship what a plain deno as DENORT_BIN makes, and embeds no type-only npm package", async () => {
+  // The running deno stands in for denort: everything up to the binary runs (flags, type check,
+  // embedding, with no download), and the binary it makes is plain Deno, which must not ship.
   await withTempDir(async (outDir) => {
     const target = `${Deno.build.arch}-unknown-linux-gnu`;
     const result = await run(
@@ -68,11 +68,14 @@ Deno.test("compile with DENORT_BIN builds the executable and embeds no type-only
       ["run", "-A", `${root}scripts/compile.ts`, "--target", target, "--out-dir", outDir],
       { cwd: root, env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" } },
     );
-    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     const output = `${result.stdout}\n${result.stderr}`;
-    includes(output, `built ${outDir}/kubehook-${target}`);
+    assert.equal(result.code, 1, output);
+    includes(
+      output,
+      `the binary built for ${target} is not kubehook: its --version printed "deno `,
+    );
+    includes(output, `is not Deno's denort`);
     assert.ok(!output.includes("@kubernetes/client-node"), `client-node was embedded:\n${output}`);
-    const mode = (await Deno.stat(`${outDir}/kubehook-${target}`)).mode!;
-    assert.equal(mode & 0o111, 0o111, "the executable is not executable");
+    assert.deepEqual([...Deno.readDirSync(outDir)], [], "the plain-Deno binary was left behind");
   });
 });

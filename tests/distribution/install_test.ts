@@ -100,9 +100,46 @@ Deno.test("install.sh refuses a binary that does not run on this machine", () =>
       "#!/bin/sh\necho 'wrong ELF class' >&2\nexit 126\n",
     );
     const dest = `${dir}/k8s`;
-    const result = await run("sh", [installSh, "--from", from, "--dest", dest]);
+    const result = await run("sh", [installSh, "--from", from, "--dest", dest, "--no-verify"]);
     assert.equal(result.code, 1);
     includes(result.stderr, "does not run on this machine (exit 126: wrong ELF class)");
+    assert.deepEqual([...Deno.readDirSync(dest)], [], "install.sh left files behind");
+  }));
+
+Deno.test("install.sh verifies the release's SHA256SUMS without being asked", () =>
+  withTempDir(async (dir) => {
+    const { from, binaryName } = await fakeRelease(dir);
+    await Deno.writeTextFile(`${from}/${binaryName}`, "# tampered\n", { append: true });
+    const dest = `${dir}/k8s`;
+    const result = await run("sh", [installSh, "--from", from, "--dest", dest]);
+    assert.equal(result.code, 1);
+    includes(result.stderr, `checksum mismatch for ${from}/${binaryName}`);
+    assert.ok(!(await exists(dest)));
+  }));
+
+Deno.test("install.sh without SHA256SUMS stops, naming the file and --no-verify", () =>
+  withTempDir(async (dir) => {
+    const { from } = await fakeRelease(dir);
+    await Deno.remove(`${from}/SHA256SUMS`);
+    const dest = `${dir}/k8s`;
+    const refused = await run("sh", [installSh, "--from", from, "--dest", dest]);
+    assert.equal(refused.code, 1);
+    includes(refused.stderr, `${from}/SHA256SUMS does not exist`);
+    includes(refused.stderr, "--no-verify");
+    assert.ok(!(await exists(dest)));
+    const unverified = await run("sh", [installSh, "--from", from, "--dest", dest, "--no-verify"]);
+    assert.equal(unverified.code, 0, unverified.stderr);
+    includes(unverified.stdout, "kubehook 9.9.9 (fake)");
+  }));
+
+Deno.test("install.sh refuses a binary that is not kubehook (a compile on plain deno)", () =>
+  withTempDir(async (dir) => {
+    const { from, binaryName } = await fakeRelease(dir);
+    await Deno.writeTextFile(`${from}/${binaryName}`, '#!/bin/sh\necho "deno 2.9.6 (stable)"\n');
+    const dest = `${dir}/k8s`;
+    const result = await run("sh", [installSh, "--from", from, "--dest", dest, "--no-verify"]);
+    assert.equal(result.code, 1);
+    includes(result.stderr, "is not kubehook: its --version printed 'deno 2.9.6 (stable)'");
     assert.deepEqual([...Deno.readDirSync(dest)], [], "install.sh left files behind");
   }));
 
