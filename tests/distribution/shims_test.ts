@@ -1,10 +1,26 @@
 /**
  * Black-box tests of the Node shim (`scripts/hook.js`) that the runner starts in place of the
  * hook: it runs the kubehook beside it with the runner's stdin, arguments and signals, and ends
- * as kubehook ended. Fake `kubehook` binaries (shell scripts) stand in for the real one.
+ * as kubehook ended. Fake `kubehook` binaries (shell scripts) stand in for the real one. And
+ * `scripts/hook.sh` running kubehook from source fetches only the npm packages that run.
  */
 import assert from "node:assert/strict";
-import { hasNode, hookJs, includes, run, withTempDir, writeExecutable } from "./support.ts";
+import { hasNode, hookJs, includes, root, run, withTempDir, writeExecutable } from "./support.ts";
+
+Deno.test("hook.sh from source fetches no npm package that src/ imports for its types only", () =>
+  withTempDir(async (denoDir) => {
+    const result = await run("sh", [`${root}scripts/hook.sh`, "--version"], {
+      env: { DENO_DIR: denoDir, PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:/usr/bin:/bin` },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    includes(result.stdout, "kubehook ");
+    const fetched = await Array.fromAsync(
+      Deno.readDir(`${denoDir}/npm/registry.npmjs.org`),
+      (entry) => entry.name,
+    ).catch(() => []);
+    // yaml runs (templates, kubeconfig); @kubernetes/client-node and its 68 dependencies do not.
+    assert.deepEqual(fetched.filter((name) => name !== "yaml"), []);
+  }));
 
 Deno.test({
   name:
