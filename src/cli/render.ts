@@ -82,7 +82,21 @@ export async function render(rest: string[]): Promise<number> {
     }
     const env = Deno.env.toObject();
     if (!env.ACTIONS_RUNNER_POD_NAME?.trim()) env.ACTIONS_RUNNER_POD_NAME = DEFAULT_RUNNER_POD;
-    if (options.template) env.ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE = options.template;
+    if (options.template) {
+      // Read here, so that a wrong path is blamed on --template, not on the variable.
+      const problem = await Deno.stat(options.template).then(
+        (info) => info.isFile ? undefined : "is not a file",
+        (error) => (error as Error).message,
+      );
+      if (problem) {
+        console.error(
+          `kubehook render: --template ${options.template} cannot be read: ${problem}. ` +
+            "Check the path (relative paths start in the current directory).",
+        );
+        return 1;
+      }
+      env.ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE = options.template;
+    }
     const settings = readSettings(env);
     if (invocation.command === "run_container_step") {
       console.log(await containerStepYaml(invocation, settings, options.input));

@@ -15,7 +15,7 @@
  * @module
  */
 import type { V1Container, V1PodSpec, V1Volume } from "@kubernetes/client-node";
-import type { Document, LineCounter } from "yaml";
+import type { Document, LineCounter, YAMLError } from "yaml";
 
 /** A template container: `$job`, `$<service>` (merged) or a sidecar (added). */
 export type TemplateContainer = Partial<V1Container> & { name: string };
@@ -71,14 +71,7 @@ export async function parsePodTemplate(text: string, file: string): Promise<PodT
   const { parseDocument, LineCounter } = await import("yaml");
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = e.linePos?.[0];
-    throw new TemplateError(
-      `Pod template ${file}${pos ? `:${pos.line}:${pos.col}` : ""} is not valid YAML: ` +
-        `${e.message.split("\n")[0]}. Fix the syntax there.`,
-    );
-  }
+  if (doc.errors.length > 0) throw syntaxError(doc.errors[0], text, file, lines);
   const at = locator(doc, lines, file);
   const root = doc.toJS({ maxAliasCount: 100 }) ?? {};
   const top = mapping(root, [], at, "a PodTemplateSpec with `metadata` and `spec`");
@@ -131,6 +124,58 @@ export async function parsePodTemplate(text: string, file: string): Promise<PodT
       return { value: value as unknown as V1Volume, at: where };
     }),
   };
+}
+
+/** The parser's first error, where the mistake is: an unclosed `[`, `{` or quote is noticed only
+ * where the next line starts, so it is shown where it was opened, the parser's place beside. */
+function syntaxError(error: YAMLError, text: string, file: string, lines: LineCounter): Error {
+  const noticed = error.linePos?.[0];
+  // The parser appends its own " at line L, column C:" and an excerpt; the place is given here.
+  const said = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const opener = /end with a ([\]}])/.exec(said)?.[1] ??
+    (/Missing closing (["'])quote/.exec(said)?.[1]);
+  const opened = opener ? openedAt(text, error.pos[0], opener) : undefined;
+  const where = opened === undefined ? noticed : lines.linePos(opened);
+  const place = where ? `:${where.line}:${where.col}` : "";
+  const beside = opened !== undefined && noticed
+    ? ` (noticed at ${noticed.line}:${noticed.col})`
+    : "";
+  return new TemplateError(
+    `Pod template ${file}${place} is not valid YAML: ${said}${beside}. Fix the syntax there.`,
+  );
+}
+
+/** Where the collection or quoted string that `closer` would end was opened, before `before`: the
+ * last `[` (for `]`), `{` (for `}`) or the quote itself that is not closed on its own line. */
+function openedAt(text: string, before: number, closer: string): number | undefined {
+  const open = closer === "]" ? "[" : closer === "}" ? "{" : closer;
+  const head = text.slice(0, before);
+  for (let end = head.length; end > 0;) {
+    const start = head.lastIndexOf("\n", end - 1) + 1;
+    const line = head.slice(start, end);
+    const at = open === closer ? unclosedQuote(line, open) : unclosedBracket(line, open, closer);
+    if (at !== undefined) return start + at;
+    end = start - 1;
+  }
+  return undefined;
+}
+
+function unclosedBracket(line: string, open: string, close: string): number | undefined {
+  const stack: number[] = [];
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === "#" && (i === 0 || line[i - 1] === " ")) break;
+    if (line[i] === open) stack.push(i);
+    else if (line[i] === close) stack.pop();
+  }
+  return stack[0];
+}
+
+function unclosedQuote(line: string, quote: string): number | undefined {
+  let at: number | undefined;
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === quote) at = at === undefined ? i : undefined;
+  }
+  return at;
 }
 
 type Path = (string | number)[];

@@ -56,9 +56,19 @@ Deno.test("errors point at the file and line and say the fix", async () => {
   const cases: [string, RegExp][] = [
     [
       "spec:\n  containers: [\n",
-      /^Pod template bad\.yaml:3:1 is not valid YAML: .*Fix the syntax there\.$/,
+      /^Pod template bad\.yaml:2:15 is not valid YAML: .*end with a \] \(noticed at 3:1\)\. Fix the syntax there\.$/,
     ],
-    ["spec:\n  a: 1\n  a: 2\n", /bad\.yaml:3:3 is not valid YAML: Map keys must be unique/],
+    // An unclosed list is shown where it opens, not on the next line, and without the parser's
+    // own "at line L, column C:" tail.
+    [
+      "spec:\n  containers:\n    - name: $job\n      image: [unclosed\n  other: 1\n",
+      /^Pod template bad\.yaml:4:14 is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \] \(noticed at 5:3\)\. Fix the syntax there\.$/,
+    ],
+    [
+      "spec:\n  a: 'open\n  b: 2\n",
+      /^Pod template bad\.yaml:2:6 is not valid YAML: Missing closing 'quote \(noticed at 4:1\)\./,
+    ],
+    ["spec:\n  a: 1\n  a: 2\n", /bad\.yaml:3:3 is not valid YAML: Map keys must be unique\. Fix/],
     ["- a\n", /bad\.yaml:1:1: the document must be a PodTemplateSpec/],
     [
       "metadata:\n  labels:\n    on: true\n",

@@ -160,6 +160,14 @@ Deno.test("render: a broken template fails and names file:line", async () => {
   assert.match(result.stderr, /broken_template\.yaml:8:9: env must be a list/);
 });
 
+Deno.test("render: a --template that is not there is blamed on --template", async () => {
+  const missing = `${REPO_ROOT}tests/cli/fixtures/no-such-template.yaml`;
+  const result = await runKubehook(["render", "--input", INPUT, "--template", missing], {});
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, new RegExp(`--template ${missing} cannot be read: No such file`));
+  assert.doesNotMatch(result.stderr, /ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE/);
+});
+
 Deno.test("render: bad input names the file and the JSON field", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kubehook-render-" });
   try {
