@@ -16,6 +16,7 @@
  */
 import type { V1Container, V1PodSpec, V1Volume } from "@kubernetes/client-node";
 import type { Document, LineCounter, YAMLError } from "yaml";
+import { describeType, schemaProblems } from "./pod_schema.ts";
 
 /** A template container: `$job`, `$<service>` (merged) or a sidecar (added). */
 export type TemplateContainer = Partial<V1Container> & { name: string };
@@ -102,7 +103,7 @@ export async function parsePodTemplate(text: string, file: string): Promise<PodT
   const { containers, volumes, ...rest } = spec;
   const specAt: Record<string, string> = {};
   for (const key of Object.keys(rest)) specAt[key] = at(["spec", key]);
-  return {
+  const template: PodTemplate = {
     file,
     warnings,
     labels: Object.entries(labels).map(([key, value]) => ({
@@ -124,6 +125,54 @@ export async function parsePodTemplate(text: string, file: string): Promise<PodT
       return { value: value as unknown as V1Volume, at: where };
     }),
   };
+  // After kubehook's own checks (what it needs, said its way): what the API server would refuse.
+  checkFieldTypes(spec, at, warnings);
+  return template;
+}
+
+/** The spec against the Pod schema of the Kubernetes release kubehook targets: every value of the
+ * wrong type is an error, all named at once with their places (the API server would refuse the
+ * pod); a field Kubernetes does not know is a warning (it would drop it). */
+function checkFieldTypes(spec: Record<string, unknown>, at: At, warnings: string[]): void {
+  const wrong: string[] = [];
+  for (const problem of schemaProblems(spec, "PodSpec")) {
+    const path = ["spec", ...problem.path];
+    const field = dotted(path);
+    if (problem.kind === "unknown") {
+      warnings.push(
+        `Pod template ${at(path)}: ${field} is not a field of ${problem.owner} in Kubernetes, ` +
+          "which drops it; check its spelling and place.",
+      );
+    } else {
+      wrong.push(
+        `${at(path)}: ${field} must be ${describeType(problem.expected)}, not ${
+          article(problem.found)
+        }`,
+      );
+    }
+  }
+  if (wrong.length === 1) throw new TemplateError(`Pod template ${wrong[0]}. Fix the template.`);
+  if (wrong.length > 1) {
+    throw new TemplateError(
+      `Pod template: ${wrong.length} values the API server would refuse:\n` +
+        wrong.map((w) => `  ${w}`).join("\n") + "\nFix the template.",
+    );
+  }
+}
+
+/** `spec.containers[0].ports[1].containerPort`. */
+function dotted(path: Path): string {
+  return path.map((p, i) => typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`).join("");
+}
+
+function article(jsonType: string): string {
+  return {
+    object: "a mapping",
+    array: "a list",
+    string: "a string",
+    number: "a number",
+    bool: "true or false",
+  }[jsonType] ?? jsonType;
 }
 
 /** The parser's first error, where the mistake is: an unclosed `[`, `{` or quote is noticed only

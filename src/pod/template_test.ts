@@ -97,3 +97,36 @@ Deno.test("an unreadable template file is named with the variable", async () => 
     /Cannot read the pod template \/nonexistent\/template\.yaml \(ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE\)/,
   );
 });
+
+Deno.test("values the API server would refuse are all named at once, each with its place", async () => {
+  const text = "spec:\n  tolerations:\n    key: a\n  containers:\n    - name: $job\n" +
+    '      ports:\n        - containerPort: "eighty"\n      securityContext:\n' +
+    '        runAsUser: "1001"\n';
+  await assert.rejects(() => parsePodTemplate(text, "t.yaml"), (e: unknown) => {
+    assert.ok(e instanceof TemplateError, String(e));
+    assert.equal(
+      e.message,
+      "Pod template: 3 values the API server would refuse:\n" +
+        "  t.yaml:3:5: spec.tolerations must be a list of Toleration, not a mapping\n" +
+        "  t.yaml:7:26: spec.containers[0].ports[0].containerPort must be an integer, not a string\n" +
+        "  t.yaml:9:20: spec.containers[0].securityContext.runAsUser must be an integer, not a string\n" +
+        "Fix the template.",
+    );
+    return true;
+  });
+});
+
+Deno.test("what Kubernetes decodes is accepted; a field it does not know is a warning", async () => {
+  const t = await parsePodTemplate(
+    "spec:\n  nodeSelecter: {pool: ci}\n  containers:\n    - name: $job\n" +
+      "      resources: {limits: {cpu: 1, memory: 2Gi}, requests: {cpu: 500m}}\n" +
+      "      readinessProbe: {httpGet: {port: http, path: /}, periodSeconds: 5}\n" +
+      "      livenessProbe: {tcpSocket: {port: 8080}}\n  volumes:\n    - name: v\n" +
+      "      emptyDir: {sizeLimit: 1Gi, medium: Memory}\n",
+    "t.yaml",
+  );
+  assert.deepEqual(t.warnings, [
+    "Pod template t.yaml:2:17: spec.nodeSelecter is not a field of PodSpec in Kubernetes, which " +
+    "drops it; check its spelling and place.",
+  ]);
+});
