@@ -12,6 +12,10 @@ import type { HookState } from "../runner/input.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
 import type { SyncState } from "./workspace.ts";
 
+/** The runner sends SIGTERM 7.5 s after SIGINT and kills the hook 2.5 s later: what a cancelled
+ * hook still does (stop its step's processes, say so) gets this long. */
+export const CANCEL_GRACE_MS = 7_000;
+
 /** Handed to every hook by `main.ts`. */
 export interface HookContext {
   env: Record<string, string>;

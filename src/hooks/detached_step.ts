@@ -17,6 +17,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApiError } from "../kube/errors.ts";
 import { podsPath } from "../kube/paths.ts";
 import { RECEIPT_PREFIX } from "../transfer/receipt.ts";
+import { CANCEL_GRACE_MS } from "./context.ts";
 import { RESUME, startScript, STEP_ROOT, STOP } from "./step_scripts.ts";
 
 /** A step to run. */
@@ -120,8 +121,10 @@ async function follow(
       command,
       stdin: upload !== undefined,
       idleTimeoutMs: step.deadlineMs,
+      signal: step.signal,
     });
   } catch (error) {
+    if (step.signal.aborted) return { kind: "cancelled" };
     // A pod that is gone or stopped is final; anything else about the pod is not kubehook's to retry.
     const gone = await podLoss(step);
     if (gone) return { kind: "failed", message: gone };
@@ -289,6 +292,7 @@ async function stopStep(step: DetachedStep, dir: string): Promise<number> {
       container: step.container,
       command: ["sh", "-c", STOP, "kubehook", dir],
       stdin: false,
+      signal: AbortSignal.timeout(CANCEL_GRACE_MS),
     });
     await session.result;
   } catch (error) {

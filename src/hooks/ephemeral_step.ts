@@ -18,7 +18,7 @@ import type { ContainerStepPlan } from "../pod/container_step_plan.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import type { WorkLayout } from "../runner/layout.ts";
 import { followAction } from "./action_run.ts";
-import type { Connection, HookContext, JobState } from "./context.ts";
+import { CANCEL_GRACE_MS, type Connection, type HookContext, type JobState } from "./context.ts";
 import { bringStepChangesBack, sendStepUpload, stepUpload } from "./workspace.ts";
 
 /** The step and where it runs. */
@@ -126,6 +126,7 @@ async function stopEphemeral(run: EphemeralStep): Promise<void> {
       container: JOB_CONTAINER_NAME,
       command: ["sh", "-c", STOP_FOREIGN],
       stdin: false,
+      signal: AbortSignal.timeout(CANCEL_GRACE_MS),
     });
     await Promise.all([session.result, session.stdout.cancel(), session.stderr.cancel()]);
   } catch (error) {

@@ -72,6 +72,10 @@ export interface DeleteOptions {
 
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "PUT", "DELETE"]);
 
+/** An API server that accepts a request and never answers must not hold a hook: each attempt
+ * gets this long for its answer (the server's own limit for a request is 60 s too). */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
 /** Talks to one API server with one set of credentials. Call {@link close} when done. */
 export class KubeClient {
   readonly access: KubeAccess;
@@ -79,9 +83,16 @@ export class KubeClient {
   /** Shared by fetch and WebSocket, so TLS settings are made once. */
   readonly httpClient: Deno.HttpClient;
 
-  constructor(access: KubeAccess, options: { retry?: Partial<RetryPolicy> } = {}) {
+  /** How long one attempt may wait for its answer (see {@link REQUEST_TIMEOUT_MS}). */
+  readonly requestTimeoutMs: number;
+
+  constructor(
+    access: KubeAccess,
+    options: { retry?: Partial<RetryPolicy>; requestTimeoutMs?: number } = {},
+  ) {
     this.access = access;
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     this.httpClient = Deno.createHttpClient({
       caCerts: access.caPem ? [access.caPem] : undefined,
       ...(access.certPem && access.keyPem ? { cert: access.certPem, key: access.keyPem } : {}),
@@ -108,9 +119,20 @@ export class KubeClient {
    * {@link KubeApiError} for an error status and {@link KubeConnectionError} when the server
    * cannot be reached, each after the retries the call allows. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.send(method, path, options);
-    const text = await response.text();
+    const text = await this.#wholeBody(method, path, options);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A call's whole body, read under the same deadline as its headers. */
+  async #wholeBody(method: string, path: string, options: RequestOptions): Promise<string> {
+    const { response, answered } = await this.#send(method, path, options);
+    try {
+      return await response.text();
+    } catch (err) {
+      throw bodyError(method, path, this.access, err, options.signal);
+    } finally {
+      answered();
+    }
   }
 
   get<T>(path: string, options: { query?: Query; signal?: AbortSignal } = {}): Promise<T> {
@@ -122,7 +144,7 @@ export class KubeClient {
     path: string,
     options: { query?: Query; signal?: AbortSignal } = {},
   ): Promise<string> {
-    return await (await this.send("GET", path, options)).text();
+    return await this.#wholeBody("GET", path, options);
   }
 
   list<T>(path: string, options: ListOptions = {}): Promise<KubeList<T>> {
@@ -139,7 +161,9 @@ export class KubeClient {
     path: string,
     options: { query?: Query; signal?: AbortSignal } = {},
   ): Promise<ReadableStream<Uint8Array>> {
-    const response = await this.send("GET", path, options);
+    const { response, answered } = await this.#send("GET", path, options);
+    // A stream may stay open for as long as its container runs: only its start has a deadline.
+    answered();
     return response.body ?? ReadableStream.from([]);
   }
 
@@ -178,7 +202,11 @@ export class KubeClient {
   async *watch<T>(path: string, query: Query = {}, signal?: AbortSignal): AsyncIterable<
     WatchEvent<T>
   > {
-    const response = await this.send("GET", path, { query: { ...query, watch: 1 }, signal });
+    const { response, answered } = await this.#send("GET", path, {
+      query: { ...query, watch: 1 },
+      signal,
+    });
+    answered();
     yield* watchEvents<T>(response.body!, path, signal);
   }
 
@@ -187,8 +215,13 @@ export class KubeClient {
     this.httpClient.close();
   }
 
-  /** Fetches with retries; returns only a successful response (body unread). */
-  private async send(method: string, path: string, options: RequestOptions): Promise<Response> {
+  /** One call with its retries. Each attempt must answer within {@link requestTimeoutMs}: its
+   * headers, and its body until the caller calls `answered` (a stream's body has no deadline). */
+  async #send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<{ response: Response; answered: () => void }> {
     const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);
     const init: RequestInit & { client: Deno.HttpClient } = {
       method,
@@ -200,7 +233,6 @@ export class KubeClient {
           : { "Content-Type": options.contentType ?? "application/json" }),
       },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: options.signal,
       client: this.httpClient,
     };
     const url = this.url(path, options.query);
@@ -209,10 +241,21 @@ export class KubeClient {
       ? { ...this.retryPolicy, attempts: 1 }
       : this.retryPolicy;
     for (let attempt = 0;; attempt++) {
+      const attemptDeadline = new AbortController();
+      const timer = setTimeout(
+        () => attemptDeadline.abort(new RequestTimeout(this.requestTimeoutMs)),
+        this.requestTimeoutMs,
+      );
+      const answered = () => clearTimeout(timer);
+      init.signal = options.signal
+        ? AbortSignal.any([options.signal, attemptDeadline.signal])
+        : attemptDeadline.signal;
       let response: Response;
       try {
         response = await fetch(url, init);
       } catch (err) {
+        answered();
+        options.signal?.throwIfAborted();
         const delay = isRetryableError(err, idempotent)
           ? retryDelay(policy, attempt, Date.now() - started)
           : undefined;
@@ -223,7 +266,8 @@ export class KubeClient {
         await sleep(delay, options.signal);
         continue;
       }
-      if (response.ok) return response;
+      if (response.ok) return { response, answered };
+      answered();
       const delay = isRetryableStatus(response.status, idempotent)
         ? retryDelay(
           policy,
@@ -236,6 +280,26 @@ export class KubeClient {
       await response.body?.cancel();
       await sleep(delay, options.signal);
     }
+  }
+}
+
+/** Why reading a body failed: the caller's cancel as it is, anything else a connection error. */
+function bodyError(
+  method: string,
+  path: string,
+  access: KubeAccess,
+  err: unknown,
+  signal?: AbortSignal,
+): Error {
+  signal?.throwIfAborted();
+  return new KubeConnectionError(method, path, access, err);
+}
+
+/** An attempt the server did not answer in time: a connection problem, retried like one. */
+class RequestTimeout extends Error {
+  constructor(ms: number) {
+    super(`the API server did not answer within ${ms / 1000} s`);
+    this.name = "RequestTimeout";
   }
 }
 

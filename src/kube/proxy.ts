@@ -27,14 +27,16 @@ export function proxyFor(target: URL, env: Record<string, string | undefined>): 
   const port = target.port || (target.protocol === "https:" ? "443" : "80");
   if (excluded(host, port, noProxy)) return undefined;
   let proxy: URL;
+  // A proxy URL may carry a password: errors show it without one.
+  const shown = value.replace(/(^|\/\/)[^/@\s]*@/, "$1***@");
   try {
     proxy = new URL(value.includes("://") ? value : `http://${value}`);
   } catch {
-    throw new Error(`${name}="${value}" is not a URL: set it to http://HOST:PORT, or unset it.`);
+    throw new Error(`${name}="${shown}" is not a URL: set it to http://HOST:PORT, or unset it.`);
   }
   if (proxy.protocol !== "http:") {
     throw new Error(
-      `${name}="${value}": kubehook reaches the API server through plain http:// proxies only ` +
+      `${name}="${shown}": kubehook reaches the API server through plain http:// proxies only ` +
         `(HTTP CONNECT). Use the proxy's http:// address, or add ${host} to NO_PROXY.`,
     );
   }

@@ -42,3 +42,20 @@ Deno.test("a proxy kubehook cannot use is an error naming the variable and the f
     message: /HTTPS_PROXY="http:\/\/\[oops" is not a URL/,
   });
 });
+
+Deno.test("a proxy's password never appears in an error", () => {
+  const target = new URL("https://10.96.0.1:443");
+  for (
+    const value of [
+      "socks5://robot:s3cret@proxy.corp:1080",
+      "http://robot:s3cret@proxy corp:3128",
+      "robot:s3cret@proxy corp:3128",
+    ]
+  ) {
+    assert.throws(() => proxyFor(target, { HTTPS_PROXY: value }), (error: Error) => {
+      assert.doesNotMatch(error.message, /s3cret/, error.message);
+      assert.match(error.message, /HTTPS_PROXY="[^"]*\*\*\*@proxy/);
+      return true;
+    });
+  }
+});

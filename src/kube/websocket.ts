@@ -38,11 +38,17 @@ export interface WebSocketOptions {
   headers?: Record<string, string>;
   /** Aborts the connection attempt and the handshake. */
   signal?: AbortSignal;
+  /** How long connecting (proxy tunnel and TLS included) and the upgrade may take together;
+   * default {@link HANDSHAKE_TIMEOUT_MS}. */
+  handshakeTimeoutMs?: number;
   /** When set, waiting this long for the next bytes while a read is pending aborts the socket
    * with "no frame arrived for N ms". Time the consumer spends not reading does not count. */
   idleTimeoutMs?: number;
 }
 
+/** A server that accepts and never answers must not hold a hook: connecting and the upgrade get
+ * this long together (a healthy API server answers in milliseconds). */
+export const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** How long `close()` waits for the server's close frame before cutting the connection. */
 const CLOSE_TIMEOUT_MS = 2_000;
 /** Frames up to this size (a full exec stdin frame) are built in reused buffers: a copy of a
@@ -67,30 +73,62 @@ export async function connectWebSocket(
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const tls = url.protocol === "https:" || url.protocol === "wss:";
   const port = Number(url.port) || (tls ? 443 : 80);
+  const limitMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(limitMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  // The caller's abort is rethrown as it is; the deadline is a connection error, which callers
+  // retry like any other.
+  const failed = (err: unknown, stage: string) => {
+    options.signal?.throwIfAborted();
+    const cause = deadline.aborted
+      ? new Error(`${stage} did not finish within ${limitMs / 1000} s`)
+      : err;
+    return new KubeConnectionError("GET", path, access, cause);
+  };
   let conn: Deno.Conn;
   try {
-    conn = await connectSocket(access, hostname, port, tls);
+    conn = await untilAborted(connectSocket(access, hostname, port, tls), signal, closeQuietly);
   } catch (err) {
-    throw new KubeConnectionError("GET", path, access, err);
+    throw failed(err, "connecting (TCP, proxy tunnel)");
   }
   const onAbort = () => closeQuietly(conn);
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  signal.addEventListener("abort", onAbort, { once: true });
   // A connection that breaks during the handshake is a connection error (retried by callers).
   const io = <T>(pending: Promise<T>) =>
     pending.catch((err) => {
-      options.signal?.throwIfAborted();
-      throw new KubeConnectionError("GET", path, access, err);
+      throw failed(err, "the TLS handshake and WebSocket upgrade");
     });
   try {
     const { protocol, rest } = await handshake(conn, url, protocols, options.headers ?? {}, io);
-    options.signal?.throwIfAborted();
+    if (signal.aborted) throw failed(signal.reason, "the TLS handshake and WebSocket upgrade");
     return new KubeWebSocket(conn, protocol, rest, options.idleTimeoutMs);
   } catch (err) {
     closeQuietly(conn);
     throw err;
   } finally {
-    options.signal?.removeEventListener("abort", onAbort);
+    signal.removeEventListener("abort", onAbort);
   }
+}
+
+/** `pending`, or a rejection as soon as `signal` aborts; what `pending` yields after that is
+ * handed to `discard` (a connection made too late is closed, not leaked). */
+function untilAborted<T>(
+  pending: Promise<T>,
+  signal: AbortSignal,
+  discard: (value: T) => void,
+): Promise<T> {
+  if (signal.aborted) {
+    pending.then(discard, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      pending.then(discard, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** An open client WebSocket. Either side may end it: the server with a close frame (then

@@ -270,3 +270,51 @@ Deno.test("websocket: an unreachable server is a connection error", async () => 
       err.name === "KubeConnectionError" && /Nothing accepts connections/.test(err.message),
   );
 });
+
+Deno.test("websocket: a server that accepts and never answers cannot hold the hook", async (t) => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const access = {
+    server: `http://127.0.0.1:${listener.addr.port}`,
+    namespace: "ci",
+    source: "the test",
+  };
+  const url = (scheme: string) =>
+    new URL(`${scheme}://127.0.0.1:${listener.addr.port}/api/v1/namespaces/ci/pods/p/exec`);
+  try {
+    await t.step("no answer to the upgrade: a connection error after the deadline", async () => {
+      await assert.rejects(
+        connectWebSocket(access, url("http"), { handshakeTimeoutMs: 300 }),
+        (err: Error) =>
+          err.name === "KubeConnectionError" &&
+          err.message.includes(
+            "the TLS handshake and WebSocket upgrade did not finish within 0.3 s",
+          ),
+      );
+    });
+    await t.step("no TLS handshake: a connection error after the deadline", async () => {
+      await assert.rejects(
+        connectWebSocket(access, url("https"), { handshakeTimeoutMs: 300 }),
+        (err: Error) =>
+          err.name === "KubeConnectionError" &&
+          err.message.includes(
+            "the TLS handshake and WebSocket upgrade did not finish within 0.3 s",
+          ),
+      );
+    });
+    await t.step("the caller's cancel ends the wait with the cancel's reason", async () => {
+      const cancel = new AbortController();
+      const reason = new Error("the job was cancelled");
+      const connecting = connectWebSocket(access, url("http"), { signal: cancel.signal });
+      setTimeout(() => cancel.abort(reason), 100);
+      await assert.rejects(connecting, (err) => err === reason);
+    });
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of held) conn.close();
+  }
+});
