@@ -83,17 +83,25 @@ interface Call {
   seconds: number;
 }
 
-/** Renders hook output the way the runner shows it: groups indented, commands acted on. */
+/** Renders hook output the way the runner shows it: groups indented, commands acted on (none
+ * between `::stop-commands::TOKEN` and `::TOKEN::`). */
 class JobLog {
   #masks = new Set<string>();
 
   render(text: string): string[] {
     const lines: string[] = [];
     let depth = 1;
+    /** Set by `::stop-commands::TOKEN`: until `::TOKEN::` every line is text. */
+    let stoppedUntil: string | undefined;
     const push = (text: string) => {
       for (const line of text.split("\n")) lines.push(`${"  ".repeat(depth)}${this.#mask(line)}`);
     };
     for (const line of text.split("\n")) {
+      if (stoppedUntil !== undefined) {
+        if (line === stoppedUntil) stoppedUntil = undefined;
+        else push(line);
+        continue;
+      }
       const command = /^::([a-z-]+)( [^:]*)?::(.*)$/.exec(line);
       if (command === null) {
         if (line !== "") push(line);
@@ -107,6 +115,7 @@ class JobLog {
       } else if (name === "endgroup") depth = Math.max(1, depth - 1);
       else if (name === "add-mask") this.#masks.add(data);
       else if (name === "debug") DEBUG && push(`[debug] ${data}`);
+      else if (name === "stop-commands") stoppedUntil = `::${data}::`;
       else push(`${name[0].toUpperCase()}${name.slice(1)}: ${data}`);
     }
     return lines;

@@ -44,6 +44,9 @@ Deno.test("deno task demo runs a whole job and leaves nothing behind", async () 
       "  Error: Process completed with exit code 2.",
       "  hello-kubehook-1.4.2",
       "▶ Complete job",
+      // The service's requests from the build step, in its own log: docker mode shows it too.
+      "  ▾ Service nginx logs",
+      /^ {4}\S+ .*"GET \/ HTTP\/1\.[01]" 200|response:200/,
       "    Deleted pod runner-demo-workflow.",
       "── What was copied where",
       /^ {2}Set up job \(node:20, service nginx:1\.27\): Copied \d+ entries .* → pod \/__w /,

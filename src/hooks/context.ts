@@ -54,6 +54,8 @@ export interface JobState {
   namespace: string;
   /** Whether the pod has a job container (steps run there). */
   hasJobContainer: boolean;
+  /** The service containers of the pod (their logs go to the job log at cleanup). */
+  services?: string[];
   /** Transfer bookkeeping: when `<work>` was last in sync with the pod (see src/transfer). */
   sync?: SyncState;
 }
@@ -74,6 +76,9 @@ export function jobState(state: HookState, hook: string): JobState {
     jobPod,
     namespace,
     hasJobContainer: state?.hasJobContainer !== false,
+    services: Array.isArray(state?.services)
+      ? (state.services as unknown[]).filter((s): s is string => typeof s === "string")
+      : undefined,
     // Written by kubehook itself in an earlier response: trusted as it was written.
     sync: state?.sync as SyncState | undefined,
   };

@@ -8,7 +8,7 @@
  * @module
  */
 import { podsPath, secretsPath } from "../kube/paths.ts";
-import { waitForPodRunning } from "../kube/watch_pod.ts";
+import { PodStartError, waitForPodRunning } from "../kube/watch_pod.ts";
 import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
 import { reportedPorts } from "../pod/ports.ts";
 import type { Invocation } from "../runner/input.ts";
@@ -17,7 +17,8 @@ import { prepareJobResponse, writeResponse } from "../runner/response.ts";
 import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import { connect, findRunnerPod, type HookContext, type JobState } from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
-import { waitForHealthyServices } from "./service_health.ts";
+import { ServiceUnhealthy, waitForHealthyServices } from "./service_health.ts";
+import { readServiceLogs, type ServiceLog, showServiceLogs } from "./service_logs.ts";
 import { bringWorkspaceIn } from "./workspace.ts";
 
 type PrepareJob = Invocation & { command: "prepare_job" };
@@ -28,6 +29,7 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
   using connection = await connect(context);
   const { client, namespace, settings } = connection;
   const started = performance.now();
+  let serviceLogs: ServiceLog[] = [];
   group("Preparing job pod");
   try {
     const leftovers = await deleteJobObjects(client, namespace, settings.runnerPodName);
@@ -67,7 +69,12 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
             `name and on localhost: ${plan.serviceNames.join(", ")}.`,
         );
       }
-      const state: JobState = { jobPod: name, namespace, hasJobContainer: container !== null };
+      const state: JobState = {
+        jobPod: name,
+        namespace,
+        hasJobContainer: container !== null,
+        services: plan.serviceNames,
+      };
       // The workspace goes in while the services become healthy: neither waits for the other,
       // and the first that fails stops the other.
       const stop = new AbortController();
@@ -101,12 +108,26 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
       );
       return 0;
     } catch (error) {
+      const service = failedService(error, plan.serviceNames);
+      // Read before the pod goes; shown after this group (the runner's groups do not nest).
+      if (service) serviceLogs = await readServiceLogs(client, { namespace, pod: name }, [service]);
       await deleteJobObjects(client, namespace, settings.runnerPodName, 30_000).catch(() => {});
       throw error;
     }
   } finally {
     endGroup();
+    showServiceLogs(serviceLogs);
   }
+}
+
+/** The service a failure is about, when it is about one. */
+function failedService(error: unknown, services: readonly string[]): string | undefined {
+  const about = error instanceof ServiceUnhealthy
+    ? error.service
+    : error instanceof PodStartError && error.verdict.state === "failed"
+    ? error.verdict.container
+    : undefined;
+  return about && services.includes(about) ? about : undefined;
 }
 
 /** Awaits all of `work`; when one fails, aborts `stop` (which the others watch), lets them end and

@@ -29,9 +29,12 @@ export interface HealthWait {
 
 /** A service never became healthy. */
 export class ServiceUnhealthy extends Error {
-  constructor(message: string) {
+  /** The service at fault, when one is. */
+  readonly service?: string;
+  constructor(message: string, service?: string) {
     super(message);
     this.name = "ServiceUnhealthy";
+    this.service = service;
   }
 }
 
@@ -102,6 +105,7 @@ export async function waitForHealthyServices(
           (said ? `; its last check said: ${said}` : "; its check has not reported a failure") +
           ". Fix the service or its health check (--health-cmd), or give it more time " +
           "(--health-start-period, --health-retries).",
+        service,
       );
     }
     if (now >= nextReport) {
