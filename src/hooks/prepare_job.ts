@@ -17,6 +17,7 @@ import { prepareJobResponse, writeResponse } from "../runner/response.ts";
 import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import { connect, findRunnerPod, type HookContext, type JobState } from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
+import { createWithinQuota } from "./capacity.ts";
 import { ServiceUnhealthy, waitForHealthyServices } from "./service_health.ts";
 import { readServiceLogs, type ServiceLog, showServiceLogs } from "./service_logs.ts";
 import { bringWorkspaceIn } from "./workspace.ts";
@@ -50,16 +51,34 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
     const name = plan.pod.metadata!.name!;
     try {
       for (const c of [container, ...services]) if (c?.registry) addMask(c.registry.password);
-      for (const { secret } of plan.secrets) {
-        await client.create(secretsPath(namespace), secret, context.signal);
-      }
-      await client.create(podsPath(namespace), plan.pod, context.signal);
-      console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
       const timeoutMs = settings.prepareJobTimeoutSeconds * 1000;
+      const quota = (what: string) => ({
+        namespace,
+        what,
+        deadline: Date.now() + timeoutMs - (performance.now() - started),
+        signal: context.signal,
+        log: (line: string) => console.log(line),
+      });
+      for (const { secret } of plan.secrets) {
+        const secretName = secret.metadata!.name!;
+        await createWithinQuota(
+          client,
+          secretsPath(namespace),
+          secret,
+          quota(`secret "${secretName}"`),
+        );
+      }
+      await createWithinQuota(
+        client,
+        podsPath(namespace),
+        plan.pod,
+        quota(`the job pod "${name}"`),
+      );
+      console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
       const running = await waitForPodRunning(client, {
         namespace,
         name,
-        timeoutMs,
+        timeoutMs: Math.max(0, timeoutMs - (performance.now() - started)),
         signal: context.signal,
         onWaiting: (why) => console.log(`Still waiting for pod "${name}": ${why}`),
       });
