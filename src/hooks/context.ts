@@ -56,6 +56,8 @@ export interface JobState {
   hasJobContainer: boolean;
   /** The service containers of the pod (their logs go to the job log at cleanup). */
   services?: string[];
+  /** The Pod Security standard prepare_job made the pod for: container steps follow it. */
+  podSecurity?: "baseline" | "restricted";
   /** Transfer bookkeeping: when `<work>` was last in sync with the pod (see src/transfer). */
   sync?: SyncState;
 }
@@ -76,6 +78,7 @@ export function jobState(state: HookState, hook: string): JobState {
     jobPod,
     namespace,
     hasJobContainer: state?.hasJobContainer !== false,
+    podSecurity: state?.podSecurity === "restricted" ? "restricted" : undefined,
     services: Array.isArray(state?.services)
       ? (state.services as unknown[]).filter((s): s is string => typeof s === "string")
       : undefined,

@@ -7,7 +7,10 @@
  *
  * @module
  */
+import type { V1Namespace } from "@kubernetes/client-node";
+import { KubeApiError } from "../kube/errors.ts";
 import { podsPath, secretsPath } from "../kube/paths.ts";
+import { explainPodSecurityRefusal } from "../pod/pod_security.ts";
 import { PodStartError, waitForPodRunning } from "../kube/watch_pod.ts";
 import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
 import { reportedPorts } from "../pod/ports.ts";
@@ -15,7 +18,13 @@ import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { prepareJobResponse, writeResponse } from "../runner/response.ts";
 import { addMask, endGroup, group, warning } from "../runner/workflow_commands.ts";
-import { connect, findRunnerPod, type HookContext, type JobState } from "./context.ts";
+import {
+  connect,
+  type Connection,
+  findRunnerPod,
+  type HookContext,
+  type JobState,
+} from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
 import { createWithinQuota } from "./capacity.ts";
 import { ServiceUnhealthy, waitForHealthyServices } from "./service_health.ts";
@@ -42,11 +51,28 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
     }
     const runner = await findRunnerPod(connection);
     const layout = workLayout(context.env);
-    const plan = await planJobObjects(invocation.args, settings, runner, workspacePathOf(layout), {
-      env: context.env,
-      // `--env-file` names a file on the runner, as docker reads it on the docker host.
-      readEnvFile: (path) => Deno.readTextFileSync(path),
-    });
+    const podSecurity = await podSecurityLevel(connection);
+    if (podSecurity === "restricted") {
+      console.log(
+        `Pods are made for the Pod Security standard "restricted" (${
+          settings.podSecurity === "auto"
+            ? `namespace "${namespace}" enforces it`
+            : "KUBEHOOK_POD_SECURITY"
+        }): non-root (uid ${settings.runAsUser.uid} unless the options or the template choose ` +
+          "one), no privilege escalation, no capabilities, the runtime's seccomp profile.",
+      );
+    }
+    const plan = await planJobObjects(
+      invocation.args,
+      { ...settings, podSecurity },
+      runner,
+      workspacePathOf(layout),
+      {
+        env: context.env,
+        // `--env-file` names a file on the runner, as docker reads it on the docker host.
+        readEnvFile: (path) => Deno.readTextFileSync(path),
+      },
+    );
     plan.warnings.forEach((w) => warning(w));
     const name = plan.pod.metadata!.name!;
     try {
@@ -68,12 +94,10 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
           quota(`secret "${secretName}"`),
         );
       }
-      await createWithinQuota(
-        client,
-        podsPath(namespace),
-        plan.pod,
-        quota(`the job pod "${name}"`),
-      );
+      await createWithinQuota(client, podsPath(namespace), plan.pod, quota(`the job pod "${name}"`))
+        .catch((error) => {
+          throw podSecurityRefusal(error) ?? error;
+        });
       console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
       const running = await waitForPodRunning(client, {
         namespace,
@@ -93,6 +117,7 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
         namespace,
         hasJobContainer: container !== null,
         services: plan.serviceNames,
+        ...(podSecurity === "restricted" ? { podSecurity } : {}),
       };
       // The workspace goes in while the services become healthy: neither waits for the other,
       // and the first that fails stops the other.
@@ -137,6 +162,30 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
     endGroup();
     showServiceLogs(serviceLogs);
   }
+}
+
+/** The standard the pods are made for: the setting, or with `auto` the namespace's enforce label
+ * where the credentials may read it (they need not: then baseline, and a refusal says what to
+ * set). */
+async function podSecurityLevel(connection: Connection): Promise<"baseline" | "restricted"> {
+  const { settings, client, namespace } = connection;
+  if (settings.podSecurity !== "auto") return settings.podSecurity;
+  try {
+    const ns = await client.get<V1Namespace>(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
+    return ns.metadata?.labels?.[ENFORCE_LABEL] === "restricted" ? "restricted" : "baseline";
+  } catch {
+    return "baseline";
+  }
+}
+
+/** The label Pod Security admission enforces a namespace's standard by. */
+const ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
+
+/** A refusal by Pod Security admission, as the controls it failed and their fixes. */
+function podSecurityRefusal(error: unknown): Error | undefined {
+  if (!(error instanceof KubeApiError) || error.status !== 403) return undefined;
+  const explained = explainPodSecurityRefusal(error.serverMessage);
+  return explained ? new Error(explained, { cause: error }) : undefined;
 }
 
 /** The service a failure is about, when it is about one. */

@@ -44,7 +44,8 @@ export async function runContainerStep(
   if (step.registry) addMask(step.registry.password);
   const plan = planContainerStep({
     step,
-    settings,
+    // prepare_job chose the standard for the job; its steps follow it.
+    settings: state?.podSecurity ? { ...settings, podSecurity: state.podSecurity } : settings,
     workspacePath: workspacePathOf(layout),
     jobPod: state && { name: state.jobPod, hasJobContainer: state.hasJobContainer },
     runnerNodeName: settings.workspace === "volume"

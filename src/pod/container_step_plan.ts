@@ -28,6 +28,7 @@ import { type DockerOptionsContext, parseDockerOptions } from "./docker_options.
 import { renderEnvSecret } from "./env_secret.ts";
 import { JOB_CONTAINER_NAME, jobPodName, randomSuffix, secretName, stepPodName } from "./names.ts";
 import { kubehookLabels } from "./metadata.ts";
+import { restrictContainer, restrictPod } from "./pod_security.ts";
 import { renderRegistrySecret } from "./registry_secret.ts";
 import { type JobServices, renderStepPod, STEP_CONTAINER } from "./step_pod.ts";
 
@@ -109,6 +110,9 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
   // An ephemeral container joins a pod that exists: only what is the container's own applies,
   // and a step whose options need more runs in a pod of its own (ownPodReason).
   const warnings = withOptions({ metadata: {}, spec: { containers: [] } }, ephemeral);
+  // The job pod already carries the pod-level settings; the container brings its own.
+  const restricted = settings.podSecurity === "restricted";
+  if (restricted) restrictContainer(ephemeral as V1Container);
   return {
     placement: ownPodReason ? "own-pod" : "job-pod",
     ...(ownPodReason ? { ownPodReason } : {}),
@@ -136,6 +140,7 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
         services,
       });
       withOptions(pod, pod.spec!.containers.find((c) => c.name === STEP_CONTAINER)!);
+      if (restricted) restrictPod(pod, settings.runAsUser);
       return registrySecret ? { pod, registrySecret } : { pod };
     },
   };

@@ -18,6 +18,7 @@ import { renderJobPod, type WorkspaceSource } from "./job_pod.ts";
 import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
 import { JOB_CONTAINER_NAME, jobPodName, secretName, serviceContainerNames } from "./names.ts";
 import { renderRegistrySecret } from "./registry_secret.ts";
+import { restrictPod } from "./pod_security.ts";
 import { applyDockerOptions } from "./apply_options.ts";
 import { type DockerOptionsContext, parseDockerOptions } from "./docker_options.ts";
 import type { Container } from "../runner/input.ts";
@@ -132,6 +133,8 @@ export async function planJobObjects(
     pod = merged.pod;
     warnings = [...warnings, ...merged.warnings];
   }
+  // After the template: it may choose users and contexts itself; the rest is filled in.
+  if (settings.podSecurity === "restricted") restrictPod(pod, settings.runAsUser);
   return { secrets, pod, serviceNames, warnings };
 }
 

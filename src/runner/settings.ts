@@ -55,6 +55,11 @@ export interface Settings {
   maxMemory: string | undefined;
   /** Whether `options` may make a container privileged or add capabilities. */
   allowPrivileged: boolean;
+  /** The Pod Security standard kubehook's pods are made for: `auto` reads the namespace's
+   * `pod-security.kubernetes.io/enforce` label where the credentials may. */
+  podSecurity: "auto" | "baseline" | "restricted";
+  /** The user and group of containers that set none, under `restricted`. */
+  runAsUser: { uid: number; gid: number };
 }
 
 /** One row of the configuration table. */
@@ -166,6 +171,20 @@ export const SETTINGS: readonly SettingSpec[] = [
       "Let `options` use `--privileged` and `--cap-add`; otherwise such a container is refused.",
   },
   {
+    name: "KUBEHOOK_POD_SECURITY",
+    default: "auto",
+    values: "auto|baseline|restricted",
+    meaning:
+      "The Pod Security standard pods are made for; `auto` reads the namespace's `pod-security.kubernetes.io/enforce` label (needs `get` on namespaces), else baseline.",
+  },
+  {
+    name: "KUBEHOOK_RUN_AS_USER",
+    default: "1001:1001",
+    values: "uid[:gid]",
+    meaning:
+      "Under `restricted`: the non-root user and group of containers whose image, options and template set none.",
+  },
+  {
     name: "RUNNER_DEBUG",
     default: "(set by the runner)",
     values: "1",
@@ -252,7 +271,24 @@ export function readSettings(env: Env): Settings {
       "a memory quantity such as 4Gi or 512Mi",
     ),
     allowPrivileged: bool(env, "KUBEHOOK_ALLOW_PRIVILEGED", false),
+    podSecurity: oneOf(env, "KUBEHOOK_POD_SECURITY", ["auto", "baseline", "restricted"], "auto"),
+    runAsUser: nonRootUser(env, "KUBEHOOK_RUN_AS_USER"),
   };
+}
+
+function nonRootUser(env: Env, name: string): { uid: number; gid: number } {
+  const value = text(env, name);
+  if (value === undefined) return { uid: 1001, gid: 1001 };
+  const match = /^(\d+)(?::(\d+))?$/.exec(value);
+  const [uid, gid] = match ? [Number(match[1]), Number(match[2] ?? match[1])] : [0, 0];
+  if (!match || uid === 0 || uid > 2 ** 31 - 1 || gid > 2 ** 31 - 1) {
+    throw invalid(
+      name,
+      value,
+      "a non-root uid, optionally with a gid (uid:gid), such as 1001:1001",
+    );
+  }
+  return { uid, gid };
 }
 
 function quantity(

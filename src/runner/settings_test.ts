@@ -27,7 +27,19 @@ Deno.test("defaults apply when only the runner pod name is set", () => {
     maxCpu: undefined,
     maxMemory: undefined,
     allowPrivileged: false,
+    podSecurity: "auto",
+    runAsUser: { uid: 1001, gid: 1001 },
   });
+});
+
+Deno.test("KUBEHOOK_RUN_AS_USER takes a non-root uid[:gid] only", () => {
+  const user = (value: string) =>
+    readSettings({ ACTIONS_RUNNER_POD_NAME: "r", KUBEHOOK_RUN_AS_USER: value }).runAsUser;
+  assert.deepEqual(user("2000"), { uid: 2000, gid: 2000 });
+  assert.deepEqual(user("2000:3000"), { uid: 2000, gid: 3000 });
+  for (const bad of ["0", "0:0", "runner", "1001:x", "-5"]) {
+    assert.throws(() => user(bad), /KUBEHOOK_RUN_AS_USER=.*a non-root uid/, bad);
+  }
 });
 
 Deno.test("the runner pod name is required and the error says how to set it", () => {
