@@ -9,7 +9,9 @@
  *
  * Two deliberate differences from upstream, both so a template cannot break the pod kubehook needs:
  * `initContainers` and `imagePullSecrets` are appended rather than replaced (replacing them would drop
- * the externals init container and the registry secrets), and `restartPolicy` stays `Never`.
+ * the externals init container and the registry secrets), and `restartPolicy` stays `Never`. An
+ * init container named like kubehook's own (`externals`) is merged into it, as `$job` is, so a
+ * template can give it resources or a securityContext.
  *
  * An entry for a service the job does not have (`$postgres` in a job with only redis) is a warning,
  * not an error: one template serves every workflow of a runner scale set, and most of them have
@@ -66,6 +68,8 @@ export function mergePodTemplate(
           template.specAt[key]
         }: restartPolicy must stay Never for a job pod; ignored.`,
       );
+    } else if (key === "initContainers" && Array.isArray(value)) {
+      mergeInitContainers(spec, value as TemplateContainer[], template.specAt[key], warnings);
     } else {
       apply(spec, key, value, APPENDED_SPEC_LISTS);
     }
@@ -92,6 +96,31 @@ export function mergePodTemplate(
   return { pod: merged, warnings };
 }
 
+/** A template's init containers: one named like kubehook's own (`externals`, or `$externals`) is
+ * merged into it as `$job` is into the job container; the others are appended after kubehook's. */
+function mergeInitContainers(
+  spec: V1PodSpec,
+  from: TemplateContainer[],
+  at: string,
+  warnings: string[],
+): void {
+  const own = spec.initContainers ??= [];
+  const added: V1Container[] = [];
+  for (const container of from) {
+    const name = container.name.replace(/^\$/, "");
+    const target = own.find((c) => c.name === name);
+    if (target) mergeFields(target, container, `${at} (${container.name})`, warnings);
+    else if (container.name.startsWith("$")) {
+      warnings.push(
+        `Pod template ${at}: init container "${container.name}" matches none of kubehook's (${
+          own.map((c) => c.name).join(", ") || "none"
+        }); the entry was skipped.`,
+      );
+    } else added.push(structuredClone(container) as V1Container);
+  }
+  own.push(...added);
+}
+
 function mergeInto(
   containers: V1Container[],
   from: TemplateContainer,
@@ -113,11 +142,24 @@ function mergeInto(
     );
     return;
   }
+  mergeFields(target, from, at, warnings);
+}
+
+/** Merges a template entry's fields into `target`: lists of {@link APPENDED_CONTAINER_LISTS}
+ * appended, the others replaced; `name` kept and `image` ignored (kubehook or the workflow
+ * chooses it). */
+function mergeFields(
+  target: V1Container,
+  from: TemplateContainer,
+  at: string,
+  warnings: string[],
+): void {
   for (const [key, value] of Object.entries(from) as [keyof V1Container, unknown][]) {
     if (key === "name") continue;
     if (key === "image") {
       warnings.push(
-        `Pod template ${at}: "image" of ${from.name} is ignored; the workflow chooses the image.`,
+        `Pod template ${at}: "image" of ${from.name} is ignored; the workflow chooses the image ` +
+          "(ACTIONS_RUNNER_IMAGE for the externals init container).",
       );
     } else if (
       (APPENDED_CONTAINER_LISTS as readonly string[]).includes(key) && Array.isArray(value)

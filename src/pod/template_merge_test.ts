@@ -52,6 +52,34 @@ Deno.test("spec fields replace, init containers and pull secrets append, restart
   assert.match(warnings[0], /t\.yaml:4:18: restartPolicy must stay Never/);
 });
 
+Deno.test("an init container named like kubehook's own merges into it; others append", async () => {
+  const { pod: p, warnings } = await merge(`spec:
+  initContainers:
+    - name: externals
+      resources: { limits: { memory: 128Mi } }
+      securityContext: { allowPrivilegeEscalation: false }
+      env: [{ name: A, value: "1" }]
+    - name: $externalz
+      resources: {}
+    - name: warm
+      image: busybox
+`);
+  assert.deepEqual(p.spec?.initContainers, [
+    {
+      name: "externals",
+      image: "runner",
+      resources: { limits: { memory: "128Mi" } },
+      securityContext: { allowPrivilegeEscalation: false },
+      env: [{ name: "A", value: "1" }],
+    },
+    { name: "warm", image: "busybox" },
+  ]);
+  assert.deepEqual(warnings, [
+    'Pod template t.yaml:3:5: init container "$externalz" matches none of kubehook\'s ' +
+    "(externals); the entry was skipped.",
+  ]);
+});
+
 Deno.test("$job and $service merge: lists append, other fields replace, name and image ignored", async () => {
   const { pod: p, warnings } = await merge(`spec:
   containers:
@@ -71,7 +99,8 @@ Deno.test("$job and $service merge: lists append, other fields replace, name and
   assert.deepEqual(job.command, ["bash"]);
   assert.deepEqual(redis.ports, [{ containerPort: 6379 }, { containerPort: 6380 }]);
   assert.deepEqual(warnings, [
-    'Pod template t.yaml:3:7: "image" of $job is ignored; the workflow chooses the image.',
+    'Pod template t.yaml:3:7: "image" of $job is ignored; the workflow chooses the image ' +
+    "(ACTIONS_RUNNER_IMAGE for the externals init container).",
   ]);
 });
 

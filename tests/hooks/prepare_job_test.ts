@@ -102,6 +102,33 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
     },
   );
 
+  const externalsTemplate = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    externalsTemplate,
+    "spec:\n  initContainers:\n    - name: externals\n" +
+      "      resources: { limits: { cpu: 200m, memory: 128Mi } }\n",
+  );
+  await hc.job(
+    t,
+    "a template gives kubehook's externals init container resources, merged by name",
+    async ({ sim, runnerPod }) => {
+      const prepared = await sim.prepareJob({
+        container: jobContainer("busybox:1.36"),
+        services: [],
+      });
+      assertHookOk(prepared, "prepare_job");
+      const [pod] = await hc.labelled<V1Pod>("pods", runnerPod);
+      assert.deepEqual(pod.spec?.initContainers?.map((c) => c.name), ["externals"]);
+      assert.deepEqual(pod.spec?.initContainers?.[0].resources?.limits, {
+        cpu: "200m",
+        memory: "128Mi",
+      });
+      assertHookOk(await sim.cleanupJob(), "cleanup_job");
+    },
+    { ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: externalsTemplate },
+  );
+  await Deno.remove(externalsTemplate);
+
   await hc.job(
     t,
     "a private image without credentials fails fast with the reason",
