@@ -134,25 +134,36 @@ export function copyFromPod(
     });
     using watchdog = stallWatchdog(options, session);
     const wire = byteTap(watchdog.poke);
-    let stream = session.stdout.pipeThrough(wire.stream);
+    // An extraction that fails while the stream goes on failed on its own (a corrupt archive, a
+    // full disk): that is the error. One that fails once it ended may have read a cut stream:
+    // the session's end tells (only a lost connection is worth another attempt).
+    let streamEnded = false;
+    let stream = noticingEnd(session.stdout, () => streamEnded = true).pipeThrough(wire.stream);
     if (options.gzip) stream = stream.pipeThrough(gunzipStream());
     const extracting = extractTar(stream, options.hostPath, {
       protect: options.exclude,
       listing: options.listing,
     }).catch((err: Error) => {
-      session.close();
-      return err;
+      // Failed on its own, with more to come: stop the pod's side. Once the stream has ended
+      // there is nothing to stop, and the session's end says whether the connection was cut.
+      const own = !streamEnded;
+      if (own) session.close();
+      return { failed: err, own };
     });
     const [result, stderr, extracted] = await Promise.all([
       session.result,
       boundedText(session.stderr),
       extracting,
     ]);
-    if (result.kind === "lost") return { lost: result.reason };
     const { receipt, messages } = parseReceipt(stderr);
+    if ("failed" in extracted && extracted.own) {
+      throw new TransferError(fromPodFailure(target, options, extracted.failed.message, messages));
+    }
+    if (result.kind === "lost") return { lost: result.reason };
+    // The pod's own account of a cut stream outranks what the cut did to the extraction.
     const problem = packProblem(receipt) ?? exitProblem(result) ??
-      (extracted instanceof Error ? extracted.message : undefined);
-    if (problem || extracted instanceof Error) {
+      ("failed" in extracted ? extracted.failed.message : undefined);
+    if (problem || "failed" in extracted) {
       throw new TransferError(fromPodFailure(target, options, problem ?? "", messages));
     }
     return {
@@ -167,6 +178,30 @@ export function copyFromPod(
       },
     };
   });
+}
+
+/** `source` as it is, calling `ended` once it ends or fails (its connection ended). */
+function noticingEnd(
+  source: ReadableStream<Uint8Array>,
+  ended: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream({
+    async pull(controller) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        ended();
+        throw error;
+      }
+      if (chunk.done) {
+        ended();
+        controller.close();
+      } else controller.enqueue(chunk.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /** What one attempt moved; the rest of the report is the same for every attempt. */

@@ -229,6 +229,34 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
       }
     });
 
+    await t.step("a corrupt archive back from the pod is reported as such, once", async () => {
+      const pod = target("debian");
+      const archive = buildArchive([{ name: "first.txt", data: "fine" }, {
+        name: "second.txt",
+        data: "x",
+      }]);
+      // The second header's checksum no longer matches: no tar wrote this.
+      archive[1024 + 100] ^= 0x01;
+      assert.equal((await sh(pod, "cat > /tmp/corrupt.tar", archive)).code, 0);
+      const fake = "printf '#!/bin/sh\\ncat /tmp/corrupt.tar\\n' > /usr/local/bin/tar && " +
+        "chmod +x /usr/local/bin/tar";
+      assert.equal((await sh(pod, fake)).code, 0);
+      const scene = await fresh("corrupt");
+      try {
+        await assert.rejects(
+          copyFromPod(client, pod, { hostPath: scene, podPath: "/__w/faults", gzip: false }),
+          (err: Error) => {
+            assert.equal(err.name, "TransferError", err.message);
+            assert.match(err.message, /checksum/i);
+            assert.doesNotMatch(err.message, /broke \d+ times|connection/);
+            return true;
+          },
+        );
+      } finally {
+        await sh(pod, "rm -f /usr/local/bin/tar /tmp/corrupt.tar");
+      }
+    });
+
     await t.step(
       "hostile archives from a fake tar in the pod cannot escape the target",
       async () => {
