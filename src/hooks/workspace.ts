@@ -142,51 +142,57 @@ export async function stepUpload(
     await Deno.writeTextFile(`${hostDir}/env`, environment, { mode: 0o600 });
   }
   const dispose = () => Deno.remove(hostDir, { recursive: true }).catch(() => {});
-  const sync = state.sync;
-  if (!sync) return { extractScript: "true", dispose };
-  const changed = await listHostChanges(layout.work, sync.host, { exclude: EXCLUDED });
-  // The runtime's root-owned directories go without an entry of their own (see packHostTree's
-  // `entryless`): left out here, so that the count the pod checks is exactly what is sent.
-  const entryless = runtimeCreatedWorkDirs(workspacePathOf(layout));
-  const paths = [
-    BOOKKEEPING,
-    `${BOOKKEEPING}/steps`,
-    relDir,
-    ...(environment !== undefined ? [`${relDir}/env`] : []),
-    ...changed.paths,
-  ].filter((path) => !entryless.includes(path));
-  // The pod removes what the runner deleted: children of the changed directories not listed.
-  const listings = sync.podOnly === null
-    ? []
-    : hostListings(layout.work, changed.dirs, sync.podOnly);
-  let prune = "";
-  if (listings.length > 0) {
-    const listing = podPruneListing(listings, EXCLUDED);
-    await Deno.writeTextFile(`${hostDir}/listing`, listing, { mode: 0o600 });
-    paths.push(`${relDir}/listing`);
-    prune = ` && ${podPruneScript(POD_WORK, `${POD_WORK}/${relDir}/listing`, sync.podMark)}`;
+  try {
+    const sync = state.sync;
+    if (!sync) return { extractScript: "true", dispose };
+    const changed = await listHostChanges(layout.work, sync.host, { exclude: EXCLUDED });
+    // The runtime's root-owned directories go without an entry of their own (see packHostTree's
+    // `entryless`): left out here, so that the count the pod checks is exactly what is sent.
+    const entryless = runtimeCreatedWorkDirs(workspacePathOf(layout));
+    const paths = [
+      BOOKKEEPING,
+      `${BOOKKEEPING}/steps`,
+      relDir,
+      ...(environment !== undefined ? [`${relDir}/env`] : []),
+      ...changed.paths,
+    ].filter((path) => !entryless.includes(path));
+    // The pod removes what the runner deleted: children of the changed directories not listed.
+    const listings = sync.podOnly === null
+      ? []
+      : hostListings(layout.work, changed.dirs, sync.podOnly);
+    let prune = "";
+    if (listings.length > 0) {
+      const listing = podPruneListing(listings, EXCLUDED);
+      await Deno.writeTextFile(`${hostDir}/listing`, listing, { mode: 0o600 });
+      paths.push(`${relDir}/listing`);
+      prune = ` && ${podPruneScript(POD_WORK, `${POD_WORK}/${relDir}/listing`, sync.podMark)}`;
+    }
+    debug(
+      `step upload: ${changed.paths.length} changed entries under ${layout.work}, ` +
+        `${listings.length} directories listed`,
+    );
+    // `--no-recursion`: one entry per path, known before sending, so the pod checks the count.
+    const expect = {
+      entries: paths.length,
+      nameNewlines: paths.reduce((n, path) => n + path.split("\n").length - 1, 0),
+    };
+    return {
+      extractScript: `${podWindowEndScript(windowEnd(id))} && ${
+        podExtractScript(POD_WORK, { gzip: false, expect })
+      }${prune} && ${podMarkScript(podMark(id))}`,
+      stream: async () => {
+        const archive = await packHostTree(layout.work, { paths });
+        // A failed pack ends the stream early; the pod's tar then fails and says so.
+        archive.done.catch(() => {});
+        return archive.stream;
+      },
+      dispose,
+    };
+  } catch (error) {
+    // The environment file holds the step's secrets: it must not outlive a failed upload.
+    await dispose();
+    throw error;
   }
-  debug(
-    `step upload: ${changed.paths.length} changed entries under ${layout.work}, ` +
-      `${listings.length} directories listed`,
-  );
-  // `--no-recursion`: one entry per path, known before sending, so the pod checks the count.
-  const expect = {
-    entries: paths.length,
-    nameNewlines: paths.reduce((n, path) => n + path.split("\n").length - 1, 0),
-  };
-  return {
-    extractScript: `${podWindowEndScript(windowEnd(id))} && ${
-      podExtractScript(POD_WORK, { gzip: false, expect })
-    }${prune} && ${podMarkScript(podMark(id))}`,
-    stream: async () => {
-      const archive = await packHostTree(layout.work, { paths });
-      // A failed pack ends the stream early; the pod's tar then fails and says so.
-      archive.done.catch(() => {});
-      return archive.stream;
-    },
-    dispose,
-  };
 }
 
 /** Sends a step's upload on an exec of its own (a container step: nothing starts with it) and
