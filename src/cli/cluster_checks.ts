@@ -73,21 +73,51 @@ async function whoAmI(client: KubeClient): Promise<string | undefined> {
   }
 }
 
-/** Whether the namespace exists; a 403 is no failure (kubehook never reads namespaces). */
-export async function checkNamespace(client: KubeClient, namespace: string): Promise<CheckRow> {
+/** Whether the namespace exists, and the Pod Security standard it enforces against the one
+ * kubehook makes pods for; a 403 is no failure (kubehook need not read namespaces). */
+export async function checkNamespace(
+  client: KubeClient,
+  namespace: string,
+  podSecurity: Settings["podSecurity"] = "auto",
+): Promise<CheckRow> {
   const check = `namespace "${namespace}"`;
   try {
     const found = await client.get<V1Namespace>(
       `/api/v1/namespaces/${encodeURIComponent(namespace)}`,
     );
-    return { check, result: "ok", detail: `exists (${found.status?.phase ?? "phase unknown"})` };
+    const exists = `exists (${found.status?.phase ?? "phase unknown"})`;
+    const enforced = found.metadata?.labels?.["pod-security.kubernetes.io/enforce"];
+    if (enforced === "restricted" && podSecurity === "baseline") {
+      return {
+        check,
+        result: "FAIL",
+        detail: `${exists}; it enforces the Pod Security standard "restricted", and ` +
+          "KUBEHOOK_POD_SECURITY=baseline makes pods it refuses.",
+        fix: "Set KUBEHOOK_POD_SECURITY=restricted (or auto).",
+      };
+    }
+    const made =
+      podSecurity === "restricted" || (podSecurity === "auto" && enforced === "restricted")
+        ? "restricted"
+        : "baseline";
+    return {
+      check,
+      result: "ok",
+      detail: `${exists}; Pod Security enforced: ${enforced ?? "none"}, kubehook makes pods for ` +
+        `"${made}" (KUBEHOOK_POD_SECURITY=${podSecurity})`,
+    };
   } catch (error) {
     if (error instanceof KubeApiError && error.status === 403) {
       return {
         check,
         result: "skip",
         detail: "cannot check: these credentials may not read namespaces (kubehook does not " +
-          "need to);\nthe RBAC checks below show whether it can work there.",
+          "need to);\nthe RBAC checks below show whether it can work there." +
+          (podSecurity === "auto"
+            ? "\nKUBEHOOK_POD_SECURITY=auto cannot read its Pod Security label either: pods are " +
+              'made for "baseline"; set KUBEHOOK_POD_SECURITY=restricted where the namespace ' +
+              "enforces restricted."
+            : ""),
       };
     }
     if (error instanceof KubeApiError && error.status === 404) {

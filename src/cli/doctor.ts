@@ -129,7 +129,7 @@ async function clusterChecks(
     }
     return [
       api.row,
-      await checkNamespace(client, namespace),
+      await checkNamespace(client, namespace, settings?.podSecurity),
       ...await checkPermissions(client, namespace, api.user),
       await checkRunnerPod(client, namespace, runnerPodName, settings),
     ];

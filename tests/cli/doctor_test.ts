@@ -135,4 +135,38 @@ Deno.test("doctor against the local cluster", async (t) => {
     assert.match(rows.get("settings")!.text, /KUBEHOOK_COPY_BACK="some"/);
     assert.equal(resultOf(rows, "pod template"), "ok", rows.get("pod template")?.text);
   });
+
+  await t.step(
+    "the namespace's Pod Security standard against the one pods are made for",
+    async () => {
+      const label = async (value: string | null) => {
+        const response = await cluster.fetch("/api/v1/namespaces/default", {
+          method: "PATCH",
+          headers: { "content-type": "application/merge-patch+json" },
+          body: JSON.stringify({
+            metadata: { labels: { "pod-security.kubernetes.io/enforce": value } },
+          }),
+        });
+        assert.ok(response.ok, await response.text());
+      };
+      await label("restricted");
+      try {
+        const auto = tableOf((await doctor({ KUBEHOOK_CONTEXT: "admin" })).stdout);
+        assert.match(
+          auto.get('namespace "default"')!.text,
+          /Pod Security enforced: restricted, kubehook makes pods for "restricted"/,
+        );
+        const { code, stdout } = await doctor({
+          KUBEHOOK_CONTEXT: "admin",
+          KUBEHOOK_POD_SECURITY: "baseline",
+        });
+        assert.equal(code, 1, stdout);
+        const rows = tableOf(stdout);
+        assert.equal(resultOf(rows, 'namespace "default"'), "FAIL");
+        assert.match(rows.get('namespace "default"')!.text, /Set KUBEHOOK_POD_SECURITY=restricted/);
+      } finally {
+        await label(null);
+      }
+    },
+  );
 });
