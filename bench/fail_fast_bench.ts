@@ -38,7 +38,7 @@ export async function run(): Promise<Figure[]> {
     value: round(seconds, 2),
     unit: "s",
     goal: "≤ 10",
-    baseline: { value: 600, source: "upstream's timeout" },
+    documented: { value: 600, source: "upstream's timeout" },
     note: `exit code ${prepared.code}; ${reason}`,
   }];
 }

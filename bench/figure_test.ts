@@ -22,7 +22,7 @@ Deno.test("ratioText: multiples, fractions, and tiny ratios as 1/N", () => {
   assert.equal(ratioText(3, 0), "—");
 });
 
-Deno.test("formatTable: goal, met, upstream and ratio columns; pipes escaped; notes below", () => {
+Deno.test("formatTable: goal, met, same-run baseline, ratio and documented columns; pipes escaped; notes below", () => {
   const table = formatTable([{
     section: "step",
     figures: [
@@ -31,16 +31,32 @@ Deno.test("formatTable: goal, met, upstream and ratio columns; pipes escaped; no
         value: 3,
         unit: "",
         goal: "≤ 2",
-        baseline: { value: 7, source: "up" },
+        documented: { value: 7, source: "up" },
+      },
+      {
+        name: "step",
+        value: 180,
+        unit: "ms",
+        goal: "≤ 1.5×",
+        baseline: { value: 100, source: "kubectl" },
       },
       { name: "tar c | tar x", value: 12.345, unit: "ms", note: "why" },
     ],
   }]);
   const lines = table.split("\n");
   assert.match(
-    lines[2],
-    /^\| step +\| exec sessions +\| 3 +\| ≤ 2 +\| NO +\| 7 \(up\) +\| 0\.43× \|$/,
+    lines[0],
+    /\| baseline, same run +\| ratio +\| upstream, documented \(not measured\) \|$/,
   );
-  assert.match(lines[3], /\| tar c \\\| tar x +\| 12\.3 ms +\|/);
+  assert.match(
+    lines[2],
+    /^\| step +\| exec sessions +\| 3 +\| ≤ 2 +\| NO +\| +\| +\| 7 \(up\) +\|$/,
+  );
+  // The ratio goal is judged on the ratio: 1.8× is more than 1.5×.
+  assert.match(
+    lines[3],
+    /^\| step +\| step +\| 180 ms +\| ≤ 1\.5× +\| NO +\| 100 ms \(kubectl\) +\| 1\.8× +\| +\|$/,
+  );
+  assert.match(lines[4], /\| tar c \\\| tar x +\| 12\.3 ms +\|/);
   assert.equal(lines.at(-1), "- step / tar c | tar x: why");
 });

@@ -17,7 +17,8 @@ import {
   type StatsSnapshot,
 } from "./bench_job.ts";
 import type { Figure } from "./figure.ts";
-import { median, round, timed } from "./measure.ts";
+import { emptyDenoProgram, median, medianMs, round, timed } from "./measure.ts";
+import { RUNS } from "./startup_bench.ts";
 
 /** Jobs prepared and cleaned up; the median is reported. */
 const JOBS = 3;
@@ -46,29 +47,55 @@ export async function run(): Promise<Figure[]> {
       samples[index].stats = await job.stats();
     }
   }
-  return calls.flatMap(({ label }, index) => {
-    const stats = samples[index].stats!;
-    return [
-      {
-        name: `${label}: wall time (median of ${JOBS})`,
-        value: round(median(samples[index].ms)),
-        unit: "ms",
-      },
-      {
-        name: `${label}: API requests`,
-        value: stats.total,
-        unit: "",
-        note: `${requestBreakdown(stats)}; exec sessions: ${stats.execSessions}`,
-      },
-      {
-        name: `${label}: access reviews`,
-        value: accessReviews(stats),
-        unit: "",
-        goal: "0",
-        baseline: { value: 13, source: "upstream" },
-      },
-    ];
-  });
+  // Nothing left to clean: the hook's fixed cost, against the floor of any Deno process.
+  const dir = await Deno.makeTempDir({ prefix: "kubehook-bench-lifecycle-" });
+  const nothing: number[] = [];
+  let empty: number;
+  // A runner that starts a job's cleanup with no job state (prepare_job never ran).
+  job.sim.state = null;
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      nothing.push(
+        await timed(async () => expectSuccess("cleanup_job", await job.sim.cleanupJob())),
+      );
+    }
+    empty = await medianMs(await emptyDenoProgram(dir), RUNS);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const idle: Figure = {
+    name: `cleanup_job with nothing to clean: wall time (median of ${RUNS})`,
+    value: round(median(nothing)),
+    unit: "ms",
+    goal: "≤ 4×",
+    baseline: { value: round(empty), source: "an empty Deno program, same run" },
+  };
+  return [
+    ...calls.flatMap(({ label }, index) => {
+      const stats = samples[index].stats!;
+      return [
+        {
+          name: `${label}: wall time (median of ${JOBS})`,
+          value: round(median(samples[index].ms)),
+          unit: "ms",
+        },
+        {
+          name: `${label}: API requests`,
+          value: stats.total,
+          unit: "",
+          note: `${requestBreakdown(stats)}; exec sessions: ${stats.execSessions}`,
+        },
+        {
+          name: `${label}: access reviews`,
+          value: accessReviews(stats),
+          unit: "",
+          goal: "0",
+          documented: { value: 13, source: "upstream" },
+        },
+      ];
+    }),
+    idle,
+  ];
 }
 
 if (import.meta.main) {

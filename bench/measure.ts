@@ -135,3 +135,34 @@ export function round(value: number, digits = 0): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 }
+
+/** Median wall time of `command` over `runs` runs (one unmeasured run first, for warm caches):
+ * a baseline measured in the same run as the figure it is compared with. */
+export async function medianMs(
+  command: string[],
+  runs: number,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const sample = await runMeasured(command, options);
+    if (sample.code !== 0) {
+      throw new Error(`${command.join(" ")} exited with ${sample.code}: ${sample.stderr}`);
+    }
+    if (i > 0) samples.push(sample.ms);
+  }
+  return median(samples);
+}
+
+/** An empty Deno program, the floor of any Deno process: `deno run` of an empty file. */
+export async function emptyDenoProgram(dir: string): Promise<string[]> {
+  const empty = `${dir}/empty.ts`;
+  await Deno.writeTextFile(empty, "");
+  return ["deno", "run", "-A", "--no-lock", "--quiet", empty];
+}
+
+/** Whether `kubectl` runs here (the same-run baselines that use it are skipped without it). */
+export async function hasKubectl(): Promise<boolean> {
+  return await new Deno.Command("kubectl", { args: ["version", "--client"], stdout: "null" })
+    .output().then((o) => o.success, () => false);
+}

@@ -15,7 +15,15 @@
 import { jobContainer } from "../tests/support/runner_sim.ts";
 import { accessReviews, expectSuccess, requestBreakdown, startBenchJob } from "./bench_job.ts";
 import type { Figure } from "./figure.ts";
-import { measuredHook, median, peakMbFromReport, requireGnuTime, round } from "./measure.ts";
+import {
+  hasKubectl,
+  measuredHook,
+  median,
+  medianMs,
+  peakMbFromReport,
+  requireGnuTime,
+  round,
+} from "./measure.ts";
 import { RUNS, UPSTREAM_START_MB, UPSTREAM_START_MS } from "./startup_bench.ts";
 
 export async function run(): Promise<Figure[]> {
@@ -50,20 +58,45 @@ export async function run(): Promise<Figure[]> {
       execs.push(last.execSessions);
       reviews.push(accessReviews(last));
     }
+    // The same command in the same pod through kubectl, the Go client, on the same websockets.
+    const kubectl = await hasKubectl()
+      ? {
+        value: round(
+          await medianMs([
+            "kubectl",
+            "--kubeconfig",
+            job.cluster.kubeconfigPath,
+            "--context",
+            "runner",
+            "exec",
+            "bench-step-workflow",
+            "-c",
+            "job",
+            "--",
+            "echo",
+            "hi",
+          ], RUNS),
+        ),
+        source: "kubectl exec POD -c job -- echo hi, same run",
+      }
+      : undefined;
     expectSuccess("cleanup_job", await job.sim.cleanupJob());
     return [
       {
         name: `run_script_step 'echo hi': wall time (median of ${RUNS})`,
         value: round(median(wall)),
         unit: "ms",
-        baseline: UPSTREAM_START_MS,
-        note: "upstream's figure is its start-up alone, before any request",
+        goal: "≤ 1.5×",
+        ...(kubectl ? { baseline: kubectl } : {}),
+        documented: UPSTREAM_START_MS,
+        note: "upstream's figure is its start-up alone, before any request" +
+          (kubectl ? "" : "; no kubectl here, so no same-run baseline"),
       },
       {
         name: `run_script_step 'echo hi': peak RSS (median of ${RUNS})`,
         value: round(median(peak), 1),
         unit: "MB",
-        baseline: UPSTREAM_START_MB,
+        documented: UPSTREAM_START_MB,
       },
       {
         name: "API requests per step (max)",
@@ -76,14 +109,14 @@ export async function run(): Promise<Figure[]> {
         value: Math.max(...execs),
         unit: "",
         goal: "≤ 2",
-        baseline: { value: 7, source: "upstream, about 7" },
+        documented: { value: 7, source: "upstream, about 7" },
       },
       {
         name: "access reviews per step (max)",
         value: Math.max(...reviews),
         unit: "",
         goal: "0",
-        baseline: { value: 13, source: "upstream" },
+        documented: { value: 13, source: "upstream" },
       },
     ];
   } finally {
