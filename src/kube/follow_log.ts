@@ -52,7 +52,7 @@ export async function followLog(client: KubeClient, options: FollowLogOptions): 
       // not always pass the abort on (Deno 2.9.6, 1 pipe in 30), and the hook then ignored the
       // runner's cancel for as long as the step ran.
       for await (const line of body.pipeThrough(new LogLineSplitter(), { signal })) {
-        if (line.text.at(-1) !== NEWLINE) {
+        if (line.text.at(-1) !== NEWLINE && !line.partial) {
           tail = line;
           continue;
         }

@@ -28,6 +28,8 @@ export interface LogLine {
   time?: LogTime;
   /** The line's bytes after the time and its space, with the newline when the line had one. */
   text: Uint8Array;
+  /** A piece of a line too long to keep whole: more of it follows. */
+  partial?: true;
 }
 
 const TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
@@ -69,19 +71,43 @@ function parseLine(line: Uint8Array): LogLine {
   return time ? { time, text: line.subarray(space + 1) } : { text: line };
 }
 
-/** Turns a timestamped log stream into lines; a last line without newline comes at the end. */
+/** The longest line kept whole: a container decides its lines' length, so a longer one is passed
+ * on in pieces of this size (the first with the line's time), never gathered in memory. */
+export const MAX_LOG_LINE = 1024 * 1024;
+
+/** Turns a timestamped log stream into lines; a last line without newline comes at the end. A line
+ * longer than {@link MAX_LOG_LINE} comes in pieces marked `partial` (all but its last). */
 export class LogLineSplitter extends TransformStream<Uint8Array, LogLine> {
-  constructor() {
-    let pending = new Uint8Array(0);
+  constructor(maxLine = MAX_LOG_LINE) {
+    let pending: Uint8Array = new Uint8Array(0);
+    /** The pending bytes continue a line whose start was passed on: they carry no time. */
+    let continuing = false;
     super({
       transform(chunk, controller) {
-        const bytes = pending.length ? concat([pending, chunk]) : chunk;
+        let bytes = pending.length ? concat([pending, chunk]) : chunk;
         const end = bytes.lastIndexOf(NEWLINE) + 1;
-        for (const line of splitLogLines(bytes.subarray(0, end))) controller.enqueue(line);
-        pending = bytes.slice(end);
+        const lines = splitLogLines(bytes.subarray(0, end));
+        if (continuing && lines.length > 0) {
+          // The first complete line is the end of a long one: its bytes are text, not a time.
+          const first = bytes.subarray(0, bytes.indexOf(NEWLINE) + 1);
+          lines[0] = { text: first };
+          continuing = false;
+        }
+        for (const line of lines) controller.enqueue(line);
+        bytes = bytes.slice(end);
+        while (bytes.length > maxLine) {
+          const piece = bytes.subarray(0, maxLine);
+          controller.enqueue({
+            ...(continuing ? { text: piece } : parseLine(piece)),
+            partial: true,
+          });
+          continuing = true;
+          bytes = bytes.slice(maxLine);
+        }
+        pending = bytes;
       },
       flush(controller) {
-        if (pending.length) controller.enqueue(parseLine(pending));
+        if (pending.length) controller.enqueue(continuing ? { text: pending } : parseLine(pending));
       },
     });
   }

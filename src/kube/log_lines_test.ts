@@ -41,3 +41,25 @@ Deno.test("a resumed log shows every line once, lines sharing a time included", 
   const second = ["10.1", "10.2", "10.2", "10.2", "11.0"].map((s) => resume.take(t(s)));
   assert.deepEqual(second, [false, false, false, true, true]);
 });
+
+Deno.test("a line longer than the cap comes in pieces, the first with its time, none gathered", async () => {
+  const body = "x".repeat(2500);
+  const line = new TextEncoder().encode(
+    `2026-12-03T11:20:10.5Z ${body}\n2026-12-03T11:20:11Z next\n`,
+  );
+  const chunks = Array.from(
+    { length: Math.ceil(line.length / 100) },
+    (_, i) => line.subarray(i * 100, (i + 1) * 100),
+  );
+  const out = await Array.fromAsync(
+    ReadableStream.from(chunks).pipeThrough(new LogLineSplitter(1000)),
+  );
+  const text = (l: { text: Uint8Array }) => new TextDecoder().decode(l.text);
+  assert.ok(out.every((l) => l.text.length <= 1100), "a piece grew past the cap");
+  const pieces = out.slice(0, -1);
+  assert.deepEqual(pieces.map((l) => l.partial ?? false), [true, true, false]);
+  assert.equal(pieces.map(text).join(""), `${body}\n`);
+  assert.deepEqual(pieces.map((l) => l.time !== undefined), [true, false, false]);
+  assert.equal(text(out.at(-1)!), "next\n");
+  assert.equal(out.at(-1)!.time?.seconds, Date.parse("2026-12-03T11:20:11Z") / 1000);
+});
