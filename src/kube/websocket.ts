@@ -27,6 +27,7 @@ import {
   encodeFrame,
   type Frame,
   FrameDecoder,
+  MAX_MESSAGE,
   Opcode,
   parseClosePayload,
 } from "./websocket_frames.ts";
@@ -223,6 +224,7 @@ export class KubeWebSocket {
 
   async #readMessage(): Promise<Uint8Array | null> {
     const parts: Uint8Array[] = [];
+    let size = 0;
     while (true) {
       const frame = await this.#readFrame();
       if (!frame) return null;
@@ -238,6 +240,13 @@ export class KubeWebSocket {
         return null;
       } else if (frame.opcode !== Opcode.pong) {
         parts.push(frame.payload);
+        size += frame.payload.length;
+        if (size > MAX_MESSAGE) {
+          throw new Error(
+            `the server sent a WebSocket message of more than ${MAX_MESSAGE} bytes in fragments, ` +
+              "more than kubehook accepts",
+          );
+        }
         if (frame.fin) return parts.length === 1 ? parts[0] : concat(parts);
       }
     }

@@ -56,7 +56,12 @@ export function encodeFrame(
 /** Decodes frames (masked or not) from a byte stream delivered in arbitrary chunks. Bytes wait in
  * one growing buffer (appended, not re-joined per chunk), and payloads are unmasked a 32-bit word
  * at a time: exec stdin is the hot path of every workspace copy. */
+/** The largest frame or message kubehook takes: the API server relays exec output in frames of a
+ * few kilobytes, so anything near this is no exec stream, and gathering it would only fill memory. */
+export const MAX_MESSAGE = 16 * 1024 * 1024;
+
 export class FrameDecoder {
+  constructor(private maxPayload = MAX_MESSAGE) {}
   #buffer = new Uint8Array(64 * 1024);
   #start = 0;
   #end = 0;
@@ -80,6 +85,12 @@ export class FrameDecoder {
         if (this.#end - offset < 10) break;
         length = Number(view.getBigUint64(offset + 2));
         header = 10;
+      }
+      if (length > this.maxPayload) {
+        throw new Error(
+          `the server sent a WebSocket frame of ${length} bytes, more than the ${this.maxPayload} ` +
+            "kubehook accepts (exec streams come in frames of a few kilobytes)",
+        );
       }
       const maskAt = offset + header;
       const start = maskAt + (masked ? 4 : 0);

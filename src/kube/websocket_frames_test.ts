@@ -98,3 +98,17 @@ Deno.test("frames: fragments, control frames and close payloads decode from any 
 Deno.test("frames: the accept key follows RFC 6455's example", async () => {
   assert.equal(await acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 });
+
+Deno.test("a frame larger than kubehook accepts is refused from its header, before its bytes", () => {
+  const header = new Uint8Array(10);
+  header[0] = 0x82; // fin, binary
+  header[1] = 127; // 64-bit length follows
+  new DataView(header.buffer).setBigUint64(2, 2n ** 40n);
+  assert.throws(
+    () => new FrameDecoder().push(header),
+    /a WebSocket frame of 1099511627776 bytes, more than the 16777216 kubehook accepts/,
+  );
+  const small = new FrameDecoder(4);
+  assert.throws(() => small.push(encodeFrame(Opcode.binary, new Uint8Array(5))), /5 bytes/);
+  assert.equal(new FrameDecoder(4).push(encodeFrame(Opcode.binary, new Uint8Array(4))).length, 1);
+});
