@@ -44,7 +44,8 @@ exit "$code"
 `;
 
 /** Starts the step unless it already started: `sh -c START kubehook DIR HB WORKDIR ARGV...`. The
- * step's environment file, extracted with the upload, is read by the step's shell and then removed. */
+ * step's environment file, extracted with the upload, is read by the step's shell and then removed
+ * (also when the step cannot start: it holds the step's secrets). */
 export function startScript(extract: string): string {
   return `set -u
 d=$1 hb=$2 wd=$3
@@ -61,7 +62,7 @@ if mkdir "$d/started" 2>/dev/null; then
     shift 2
     trap : TERM INT
     (
-      cd "$wd" 2>/dev/null || { echo "kubehook: the working directory $wd does not exist in the job container" >&2; exit 1; }
+      cd "$wd" 2>/dev/null || { rm -f "$d/env"; echo "kubehook: the working directory $wd does not exist in the job container" >&2; exit 1; }
       . "$d/env" && rm -f "$d/env" && exec "$@"
     ) >>"$d/out" 2>&1 </dev/null
     echo $? >"$d/code.tmp" && mv "$d/code.tmp" "$d/code"

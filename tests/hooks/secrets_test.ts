@@ -1,7 +1,8 @@
 /**
- * A step's secrets never outlive it on the runner: when preparing its upload fails half-way (here
+ * A step's secrets never outlive it: when preparing its upload fails half-way on the runner (here
  * the host's `find` fails while listing the runner's changes), the environment file that holds its
- * secret values is removed with the failure, and no line of the hook's output carries them.
+ * secret values is removed with the failure, and no line of the hook's output carries them; in the
+ * pod, a step that cannot start (its working directory is missing) removes its environment file too.
  */
 import assert from "node:assert/strict";
 import { jobContainer } from "../support/runner_sim.ts";
@@ -22,7 +23,7 @@ async function filesHolding(dir: string, needle: string): Promise<string[]> {
   return found;
 }
 
-Deno.test("a step's secrets never outlive a failed upload", async (t) => {
+Deno.test("a step's secrets never outlive it, on the runner or in the pod", async (t) => {
   await using hc = await HookCluster.start();
   const fakeBin = await Deno.makeTempDir({ prefix: "kubehook-fake-find-" });
   // Fails only when listing what changed since the last sync; every other find is the real one.
@@ -52,4 +53,29 @@ Deno.test("a step's secrets never outlive a failed upload", async (t) => {
   } finally {
     await Deno.remove(fakeBin, { recursive: true });
   }
+
+  await hc.job(
+    t,
+    "a step that cannot start leaves no env file in the pod",
+    async ({ sim, runnerPod }) => {
+      assertHookOk(
+        await sim.prepareJob({ container: jobContainer("busybox:1.36"), services: [] }),
+        "prepare_job",
+      );
+      const step = await sim.scriptStep("echo never runs", {
+        env: { TOKEN: SECRET },
+        workingDirectory: "/__w/no/such/dir",
+      });
+      assert.match(
+        assertHookFailed(step, "the step"),
+        /working directory \/__w\/no\/such\/dir does not exist/,
+      );
+      const holding = await hc.execInPod(
+        `${runnerPod}-workflow`,
+        `grep -rl '${SECRET}' /__w 2>/dev/null; true`,
+      );
+      assert.equal(holding.trim(), "", "a file in the pod still holds the secret");
+      assertHookOk(await sim.cleanupJob(), "cleanup_job");
+    },
+  );
 });
