@@ -20,6 +20,7 @@ import type { WorkLayout } from "../runner/layout.ts";
 import { followAction } from "./action_run.ts";
 import { CANCEL_GRACE_MS, type Connection, type HookContext, type JobState } from "./context.ts";
 import { bringStepChangesBack, sendStepUpload, stepUpload } from "./workspace.ts";
+import { writeFully } from "../bytes.ts";
 
 /** The step and where it runs. */
 export interface EphemeralStep {
@@ -80,7 +81,7 @@ async function followStep(run: EphemeralStep): Promise<number> {
       statusOf: (pod) => ephemeralStatus(pod, run.plan.ephemeral.name),
       startTimeoutMs: connection.settings.prepareJobTimeoutSeconds * 1000,
       signal: context.signal,
-      output: async (bytes) => void await Deno.stdout.write(bytes),
+      output: (bytes) => writeFully(Deno.stdout, bytes),
       log: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
     });
   } catch (error) {

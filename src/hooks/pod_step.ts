@@ -21,6 +21,7 @@ import type { WorkLayout } from "../runner/layout.ts";
 import { followAction } from "./action_run.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
 import { copyWorkChangesBack, copyWorkInto, pushRunnerChanges } from "./workspace.ts";
+import { writeFully } from "../bytes.ts";
 
 /** The step and what it needs. */
 export interface PodStep {
@@ -64,7 +65,7 @@ export async function runPodStep(run: PodStep): Promise<number> {
         statusOf: (p) => statusOf(p, STEP_CONTAINER),
         startTimeoutMs: settings.prepareJobTimeoutSeconds * 1000,
         signal: context.signal,
-        output: async (bytes) => void await Deno.stdout.write(bytes),
+        output: (bytes) => writeFully(Deno.stdout, bytes),
         log: (line) => console.error(line),
       });
     } catch (error) {

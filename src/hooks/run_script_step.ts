@@ -18,6 +18,7 @@ import { runDetachedStep } from "./detached_step.ts";
 import { stepEnvironment } from "./step_environment.ts";
 import { bringStepChangesBack, stepUpload } from "./workspace.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
+import { writeFully } from "../bytes.ts";
 
 type RunScriptStep = Invocation & { command: "run_script_step" };
 
@@ -62,9 +63,7 @@ export async function runScriptStep(
       heartbeatMs: settings.heartbeatPeriodMs,
       deadlineMs: settings.heartbeatDeadlineMs,
       signal: context.signal,
-      output: async (chunk) => {
-        await Deno.stdout.write(chunk);
-      },
+      output: (chunk) => writeFully(Deno.stdout, chunk),
       log: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
     });
   } catch (error) {
