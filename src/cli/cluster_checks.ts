@@ -14,7 +14,8 @@
 import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
 import { explainForbidden, KubeApiError } from "../kube/errors.ts";
-import { podsPath } from "../kube/paths.ts";
+import { namespacePath, podsPath } from "../kube/paths.ts";
+import { POD_SECURITY_ENFORCE_LABEL, podSecurityFor } from "../pod/pod_security.ts";
 import type { Settings } from "../runner/settings.ts";
 import { REQUIRED_PERMISSIONS, reviewAccess, roleRule } from "./permissions.ts";
 import type { CheckRow } from "./table.ts";
@@ -82,11 +83,9 @@ export async function checkNamespace(
 ): Promise<CheckRow> {
   const check = `namespace "${namespace}"`;
   try {
-    const found = await client.get<V1Namespace>(
-      `/api/v1/namespaces/${encodeURIComponent(namespace)}`,
-    );
+    const found = await client.get<V1Namespace>(namespacePath(namespace));
     const exists = `exists (${found.status?.phase ?? "phase unknown"})`;
-    const enforced = found.metadata?.labels?.["pod-security.kubernetes.io/enforce"];
+    const enforced = found.metadata?.labels?.[POD_SECURITY_ENFORCE_LABEL];
     if (enforced === "restricted" && podSecurity === "baseline") {
       return {
         check,
@@ -96,10 +95,7 @@ export async function checkNamespace(
         fix: "Set KUBEHOOK_POD_SECURITY=restricted (or auto).",
       };
     }
-    const made =
-      podSecurity === "restricted" || (podSecurity === "auto" && enforced === "restricted")
-        ? "restricted"
-        : "baseline";
+    const made = podSecurityFor(podSecurity, enforced);
     return {
       check,
       result: "ok",

@@ -8,9 +8,8 @@
  * @module
  */
 import type { V1Namespace } from "@kubernetes/client-node";
-import { KubeApiError } from "../kube/errors.ts";
-import { podsPath, secretsPath } from "../kube/paths.ts";
-import { explainPodSecurityRefusal } from "../pod/pod_security.ts";
+import { namespacePath, podsPath, secretsPath } from "../kube/paths.ts";
+import { POD_SECURITY_ENFORCE_LABEL, podSecurityFor } from "../pod/pod_security.ts";
 import { PodStartError, waitForPodRunning } from "../kube/watch_pod.ts";
 import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
 import { reportedPorts } from "../pod/ports.ts";
@@ -94,10 +93,12 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
           quota(`secret "${secretName}"`),
         );
       }
-      await createWithinQuota(client, podsPath(namespace), plan.pod, quota(`the job pod "${name}"`))
-        .catch((error) => {
-          throw podSecurityRefusal(error) ?? error;
-        });
+      await createWithinQuota(
+        client,
+        podsPath(namespace),
+        plan.pod,
+        quota(`the job pod "${name}"`),
+      );
       console.log(`Created pod "${name}" in namespace "${namespace}"; waiting for it to run.`);
       const running = await waitForPodRunning(client, {
         namespace,
@@ -164,28 +165,13 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
   }
 }
 
-/** The standard the pods are made for: the setting, or with `auto` the namespace's enforce label
- * where the credentials may read it (they need not: then baseline, and a refusal says what to
- * set). */
+/** The standard the pods are made for; `auto` reads the namespace's label where the credentials
+ * may (they need not: then baseline, and the API server's refusal says what to set). */
 async function podSecurityLevel(connection: Connection): Promise<"baseline" | "restricted"> {
   const { settings, client, namespace } = connection;
   if (settings.podSecurity !== "auto") return settings.podSecurity;
-  try {
-    const ns = await client.get<V1Namespace>(`/api/v1/namespaces/${encodeURIComponent(namespace)}`);
-    return ns.metadata?.labels?.[ENFORCE_LABEL] === "restricted" ? "restricted" : "baseline";
-  } catch {
-    return "baseline";
-  }
-}
-
-/** The label Pod Security admission enforces a namespace's standard by. */
-const ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
-
-/** A refusal by Pod Security admission, as the controls it failed and their fixes. */
-function podSecurityRefusal(error: unknown): Error | undefined {
-  if (!(error instanceof KubeApiError) || error.status !== 403) return undefined;
-  const explained = explainPodSecurityRefusal(error.serverMessage);
-  return explained ? new Error(explained, { cause: error }) : undefined;
+  const ns = await client.get<V1Namespace>(namespacePath(namespace)).catch(() => undefined);
+  return podSecurityFor("auto", ns?.metadata?.labels?.[POD_SECURITY_ENFORCE_LABEL]);
 }
 
 /** The service a failure is about, when it is about one. */

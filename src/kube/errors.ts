@@ -1,7 +1,8 @@
 /**
  * Errors from talking to the Kubernetes API, worded for the person who has to fix them: which call
  * failed on which object, what the server said, and what to change (the missing RBAC rule for a
- * 403, what to check when the server cannot be reached).
+ * 403, each failed control of a Pod Security refusal, what to check when the server cannot be
+ * reached).
  *
  * @example
  * ```ts
@@ -39,7 +40,7 @@ export class KubeApiError extends Error {
     let message = `Could not ${call.text}: ${status}${reason ? ` ${reason}` : ""}` +
       (server ? `: ${server}` : "");
     const fix = status === 403
-      ? explainForbiddenMessage(server, call.namespace)?.text
+      ? explainForbiddenMessage(server, call.namespace)?.text ?? explainPodSecurityRefusal(server)
       : status === 401
       ? "The API server rejected kubehook's credentials: refresh the token or client certificate " +
         "of the kubeconfig user (or the pod's service account token) and try again."
@@ -193,4 +194,36 @@ export function describeCall(method: string, path: string): { text: string; name
   const verb = verbs[method] ?? method.toLowerCase();
   const object = name ? `${kind} "${name}"` : resource;
   return { text: `${verb} ${object}${where}`, namespace };
+}
+
+/** For a refusal by Pod Security admission (403 `violates PodSecurity "restricted:latest": ...`),
+ * each control the pod fails with the fix, or undefined for any other refusal. */
+export function explainPodSecurityRefusal(message: string): string | undefined {
+  const found = /violates PodSecurity "([a-z]+)(?::[^"]*)?": (.*)$/s.exec(message);
+  if (!found) return undefined;
+  const [, level, list] = found;
+  // "control (details), control (details), ...": split at the commas between controls.
+  const controls: string[] = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] === "(") depth++;
+    else if (list[i] === ")") depth--;
+    else if (list[i] === "," && depth === 0) {
+      controls.push(list.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  controls.push(list.slice(start).trim());
+  return `The namespace enforces the Pod Security standard "${level}", and the pod fails ` +
+    `${controls.length === 1 ? "one control" : `${controls.length} controls`}:\n` +
+    controls.map((c) => `  - ${c}`).join("\n") +
+    `\n${
+      level === "restricted"
+        ? "Set KUBEHOOK_POD_SECURITY=restricted so kubehook makes its pods that way (it cannot " +
+          "read the namespace's label with these credentials), and remove from the pod template " +
+          "or the workflow's options what the list names (a root user, added capabilities, " +
+          "privileges)."
+        : "Remove from the pod template or the workflow's options what the list names " +
+          "(privileged, host ports, host namespaces or paths)."
+    }`;
 }

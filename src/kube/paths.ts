@@ -8,6 +8,11 @@ const ns = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(names
 const named = (base: string, name?: string) =>
   name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 
+/** `/api/v1/namespaces/{ns}` */
+export function namespacePath(namespace: string): string {
+  return ns(namespace);
+}
+
 /** `/api/v1/namespaces/{ns}/pods[/{name}]` */
 export function podsPath(namespace: string, name?: string): string {
   return named(`${ns(namespace)}/pods`, name);

@@ -4,7 +4,7 @@
  * pod) gets what the standard requires wherever nobody set it — no privilege escalation, all
  * capabilities dropped, a non-root user, the runtime's default seccomp profile. What the template
  * or options set explicitly stays: a template that asks for more than the standard allows is
- * refused by the API server, and {@link explainPodSecurityRefusal} says which control and field.
+ * refused by the API server, whose refusal kube/errors.ts explains control by control.
  *
  * @example
  * ```ts
@@ -58,34 +58,15 @@ export function restrictContainer(container: V1Container): V1Container {
   return container;
 }
 
-/** For a refusal by Pod Security admission (403 `violates PodSecurity "restricted:latest": ...`),
- * each control the pod fails with the fix, or undefined for any other refusal. */
-export function explainPodSecurityRefusal(message: string): string | undefined {
-  const found = /violates PodSecurity "([a-z]+)(?::[^"]*)?": (.*)$/s.exec(message);
-  if (!found) return undefined;
-  const [, level, list] = found;
-  // "control (details), control (details), ...": split at the commas between controls.
-  const controls: string[] = [];
-  let depth = 0, start = 0;
-  for (let i = 0; i < list.length; i++) {
-    if (list[i] === "(") depth++;
-    else if (list[i] === ")") depth--;
-    else if (list[i] === "," && depth === 0) {
-      controls.push(list.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  controls.push(list.slice(start).trim());
-  return `The namespace enforces the Pod Security standard "${level}", and the pod fails ` +
-    `${controls.length === 1 ? "one control" : `${controls.length} controls`}:\n` +
-    controls.map((c) => `  - ${c}`).join("\n") +
-    `\n${
-      level === "restricted"
-        ? "Set KUBEHOOK_POD_SECURITY=restricted so kubehook makes its pods that way (it cannot " +
-          "read the namespace's label with these credentials), and remove from the pod template " +
-          "or the workflow's options what the list names (a root user, added capabilities, " +
-          "privileges)."
-        : "Remove from the pod template or the workflow's options what the list names " +
-          "(privileged, host ports, host namespaces or paths)."
-    }`;
+/** The namespace label Pod Security admission enforces a standard by. */
+export const POD_SECURITY_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
+
+/** The standard pods are made for: the setting, or with `auto` the one the namespace enforces
+ * (`enforced`, its label; undefined when it has none or it cannot be read). */
+export function podSecurityFor(
+  setting: "auto" | "baseline" | "restricted",
+  enforced: string | undefined,
+): "baseline" | "restricted" {
+  if (setting !== "auto") return setting;
+  return enforced === "restricted" ? "restricted" : "baseline";
 }

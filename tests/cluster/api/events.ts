@@ -33,20 +33,18 @@ export function recordPodEvent(
   const meta = pod.metadata ?? {};
   const namespace = meta.namespace ?? "default";
   const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-  const repeated = store.list("events", namespace).find((e) => {
-    const about = e.involvedObject as { uid?: string; fieldPath?: string } | undefined;
-    return about?.uid === meta.uid && about?.fieldPath === fieldPath && e.type === type &&
-      e.reason === reason && e.message === message &&
-      (e.source as { component?: string } | undefined)?.component === component;
-  });
-  if (repeated) {
-    store.update("events", namespace, repeated.metadata.name!, (e) => ({
+  const index = recorded.get(store) ?? new Map<string, string>();
+  recorded.set(store, index);
+  const same = JSON.stringify([namespace, meta.uid, fieldPath, component, type, reason, message]);
+  const repeated = index.get(same);
+  // The event may be gone since (namespace deletion): then it is recorded anew.
+  if (
+    repeated && store.update("events", namespace, repeated, (e) => ({
       ...e,
       count: (e.count as number) + 1,
       lastTimestamp: now,
-    }));
-    return;
-  }
+    }))
+  ) return;
   const suffix = Array.from(
     crypto.getRandomValues(new Uint8Array(8)),
     (b) => b.toString(16).padStart(2, "0"),
@@ -76,5 +74,9 @@ export function recordPodEvent(
     reportingComponent: component,
     reportingInstance: fromKubelet ? NODE_NAME : "",
   };
-  store.create("events", namespace, event);
+  index.set(same, store.create("events", namespace, event).metadata.name!);
 }
+
+/** Per store, the event each repeatable event was recorded as (by everything that makes two the
+ * same), so a repeat is found without reading every event. */
+const recorded = new WeakMap<ObjectStore, Map<string, string>>();

@@ -10,6 +10,7 @@
  * @module
  */
 import type { V1Probe } from "@kubernetes/client-node";
+import { concat } from "../../../src/bytes.ts";
 import { RuntimeError } from "../contract.ts";
 import type { ActiveRun, ContainerSlot } from "./container_run.ts";
 import { execInContainer } from "./exec.ts";
@@ -101,11 +102,5 @@ async function execProbe(
     return `command timed out: "${command.join(" ")}" timed out after ${timeout}s`;
   }
   if (code === 0) return undefined;
-  const output = new Uint8Array(kept);
-  let at = 0;
-  for (const chunk of chunks) {
-    output.set(chunk, at);
-    at += chunk.length;
-  }
-  return new TextDecoder().decode(output);
+  return new TextDecoder().decode(concat(chunks));
 }
