@@ -17,7 +17,7 @@ import { explainForbidden, KubeApiError } from "../kube/errors.ts";
 import { namespacePath, podsPath } from "../kube/paths.ts";
 import { POD_SECURITY_ENFORCE_LABEL, podSecurityFor } from "../pod/pod_security.ts";
 import type { Settings } from "../runner/settings.ts";
-import { REQUIRED_PERMISSIONS, reviewAccess, roleRule } from "./permissions.ts";
+import { type Permission, REQUIRED_PERMISSIONS, reviewAccess, roleRule } from "./permissions.ts";
 import type { CheckRow } from "./table.ts";
 
 /** Where to ask who the caller is (Kubernetes 1.28+; every authenticated user may). */
@@ -136,12 +136,14 @@ export function checkPermissions(
   client: KubeClient,
   namespace: string,
   user: string | undefined,
+  permissions: readonly Permission[] = REQUIRED_PERMISSIONS,
 ): Promise<CheckRow[]> {
-  return Promise.all(REQUIRED_PERMISSIONS.map(async ({ resource, verbs, why, optional }) => {
-    const check = `RBAC ${resource}`;
+  return Promise.all(permissions.map(async ({ resource, verbs, why, optional, resourceNames }) => {
+    const check = `RBAC ${resource}${resourceNames ? ` ${resourceNames.join(",")}` : ""}`;
     const answers = await Promise.all(verbs.map(async (verb) => {
       try {
-        return { verb, allowed: await reviewAccess(client, namespace, resource, verb) };
+        const allowed = await reviewAccess(client, namespace, resource, verb, resourceNames?.[0]);
+        return { verb, allowed };
       } catch (error) {
         return { verb, allowed: false, error: error as Error };
       }
@@ -167,7 +169,7 @@ export function checkPermissions(
       fix: `add this rule to the Role bound to ${
         user ? `"${user}"` : "the runner's service account"
       } in namespace "${namespace}":\n${
-        roleRule(resource, missing).replace(/^/gm, "  ")
+        roleRule(resource, missing, resourceNames).replace(/^/gm, "  ")
       }${streaming}`,
     };
   }));

@@ -132,6 +132,14 @@ async function clusterChecks(
       await checkNamespace(client, namespace, settings?.podSecurity),
       ...await checkPermissions(client, namespace, api.user),
       await checkRunnerPod(client, namespace, runnerPodName, settings),
+      ...(settings
+        ? await (await import("./build_checks.ts")).checkBuilds(
+          client,
+          namespace,
+          api.user,
+          settings,
+        )
+        : []),
     ];
   } finally {
     client.close();

@@ -29,6 +29,8 @@ export interface Permission {
   why: string;
   /** kubehook works without it, another way (doctor warns instead of failing). */
   optional?: boolean;
+  /** Only these objects (a Role rule's `resourceNames`). */
+  resourceNames?: readonly string[];
 }
 
 /** Everything kubehook does in its namespace, and nothing more: each verb is a call it makes. */
@@ -67,6 +69,25 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   },
 ];
 
+/** What Dockerfile actions' builds need besides: the build context goes to the builder's stdin,
+ * and the registry secret `secretName` is read to ask the registry whether an image exists.
+ * examples/rbac.yaml has them as a commented block. */
+export function buildPermissions(secretName: string): Permission[] {
+  return [
+    {
+      resource: "pods/attach",
+      verbs: ["get", "create"],
+      why: "the build context is streamed to the builder pod's stdin over an attach websocket",
+    },
+    {
+      resource: "secrets",
+      verbs: ["get"],
+      resourceNames: [secretName],
+      why: "the registry secret's credential asks the registry whether the image was built before",
+    },
+  ];
+}
+
 /** Asks the API server whether the caller may `verb` `resource` (e.g. `pods/exec`) in
  * `namespace`: one SelfSubjectAccessReview. API errors are thrown as KubeApiError. */
 export async function reviewAccess(
@@ -74,6 +95,7 @@ export async function reviewAccess(
   namespace: string,
   resource: string,
   verb: string,
+  objectName?: string,
 ): Promise<boolean> {
   const [name, subresource] = resource.split("/");
   const review: V1SelfSubjectAccessReview = {
@@ -86,6 +108,7 @@ export async function reviewAccess(
         group: "",
         resource: name,
         ...(subresource ? { subresource } : {}),
+        ...(objectName ? { name: objectName } : {}),
       },
     },
   };
@@ -94,7 +117,12 @@ export async function reviewAccess(
 }
 
 /** The Role rule (one YAML list item) granting `verbs` on `resource` in the core API group. */
-export function roleRule(resource: string, verbs: readonly string[]): string {
+export function roleRule(
+  resource: string,
+  verbs: readonly string[],
+  resourceNames?: readonly string[],
+): string {
   const list = (items: readonly string[]) => `[${items.map((i) => JSON.stringify(i)).join(", ")}]`;
-  return `- apiGroups: [""]\n  resources: ${list([resource])}\n  verbs: ${list(verbs)}`;
+  const names = resourceNames?.length ? `\n  resourceNames: ${list(resourceNames)}` : "";
+  return `- apiGroups: [""]\n  resources: ${list([resource])}${names}\n  verbs: ${list(verbs)}`;
 }

@@ -12,6 +12,7 @@ import { InputError, type Invocation, parseInvocation } from "../runner/input.ts
 import { workLayout } from "../runner/layout.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
 import { planContainerStep } from "../pod/container_step_plan.ts";
+import { formatRef } from "../registry/registry_client.ts";
 import {
   type JobPlan,
   planJobObjects,
@@ -173,13 +174,28 @@ async function containerStepYaml(
   const { stringify } = await import("yaml");
   const jobPod = typeof invocation.state?.jobPod === "string" ? invocation.state.jobPod : undefined;
   let workspacePath: string;
+  // Outside a runner the action is named after its own directory (build_target.ts).
+  let workDir = "";
   try {
-    workspacePath = workspacePathOf(workLayout(Deno.env.toObject()));
+    const layout = workLayout(Deno.env.toObject());
+    workspacePath = workspacePathOf(layout);
+    workDir = layout.work;
   } catch {
     workspacePath = workspacePathOutsideRunner(null);
   }
+  const build = invocation.args.image === null
+    ? await (await import("../build/build_plan.ts")).planBuild({
+      dockerfile: invocation.args.dockerfile!,
+      settings,
+      env: Deno.env.toObject(),
+      workDir,
+      namespace: settings.namespace ?? "(the kubeconfig's namespace)",
+      podSecurity: settings.podSecurity,
+    })
+    : undefined;
   const plan = planContainerStep({
-    step: invocation.args,
+    step: build ? { ...invocation.args, image: formatRef(build.target.pull) } : invocation.args,
+    pullSecret: build?.registry.secretName,
     settings,
     workspacePath,
     jobPod: jobPod
@@ -213,6 +229,12 @@ async function containerStepYaml(
     ? `an ephemeral container of the job pod "${jobPod}"`
     : `a pod of its own: ${plan.ownPodReason}`;
   const documents = [
+    ...(build
+      ? [yaml([
+        `The builder pod, created only when the registry lacks ${formatRef(build.target.push)};`,
+        `the action's directory ${build.contextDir} reaches it on stdin.`,
+      ], build.pod)]
+      : []),
     yaml(
       ["The step's environment, read by the container through envFrom."],
       redacted(plan.envSecret),

@@ -27,6 +27,8 @@ export interface ActionRun {
   signal: AbortSignal;
   output: (bytes: Uint8Array) => Promise<void>;
   log: (line: string) => void;
+  /** Whose container it is, for messages: "step" (the default) or "build". */
+  role?: "step" | "build";
 }
 
 /** Runs the watch; resolves with the exit code (0–255). Throws when the container cannot start or
@@ -39,9 +41,9 @@ export async function followAction(run: ActionRun): Promise<number> {
     try {
       pod = await run.client.get<V1Pod>(podsPath(run.namespace, run.pod), { signal: run.signal });
     } catch (error) {
-      throw new Error(`The step's pod went away while the step ran (${where}): ${error}`);
+      throw new Error(`The ${role(run)}'s pod went away while it ran (${where}): ${error}`);
     }
-    return run.statusOf(pod)?.state?.terminated ?? lost(pod, where);
+    return run.statusOf(pod)?.state?.terminated ?? lost(pod, `${role(run)}'s ${where}`);
   };
   await followLog(run.client, {
     namespace: run.namespace,
@@ -53,16 +55,20 @@ export async function followAction(run: ActionRun): Promise<number> {
     log: run.log,
   });
   const end = await terminated();
-  if (!end) throw new Error(`The step's ${where} ended its log but not its run.`);
+  if (!end) throw new Error(`The ${role(run)}'s ${where} ended its log but not its run.`);
   return end.exitCode & 255;
 }
 
+function role(run: ActionRun): string {
+  return run.role ?? "step";
+}
+
 /** A pod that stopped for good leaves the container's end unknown: that is an error. */
-function lost(pod: V1Pod, where: string): undefined {
+function lost(pod: V1Pod, what: string): undefined {
   const phase = pod.status?.phase;
   if (phase !== "Failed" && phase !== "Succeeded") return undefined;
   throw new Error(
-    `The step's ${where} is gone: the pod is ${phase} (${pod.status?.reason ?? ""} ${
+    `The ${what} is gone: the pod is ${phase} (${pod.status?.reason ?? ""} ${
       pod.status?.message ?? ""
     }). Look at the namespace's events for why.`,
   );
@@ -75,7 +81,7 @@ async function waitForStart(run: ActionRun): Promise<void> {
     await watchPod(run.client, { namespace: run.namespace, name: run.pod, signal }, async (pod) => {
       if (pod === null) {
         throw new Error(
-          `The step's pod ${run.namespace}/${run.pod} was deleted before the step started.`,
+          `The ${role(run)}'s pod ${run.namespace}/${run.pod} was deleted before it started.`,
         );
       }
       const state = run.statusOf(pod)?.state;
@@ -84,13 +90,13 @@ async function waitForStart(run: ActionRun): Promise<void> {
       if (reason && TERMINAL_WAITING.has(reason)) {
         throw await startFailure(run, reason, state?.waiting?.message);
       }
-      lost(pod, `container "${run.container}"`);
+      lost(pod, `${role(run)}'s container "${run.container}"`);
       return undefined;
     });
   } catch (error) {
     if (deadline.aborted && !run.signal.aborted) {
       throw new Error(
-        `The step's container "${run.container}" (image "${run.image}") did not start within ` +
+        `The ${role(run)}'s container "${run.container}" (image "${run.image}") did not start within ` +
           `${
             Math.round(run.startTimeoutMs / 1000)
           } s. Raise ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS ` +
@@ -106,12 +112,12 @@ async function startFailure(run: ActionRun, reason: string, message?: string): P
   const told = event?.message?.trim() ?? message ?? reason;
   if (PULL_FAILURES.has(reason)) {
     return new Error(
-      `The step's image "${run.image}" cannot be pulled: ${reason}: ${told}. Check the image name ` +
+      `The ${role(run)}'s image "${run.image}" cannot be pulled: ${reason}: ${told}. Check the image name ` +
         "and tag, and give registry credentials for a private image.",
     );
   }
   return new Error(
-    `The step's container "${run.container}" (image "${run.image}") cannot start: ${reason}: ` +
+    `The ${role(run)}'s container "${run.container}" (image "${run.image}") cannot start: ${reason}: ` +
       `${told}.`,
   );
 }

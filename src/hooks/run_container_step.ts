@@ -28,22 +28,31 @@ export async function runContainerStep(
   invocation: RunContainerStep,
   context: HookContext,
 ): Promise<number> {
-  const step = invocation.args;
-  if (!step.image) {
-    throw new Error(
-      `Dockerfile actions are not supported by this kubehook version yet (step builds ` +
-        `${step.dockerfile}). Use an action that publishes an image (runs.image: docker://...).`,
-    );
-  }
   const state = invocation.state?.jobPod
     ? jobState(invocation.state, "run_container_step")
     : undefined;
   using connection = await connect(context);
   const { settings } = connection;
   const layout = workLayout(context.env);
+  let step = invocation.args;
+  let pullSecret: string | undefined;
+  if (!step.image) {
+    const { buildImage } = await import("./build_image.ts");
+    const built = await buildImage(
+      step.dockerfile!,
+      connection,
+      context,
+      layout,
+      state?.podSecurity ?? settings.podSecurity,
+    );
+    if (!built) return 130;
+    step = { ...step, image: built.image };
+    pullSecret = built.pullSecret;
+  }
   if (step.registry) addMask(step.registry.password);
   const plan = planContainerStep({
     step,
+    pullSecret,
     // prepare_job chose the standard for the job; its steps follow it.
     settings: state?.podSecurity ? { ...settings, podSecurity: state.podSecurity } : settings,
     workspacePath: workspacePathOf(layout),

@@ -77,10 +77,28 @@ export interface ExecSession {
  * throws the API server's real answer (403 with the missing permission, 404 for a missing pod)
  * as a {@link KubeApiError}; 429/5xx answers and connection failures are retried first, which is
  * safe because the command has not started. */
-export async function openExec(client: KubeClient, options: ExecOptions): Promise<ExecSession> {
-  const path = podSubresourcePath(options.namespace, options.pod, "exec");
+export function openExec(client: KubeClient, options: ExecOptions): Promise<ExecSession> {
+  return openSession(client, "exec", options);
+}
+
+/** Attaches to the container's main process as {@link openExec} runs a command: its stdin (a
+ * container with `stdin: true`) and its output from now on. The result is `exited` with code 0
+ * when the server ends the session; the container's own exit code is in its status. */
+export function openAttach(
+  client: KubeClient,
+  options: Omit<ExecOptions, "command">,
+): Promise<ExecSession> {
+  return openSession(client, "attach", { ...options, command: [] });
+}
+
+async function openSession(
+  client: KubeClient,
+  subresource: "exec" | "attach",
+  options: ExecOptions,
+): Promise<ExecSession> {
+  const path = podSubresourcePath(options.namespace, options.pod, subresource);
   const query: Query = {
-    command: options.command,
+    command: options.command.length ? options.command : undefined,
     container: options.container,
     stdin: options.stdin || undefined,
     stdout: true,
@@ -163,9 +181,12 @@ async function notRunning(
     : `it is waiting (${state.waiting?.reason ?? "unknown reason"})`;
   return {
     error: new Error(
-      `Cannot run a command in container "${name}" of pod ${options.namespace}/${options.pod}: ` +
-        `${why}. A job container must keep running for the whole job: give it no entrypoint ` +
-        "(kubehook then keeps it alive) or one that does not exit.",
+      options.command.length
+        ? `Cannot run a command in container "${name}" of pod ${options.namespace}/` +
+          `${options.pod}: ${why}. A job container must keep running for the whole job: give ` +
+          "it no entrypoint (kubehook then keeps it alive) or one that does not exit."
+        : `Cannot attach to container "${name}" of pod ${options.namespace}/${options.pod}: ` +
+          `${why}.`,
     ),
     retryable: false,
   };

@@ -44,6 +44,8 @@ export interface ContainerStepInput {
   runnerNodeName?: string;
   /** For the step's `options` (`-e NAME`, `--env-file`). */
   optionsContext?: DockerOptionsContext;
+  /** An existing pull secret for the step's image (a Dockerfile action's build registry). */
+  pullSecret?: string;
 }
 
 /** A container step's objects. */
@@ -83,7 +85,7 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
     ? "the job has no job container"
     : settings.workspace !== "copy"
     ? "the workspace is a volume (ephemeral containers cannot mount its subPaths)"
-    : step.registry
+    : step.registry || input.pullSecret
     ? "its image is private (a running pod cannot take new pull secrets)"
     : options.resources
     ? "its options set resources (an ephemeral container has none of its own)"
@@ -136,7 +138,10 @@ export function planContainerStep(input: ContainerStepInput): ContainerStepPlan 
           runnerNodeName: input.runnerNodeName,
           useKubeScheduler: settings.useKubeScheduler,
         },
-        imagePullSecrets: registrySecret ? [registrySecret.metadata!.name!] : [],
+        imagePullSecrets: [
+          ...(registrySecret ? [registrySecret.metadata!.name!] : []),
+          ...(input.pullSecret ? [input.pullSecret] : []),
+        ],
         services,
       });
       withOptions(pod, pod.spec!.containers.find((c) => c.name === STEP_CONTAINER)!);

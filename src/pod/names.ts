@@ -33,6 +33,11 @@ export function stepPodName(runnerPod: string, random: string = randomSuffix(8))
   return fit(dnsName(runnerPod), `-step-${random}`);
 }
 
+/** A Dockerfile build's pod name: `<runner-pod>-build-<8 random>`. */
+export function buildPodName(runnerPod: string, random: string = randomSuffix(8)): string {
+  return fit(dnsName(runnerPod), `-build-${random}`);
+}
+
 /** A secret's name: `<runner-pod>-secret-<8 random>`. */
 export function secretName(runnerPod: string, random: string = randomSuffix(8)): string {
   return fit(dnsName(runnerPod), `-secret-${random}`);

@@ -60,7 +60,27 @@ export interface Settings {
   podSecurity: "auto" | "baseline" | "restricted";
   /** The user and group of containers that set none, under `restricted`. */
   runAsUser: { uid: number; gid: number };
+  /** Where Dockerfile actions' images go; undefined when builds are not set up. */
+  registry: RegistrySettings | undefined;
+  /** The image of the builder pods that build Dockerfile actions. */
+  builderImage: string;
 }
+
+/** The registry Dockerfile actions are built into (seed 002's interface). */
+export interface RegistrySettings {
+  /** `host[:port][/path]` the builder pushes to, and kubehook asks whether a tag exists. */
+  push: string;
+  /** `host[:port][/path]` the kubelet pulls from (the same registry, seen from the node). */
+  pull: string;
+  /** The `kubernetes.io/dockerconfigjson` Secret the builder pushes with and step pods pull with. */
+  secretName: string;
+  /** The registry speaks plain HTTP (a cluster-local registry without TLS). */
+  insecure: boolean;
+}
+
+/** The variables a Dockerfile build needs, for errors that name them. */
+export const REGISTRY_HOST = "ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST";
+export const REGISTRY_SECRET_NAME = "ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_SECRET_NAME";
 
 /** One row of the configuration table. */
 export interface SettingSpec {
@@ -73,6 +93,9 @@ export interface SettingSpec {
   /** What it does, in one line. */
   meaning: string;
 }
+
+/** The maintained Kaniko fork's executor (the original project was archived in June 2025). */
+export const DEFAULT_BUILDER_IMAGE = "ghcr.io/osscontainertools/kaniko:latest";
 
 /** Every variable kubehook reads, in the order the README and `--help` show them. */
 export const SETTINGS: readonly SettingSpec[] = [
@@ -185,6 +208,46 @@ export const SETTINGS: readonly SettingSpec[] = [
       "Under `restricted`: the non-root user and group of containers whose image, options and template set none.",
   },
   {
+    name: REGISTRY_HOST,
+    default: "(none: Dockerfile actions fail)",
+    values: "host[:port][/path]",
+    meaning:
+      "Registry that Dockerfile actions are built into and pulled from, e.g. `ghcr.io/OWNER` (see Dockerfile actions).",
+  },
+  {
+    name: `${REGISTRY_HOST}_PUSH`,
+    default: "the registry host",
+    values: "host[:port][/path]",
+    meaning:
+      "The same registry as the builder pod and the runner reach it (e.g. a Service name), when that differs.",
+  },
+  {
+    name: `${REGISTRY_HOST}_PULL`,
+    default: "the registry host",
+    values: "host[:port][/path]",
+    meaning:
+      "The same registry as the kubelet reaches it (e.g. `localhost:<NodePort>`), when that differs.",
+  },
+  {
+    name: REGISTRY_SECRET_NAME,
+    default: "(none: Dockerfile actions fail)",
+    values: "a Secret name",
+    meaning:
+      "A `kubernetes.io/dockerconfigjson` Secret in the namespace: the builder pushes with it, step pods pull with it.",
+  },
+  {
+    name: "KUBEHOOK_REGISTRY_INSECURE",
+    default: "false",
+    values: "true|false",
+    meaning: "The build registry speaks plain HTTP (a cluster-local registry without TLS).",
+  },
+  {
+    name: "KUBEHOOK_BUILDER_IMAGE",
+    default: `\`${DEFAULT_BUILDER_IMAGE}\``,
+    values: "an image",
+    meaning: "Kaniko executor image of the pods that build Dockerfile actions.",
+  },
+  {
     name: "RUNNER_DEBUG",
     default: "(set by the runner)",
     values: "1",
@@ -273,7 +336,36 @@ export function readSettings(env: Env): Settings {
     allowPrivileged: bool(env, "KUBEHOOK_ALLOW_PRIVILEGED", false),
     podSecurity: oneOf(env, "KUBEHOOK_POD_SECURITY", ["auto", "baseline", "restricted"], "auto"),
     runAsUser: nonRootUser(env, "KUBEHOOK_RUN_AS_USER"),
+    registry: registrySettings(env),
+    builderImage: text(env, "KUBEHOOK_BUILDER_IMAGE") ?? DEFAULT_BUILDER_IMAGE,
   };
+}
+
+/** The build registry, or undefined when neither host nor secret is set; half a setup is an error
+ * only when a Dockerfile action needs it (run_container_step says what is missing). */
+function registrySettings(env: Env): RegistrySettings | undefined {
+  const host = registryHost(env, REGISTRY_HOST);
+  const push = registryHost(env, `${REGISTRY_HOST}_PUSH`) ?? host;
+  const pull = registryHost(env, `${REGISTRY_HOST}_PULL`) ?? host;
+  const secretName = text(env, REGISTRY_SECRET_NAME);
+  const insecure = bool(env, "KUBEHOOK_REGISTRY_INSECURE", false);
+  if (!push || !pull || !secretName) return undefined;
+  return { push, pull, secretName, insecure };
+}
+
+/** `host[:port][/path]`, without a scheme or a trailing slash. */
+function registryHost(env: Env, name: string): string | undefined {
+  const value = text(env, name)?.replace(/\/+$/, "");
+  if (value === undefined) return undefined;
+  if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(value)) {
+    throw invalid(
+      name,
+      value,
+      "a registry host with an optional port and lowercase path and no scheme, such as " +
+        "ghcr.io/my-org or registry.example.com:5000/ci",
+    );
+  }
+  return value;
 }
 
 function nonRootUser(env: Env, name: string): { uid: number; gid: number } {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  DEFAULT_BUILDER_IMAGE,
   readEverySetting,
   readSettings,
   SETTINGS,
@@ -29,7 +30,47 @@ Deno.test("defaults apply when only the runner pod name is set", () => {
     allowPrivileged: false,
     podSecurity: "auto",
     runAsUser: { uid: 1001, gid: 1001 },
+    registry: undefined,
+    builderImage: DEFAULT_BUILDER_IMAGE,
   });
+});
+
+Deno.test("the build registry: one host for both sides, or push and pull apart", () => {
+  const registry = (env: Record<string, string>) =>
+    readSettings({ ACTIONS_RUNNER_POD_NAME: "r", ...env }).registry;
+  const host = "ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST";
+  const secret = { ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_SECRET_NAME: "regcred" };
+  assert.deepEqual(registry({ [host]: "ghcr.io/org/", ...secret }), {
+    push: "ghcr.io/org",
+    pull: "ghcr.io/org",
+    secretName: "regcred",
+    insecure: false,
+  });
+  assert.deepEqual(
+    registry({
+      [host]: "ignored.example",
+      [`${host}_PUSH`]: "registry.ci.svc:5000/team",
+      [`${host}_PULL`]: "localhost:30500/team",
+      KUBEHOOK_REGISTRY_INSECURE: "true",
+      ...secret,
+    }),
+    {
+      push: "registry.ci.svc:5000/team",
+      pull: "localhost:30500/team",
+      secretName: "regcred",
+      insecure: true,
+    },
+  );
+  // Half a setup is no setup: the Dockerfile step says what is missing.
+  assert.equal(registry({ [host]: "ghcr.io/org" }), undefined);
+  assert.equal(registry(secret), undefined);
+  for (const bad of ["https://ghcr.io/org", "ghcr.io/Org", "ghcr.io:x", "a b"]) {
+    assert.throws(() => registry({ [host]: bad, ...secret }), (e: SettingsError) => {
+      assert.equal(e.variable, host);
+      assert.match(e.message, /without|no scheme/);
+      return true;
+    });
+  }
 });
 
 Deno.test("KUBEHOOK_RUN_AS_USER takes a non-root uid[:gid] only", () => {

@@ -220,3 +220,61 @@ Deno.test("render: a container step is the job pod's ephemeral container, or a p
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("render: a Dockerfile action is its builder pod, then the step pod that pulls the build", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kubehook-render-" });
+  try {
+    const action = `${dir}/hello`;
+    await Deno.mkdir(action);
+    await Deno.writeTextFile(`${action}/Dockerfile`, "FROM busybox\nRUN echo hi > /hi\n");
+    const invocation = JSON.parse(await Deno.readTextFile(STEP_INPUT));
+    invocation.args = { ...invocation.args, image: null, dockerfile: `${action}/Dockerfile` };
+    await Deno.writeTextFile(`${dir}/build.json`, JSON.stringify(invocation));
+    const args = ["--input", `${dir}/build.json`];
+
+    const missing = await runKubehook(["render", ...args], {});
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST/);
+    assert.match(missing.stderr, /ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_SECRET_NAME/);
+    assert.match(missing.stderr, /README section "Dockerfile actions"/);
+
+    const env = {
+      ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST: "registry.ci:5000/team",
+      ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST_PULL: "localhost:30500/team",
+      ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_SECRET_NAME: "regcred",
+      KUBEHOOK_REGISTRY_INSECURE: "true",
+    };
+    const { objects, stdout } = await renderObjects(args, env);
+    assert.match(stdout, /a pod of its own: its image is private/);
+    const [builder, , stepPod] = objects as V1Pod[];
+    const [kaniko] = builder.spec!.containers;
+    const destination = kaniko.args!.find((a) => a.startsWith("--destination="))!;
+    assert.match(destination, /^--destination=registry\.ci:5000\/team\/hello:ctx-[0-9a-f]{64}$/);
+    assert.deepEqual(kaniko.args!.filter((a) => !a.startsWith("--destination=")), [
+      "--dockerfile=Dockerfile",
+      "--context=tar://stdin",
+      "--insecure",
+      "--insecure-registry=registry.ci:5000",
+    ]);
+    assert.equal(kaniko.stdin, true);
+    assert.deepEqual(builder.spec!.volumes![0].secret?.secretName, "regcred");
+    const step = stepPod.spec!.containers.find((c) => c.name === "step")!;
+    assert.equal(
+      step.image,
+      destination.replace(/^--destination=registry\.ci:5000/, "localhost:30500"),
+    );
+    assert.deepEqual(stepPod.spec!.imagePullSecrets, [{ name: "regcred" }]);
+    // The tag follows the files: the same context renders the same tag, another one another.
+    assert.equal(
+      (await renderObjects(args, env)).stdout.match(/ctx-[0-9a-f]+/)![0],
+      destination.slice(-68),
+    );
+    await Deno.writeTextFile(`${action}/entry.sh`, "echo\n");
+    assert.notEqual(
+      (await renderObjects(args, env)).stdout.match(/ctx-[0-9a-f]+/)![0],
+      destination.slice(-68),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

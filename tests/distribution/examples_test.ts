@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { REQUIRED_PERMISSIONS } from "../../src/cli/permissions.ts";
+import {
+  buildPermissions,
+  type Permission,
+  REQUIRED_PERMISSIONS,
+} from "../../src/cli/permissions.ts";
 import { parseInvocation } from "../../src/runner/input.ts";
 import { root } from "./support.ts";
 
@@ -64,20 +68,35 @@ Deno.test("the ARC example works as written: its namespace made, copy mode, the 
   assert.equal(template.spec.tolerations, undefined);
 });
 
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+const ruleText = (rule: Rule) =>
+  `${rule.apiGroups.join(",")}/${rule.resources.join(",")}${
+    rule.resourceNames ? `[${rule.resourceNames.join(",")}]` : ""
+  }: ${[...rule.verbs].sort().join(",")}`;
+const declared = (permissions: readonly Permission[]) =>
+  permissions.map((p) =>
+    ruleText({
+      apiGroups: [""],
+      resources: [p.resource],
+      verbs: [...p.verbs],
+      ...(p.resourceNames ? { resourceNames: [...p.resourceNames] } : {}),
+    })
+  );
+
 Deno.test("examples/rbac.yaml grants exactly the permissions kubehook declares", async () => {
-  const objects = parseAllDocuments(await Deno.readTextFile(`${root}examples/rbac.yaml`))
-    .map((document) => document.toJS());
+  const text = await Deno.readTextFile(`${root}examples/rbac.yaml`);
+  const parse = (yaml: string) => parseAllDocuments(yaml).map((document) => document.toJS());
+  const objects = parse(text);
   assert.deepEqual(objects.map((o) => o.kind), ["ServiceAccount", "Role", "RoleBinding"]);
   const role = objects[1];
-  const granted = role.rules.map((
-    rule: { apiGroups: string[]; resources: string[]; verbs: string[] },
-  ) =>
-    `${rule.apiGroups.join(",")}/${rule.resources.join(",")}: ${[...rule.verbs].sort().join(",")}`
-  );
   // One source: the permissions kubehook declares (and doctor checks), verb for verb.
+  assert.deepEqual(role.rules.map(ruleText), declared(REQUIRED_PERMISSIONS));
+  // The commented block for Dockerfile actions, uncommented as its comment says, adds exactly
+  // what builds declare.
+  const uncommented = text.replace(/^ {2}# (- apiGroups| {2}\w+:)/gm, "  $1");
   assert.deepEqual(
-    granted,
-    REQUIRED_PERMISSIONS.map((p) => `/${p.resource}: ${[...p.verbs].sort().join(",")}`),
+    parse(uncommented)[1].rules.map(ruleText),
+    [...declared(REQUIRED_PERMISSIONS), ...declared(buildPermissions("registry-push"))],
   );
   const binding = objects[2];
   assert.deepEqual(binding.roleRef.name, role.metadata.name);
