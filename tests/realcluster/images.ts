@@ -9,7 +9,7 @@
  * @module
  */
 import { cacheRoot } from "./build.ts";
-import { type Blob, pushImage, type Registry, sha256 } from "./registry_push.ts";
+import { type Blob, pushImage, type Registry, sha256 } from "../cluster/builder/registry_push.ts";
 import { buildUserland } from "./userland.ts";
 import { CATALOGUE_TAGS, catalogueEntry, imageConfig } from "../cluster/kubelet/images.ts";
 import { findHostTools } from "../cluster/kubelet/host_tools.ts";

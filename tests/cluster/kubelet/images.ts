@@ -12,6 +12,7 @@
  * | `ghcr.io/actions/actions-runner`           | host userland plus /home/runner/externals/node20 |
  * | `registry.local/private/{app,tools,cache}` | busybox, only with robot/s3cret pull credentials |
  * | `distroless.local/app`                     | only `/app` (static busybox), ENTRYPOINT ["/app"] |
+ * | `ghcr.io/osscontainertools/kaniko`         | host userland plus /kaniko/executor (tests/cluster/builder/) |
  *
  * Only the tags of {@link CATALOGUE_TAGS} exist (and a digest only when it is the image's own),
  * as on a real registry: any other tag, digest or repository is not found.
@@ -102,6 +103,16 @@ const CATALOGUE: Record<string, Entry> = {
     config: { entrypoint: ["/app"] },
     sizeBytes: 2_155_616,
   },
+  // Kaniko's maintained fork: the builder's default image. Its executor builds for real
+  // (tests/cluster/builder/executor.ts); the host userland gives it deno, tar and util-linux.
+  "ghcr.io/osscontainertools/kaniko": {
+    ...HOST("etc-debian", {
+      entrypoint: ["/kaniko/executor"],
+      workingDir: "/workspace",
+      env: [`${IMAGE_PATH}:/kaniko`, "HOME=/root", "USER=root", "DOCKER_CONFIG=/kaniko/.docker/"],
+    }),
+    layers: ["kaniko", "host"],
+  },
   "ghcr.io/actions/actions-runner": {
     ...HOST("etc-runner", {
       cmd: ["bash"],
@@ -122,6 +133,7 @@ export const CATALOGUE_TAGS: Record<string, readonly string[]> = {
   "docker.io/library/debian": ["latest", "12", "bookworm", "12-slim", "bookworm-slim", "stable"],
   "docker.io/library/ubuntu": ["latest", "24.04", "noble", "22.04", "jammy"],
   "docker.io/library/node": ["latest", "20", "22", "lts", "20-bookworm", "20-bookworm-slim"],
+  "ghcr.io/osscontainertools/kaniko": ["latest", "v1.24.0"],
   "ghcr.io/actions/actions-runner": ["latest", "2.321.0", "2.329.0", "2.330.0"],
   "distroless.local/app": ["1"],
   "registry.local/private/app": ["latest", "1.0"],

@@ -18,7 +18,8 @@ export type LayerName =
   | "etc-debian"
   | "etc-ubuntu"
   | "etc-runner"
-  | "runner-home";
+  | "runner-home"
+  | "kaniko";
 
 /** Top-level host directories a host-userland image shows, as symlinks or read-only lowers. */
 const HOST_TOP = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
@@ -74,6 +75,8 @@ export async function buildLayer(name: LayerName, dir: string, tools: HostTools)
       return await buildRunnerEtc(dir);
     case "runner-home":
       return await buildRunnerHome(dir, tools);
+    case "kaniko":
+      return await buildKaniko(dir);
   }
 }
 
@@ -182,6 +185,38 @@ async function buildRunnerHome(dir: string, tools: HostTools): Promise<void> {
   ) {
     await Deno.chown(`${dir}/${path}`, RUNNER_UID, RUNNER_UID);
   }
+}
+
+/** /kaniko of the executor image: the builder (tests/cluster/builder/executor.ts) bundled into
+ * one script, run by this host's deno (a hard link when it lives outside the /usr the image
+ * shows), behind `/kaniko/executor` as in the real image. */
+async function buildKaniko(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/kaniko/.docker`, { recursive: true });
+  await Deno.mkdir(`${dir}/workspace`);
+  const source = new URL("../builder/executor.ts", import.meta.url).pathname;
+  const bundled = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", `${dir}/kaniko/executor.js`, source],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!bundled.success) {
+    throw new Error(
+      `Cannot build the Kaniko executor image: deno bundle ${source} failed: ` +
+        new TextDecoder().decode(bundled.stderr).trim(),
+    );
+  }
+  let deno = Deno.execPath();
+  if (!deno.startsWith("/usr/")) {
+    await Deno.link(deno, `${dir}/kaniko/deno`).catch(() =>
+      Deno.copyFile(deno, `${dir}/kaniko/deno`)
+    );
+    deno = "/kaniko/deno";
+  }
+  await writeFiles(dir, {
+    "kaniko/executor": `#!/bin/sh\nexec ${deno} run -A --quiet --no-config --no-lock ` +
+      `/kaniko/executor.js "$@"\n`,
+  });
+  await Deno.chmod(`${dir}/kaniko/executor`, 0o755);
 }
 
 async function skeleton(dir: string): Promise<void> {
