@@ -127,7 +127,12 @@ export async function main(args: readonly string[]): Promise<number> {
 
 async function build(options: BuildOptions & { mirror: string }, scratch: string): Promise<void> {
   const tools = findTools();
-  const registries = new Registries(await credentials(), options.insecure, options.insecurePull);
+  const registries = new Registries(
+    await credentials(),
+    options.insecure,
+    options.insecurePull,
+    options.insecureRegistries,
+  );
   const context = await receiveContext(options.context, `${scratch}/context`, tools);
   const dockerfilePath = options.dockerfile.startsWith("/")
     ? options.dockerfile

@@ -24,6 +24,8 @@ export interface BuildOptions {
   insecure: boolean;
   /** Pull over plain HTTP. */
   insecurePull: boolean;
+  /** Registries spoken to over plain HTTP, push and pull (`--insecure-registry`, repeatable). */
+  insecureRegistries: string[];
   /** Build without pushing (`--no-push`). */
   noPush: boolean;
   /** Where to write the pushed image's digest. */
@@ -72,6 +74,7 @@ const KNOWN: Record<string, Kind> = {
   "build-arg": "list",
   "insecure": "bool",
   "insecure-pull": "bool",
+  "insecure-registry": "list",
   "no-push": "bool",
   "digest-file": "string",
   "verbosity": "string",
@@ -133,6 +136,7 @@ export function parseFlags(args: readonly string[]): BuildOptions {
     buildArgs: values.get("build-arg") ?? [],
     insecure: bool("insecure"),
     insecurePull: bool("insecure-pull"),
+    insecureRegistries: values.get("insecure-registry") ?? [],
     noPush: bool("no-push"),
     ...(last("digest-file") ? { digestFile: last("digest-file") } : {}),
     verbosity: last("verbosity") ?? "info",

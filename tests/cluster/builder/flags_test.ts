@@ -14,6 +14,7 @@ Deno.test("the hook's command line: both spellings, repeated destinations and bu
     "B=x=y",
     "--insecure",
     "--insecure-pull=false",
+    "--insecure-registry=registry.local:5000",
     "--cache=false",
     "--verbosity=info",
     "--digest-file=/dev/termination-log",
@@ -27,6 +28,7 @@ Deno.test("the hook's command line: both spellings, repeated destinations and bu
   assert.deepEqual(options.buildArgs, ["A=1", "B=x=y"]);
   assert.deepEqual(options.insecure, true);
   assert.deepEqual(options.insecurePull, false);
+  assert.deepEqual(options.insecureRegistries, ["registry.local:5000"]);
   assert.deepEqual(options.digestFile, "/dev/termination-log");
 });
 

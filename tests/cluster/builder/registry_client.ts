@@ -98,11 +98,15 @@ export class Registries {
     readonly credentials: Map<string, { username: string; password: string }>,
     readonly insecurePush: boolean,
     readonly insecurePull: boolean,
+    /** `--insecure-registry`: hosts spoken to over plain HTTP both ways. */
+    readonly insecureHosts: readonly string[] = [],
   ) {}
 
-  /** The registry of `host`, plain HTTP when `--insecure`(-pull) says so. */
+  /** The registry of `host`, plain HTTP when `--insecure`(-pull) or `--insecure-registry` say
+   * so (Kaniko needs both: `--insecure` alone still checks push access over HTTPS). */
   registry(host: string, push: boolean): Registry {
-    const plain = push ? this.insecurePush : this.insecurePull;
+    const plain = this.insecureHosts.includes(host) ||
+      (push ? this.insecurePush : this.insecurePull);
     return { url: `${plain ? "http" : "https"}://${host}`, ...this.credentials.get(host) };
   }
 }
