@@ -7,7 +7,9 @@
  * Where it runs: as an ephemeral container of the job pod when the job has a job container and
  * copies its workspace (no copy at all, same network); otherwise — no job container, volume mode,
  * a private image, or a Role without `pods/ephemeralcontainers` — in a pod of its own that gets
- * the workspace streamed in and out. docs/design.md says why.
+ * the workspace streamed in and out. docs/design.md says why. A Dockerfile action's image is
+ * built first, unless the registry has it already (build_image.ts), and runs in a pod of its own
+ * that pulls it with the build registry's secret.
  *
  * @module
  */
@@ -34,6 +36,11 @@ export async function runContainerStep(
   using connection = await connect(context);
   const { settings } = connection;
   const layout = workLayout(context.env);
+  const respond = async (code: number) => {
+    const response: StateResponse = state ? { state: { ...state } } : {};
+    await writeResponse(invocation.responseFile, response);
+    return code;
+  };
   let step = invocation.args;
   let pullSecret: string | undefined;
   if (!step.image) {
@@ -45,7 +52,7 @@ export async function runContainerStep(
       layout,
       state?.podSecurity ?? settings.podSecurity,
     );
-    if (!built) return 130;
+    if (!built) return await respond(130);
     step = { ...step, image: built.image };
     pullSecret = built.pullSecret;
   }
@@ -84,7 +91,5 @@ export async function runContainerStep(
       jobPod: state?.jobPod,
     });
   }
-  const response: StateResponse = state ? { state: { ...state } } : {};
-  await writeResponse(invocation.responseFile, response);
-  return code;
+  return await respond(code);
 }
