@@ -84,6 +84,7 @@ export async function planBuild(input: BuildInput): Promise<BuildPlan> {
   const digest = await contextDigest(contextDir, dockerfileName, [
     builder.name,
     settings.builderImage,
+    ...settings.builderArgs,
   ]);
   const target = buildTarget(registry, contextDir, input.workDir, digest);
   const runner = settings.runnerPodName;
@@ -95,6 +96,7 @@ export async function planBuild(input: BuildInput): Promise<BuildPlan> {
     destination: formatRef(target.push),
     registrySecret: registry.secretName,
     insecure: registry.insecure,
+    extraArgs: settings.builderArgs,
   });
   return { builder, registry, target, contextDir, dockerfileName, dockerfileText, pod };
 }

@@ -24,6 +24,8 @@ export interface BuildRequest {
   registrySecret: string;
   /** The destination registry speaks plain HTTP. */
   insecure: boolean;
+  /** The user's own flags (KUBEHOOK_BUILDER_ARGS), after kubehook's. */
+  extraArgs: readonly string[];
 }
 
 /** A kind of builder. */

@@ -10,7 +10,7 @@
  * ```ts
  * const pod = KANIKO.pod({ podName: "arc-x-build-1", labels: {}, image: DEFAULT_BUILDER_IMAGE,
  *   dockerfile: "Dockerfile", destination: "ghcr.io/org/hello:ctx-ab", registrySecret: "regcred",
- *   insecure: false });
+ *   insecure: false, extraArgs: ["--cache=true"] });
  * ```
  * @module
  */
@@ -42,6 +42,7 @@ export const KANIKO: Builder = {
           ...(request.insecure
             ? ["--insecure", `--insecure-registry=${splitHost(request.destination).registry}`]
             : []),
+          ...request.extraArgs,
         ],
         // The context arrives on stdin from the one attach kubehook makes, then stdin closes.
         stdin: true,
@@ -59,10 +60,17 @@ export const KANIKO: Builder = {
     },
   }),
   failure: (lines) =>
-    lines.findLast((line) => /^error |^Error: |level=(error|fatal)/.test(line))?.trim(),
+    lines.map(plain).findLast((line) => /^error |^Error: |level=(error|fatal)/.test(line))?.trim(),
   lastInstruction: (lines) => {
     // Kaniko logs each instruction as it starts it: `INFO[0003] RUN make`.
-    const line = lines.findLast((l) => /^INFO\[\d+\] [A-Z]+ /.test(l));
+    const line = lines.map(plain).findLast((l) => /^INFO\[\d+\] [A-Z]+ /.test(l));
     return line?.replace(/^INFO\[\d+\] /, "").trim();
   },
 };
+
+/** A line without its terminal colours: Kaniko's default log format colours the level
+ * (`\x1b[36mINFO\x1b[0m[0003] RUN make`), which the step log shows as the runner would. */
+function plain(line: string): string {
+  // deno-lint-ignore no-control-regex
+  return line.replace(/\x1b\[[0-9;]*m/g, "");
+}

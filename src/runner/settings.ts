@@ -64,6 +64,8 @@ export interface Settings {
   registry: RegistrySettings | undefined;
   /** The image of the builder pods that build Dockerfile actions. */
   builderImage: string;
+  /** Flags added to every build's command line (`--registry-mirror=...`, `--cache=true`). */
+  builderArgs: string[];
 }
 
 /** The registry Dockerfile actions are built into (seed 002's interface). */
@@ -95,7 +97,10 @@ export interface SettingSpec {
 }
 
 /** The maintained Kaniko fork's executor (the original project was archived in June 2025). */
-export const DEFAULT_BUILDER_IMAGE = "ghcr.io/osscontainertools/kaniko:latest";
+export const DEFAULT_BUILDER_IMAGE = "ghcr.io/osscontainertools/kaniko:v1.26.5";
+
+/** The builder flags kubehook sets itself, which `KUBEHOOK_BUILDER_ARGS` may not change. */
+const OWN_BUILDER_FLAGS = ["dockerfile", "context", "destination", "f", "c", "d"];
 
 /** Every variable kubehook reads, in the order the README and `--help` show them. */
 export const SETTINGS: readonly SettingSpec[] = [
@@ -248,6 +253,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     meaning: "Kaniko executor image of the pods that build Dockerfile actions.",
   },
   {
+    name: "KUBEHOOK_BUILDER_ARGS",
+    default: "(none)",
+    values: "flags separated by spaces",
+    meaning:
+      "Added to every build's Kaniko flags, e.g. `--registry-mirror=mirror.example.com --cache=true` (a value cannot hold a space).",
+  },
+  {
     name: "RUNNER_DEBUG",
     default: "(set by the runner)",
     values: "1",
@@ -338,7 +350,33 @@ export function readSettings(env: Env): Settings {
     runAsUser: nonRootUser(env, "KUBEHOOK_RUN_AS_USER"),
     registry: registrySettings(env),
     builderImage: text(env, "KUBEHOOK_BUILDER_IMAGE") ?? DEFAULT_BUILDER_IMAGE,
+    builderArgs: builderArgs(env, "KUBEHOOK_BUILDER_ARGS"),
   };
+}
+
+/** Flags only (`--name[=value]`), none of those kubehook sets for each build. */
+function builderArgs(env: Env, name: string): string[] {
+  const args = text(env, name)?.split(/\s+/) ?? [];
+  for (const arg of args) {
+    const flag = /^--?([^=]+)/.exec(arg)?.[1];
+    if (flag === undefined) {
+      throw invalid(
+        name,
+        arg,
+        "flags such as --registry-mirror=mirror.example.com, separated by spaces (a flag's " +
+          "value goes after =)",
+      );
+    }
+    if (OWN_BUILDER_FLAGS.includes(flag)) {
+      throw invalid(
+        name,
+        arg,
+        "flags other than --dockerfile, --context and --destination, which kubehook sets for " +
+          "each build",
+      );
+    }
+  }
+  return args;
 }
 
 /** The build registry, or undefined when neither host nor secret is set; half a setup is an error

@@ -32,7 +32,22 @@ Deno.test("defaults apply when only the runner pod name is set", () => {
     runAsUser: { uid: 1001, gid: 1001 },
     registry: undefined,
     builderImage: DEFAULT_BUILDER_IMAGE,
+    builderArgs: [],
   });
+});
+
+Deno.test("KUBEHOOK_BUILDER_ARGS: flags only, not those kubehook sets for each build", () => {
+  const args = (value: string) =>
+    readSettings({ ACTIONS_RUNNER_POD_NAME: "r", KUBEHOOK_BUILDER_ARGS: value }).builderArgs;
+  assert.deepEqual(args("  --registry-mirror=m.example:5000   --cache=true -v=debug "), [
+    "--registry-mirror=m.example:5000",
+    "--cache=true",
+    "-v=debug",
+  ]);
+  assert.throws(() => args("--cache true"), /KUBEHOOK_BUILDER_ARGS="true".*value goes after =/);
+  for (const own of ["--destination=x/y:1", "--context=dir:///", "-f=Other", "--dockerfile"]) {
+    assert.throws(() => args(own), /KUBEHOOK_BUILDER_ARGS=.*kubehook sets for each build/, own);
+  }
 });
 
 Deno.test("the build registry: one host for both sides, or push and pull apart", () => {
