@@ -17,7 +17,8 @@ export interface WaitOptions {
   name: string;
   timeoutMs: number;
   signal?: AbortSignal;
-  /** Called with the reason a pod is still waiting, at most every `reportEveryMs`. */
+  /** Called with the reason a pod is still waiting: at once when it cannot be scheduled, then
+   * every `reportEveryMs` (default 30 s). */
   onWaiting?: (why: string) => void;
   reportEveryMs?: number;
 }
@@ -74,19 +75,35 @@ export async function watchPod<T>(
   }
 }
 
+/** Events by which a node autoscaler says it is adding a node for a pod: cluster-autoscaler's,
+ * and Karpenter's nomination of a node it launches. */
+const SCALE_UP = new Set(["TriggeredScaleUp", "Nominated"]);
+/** cluster-autoscaler's word that no node group would fit the pod. */
+const NO_SCALE_UP = "NotTriggerScaleUp";
+
 /** Resolves with the pod once all its containers run; throws {@link PodStartError} when it never
- * will, or when `timeoutMs` passes. */
+ * will, or when `timeoutMs` passes. While it waits, `onWaiting` hears why: at once when the pod
+ * cannot be scheduled, then every `reportEveryMs` — on a timer, since a pod that waits for room
+ * changes no more and its watch goes quiet. */
 export async function waitForPodRunning(client: KubeClient, options: WaitOptions): Promise<V1Pod> {
   const { namespace, name } = options;
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-  const reportEveryMs = options.reportEveryMs ?? 30_000;
-  let lastReport = Date.now();
   let verdict: PodVerdict = {
     state: "waiting",
     why: "the pod was just created",
     unschedulable: false,
   };
+  /** Why it waits, with what an autoscaler said when the pod cannot be scheduled. */
+  let why = verdict.why;
+  let done = false;
+  const report = async () => {
+    if (verdict.state !== "waiting") return;
+    why = verdict.unschedulable ? await withAutoscaler(client, options, verdict.why) : verdict.why;
+    if (!done && !signal.aborted) options.onWaiting?.(why);
+  };
+  let reported: Promise<void> | undefined;
+  const timer = setInterval(() => void report(), options.reportEveryMs ?? 30_000);
   try {
     return await watchPod(client, { namespace, name, signal }, async (pod) => {
       if (pod === null) {
@@ -99,25 +116,46 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
       verdict = classifyPod(pod);
       if (verdict.state === "running") return pod;
       if (verdict.state === "failed") throw await podStartError(client, options, pod, verdict);
-      if (options.onWaiting && Date.now() - lastReport >= reportEveryMs) {
-        lastReport = Date.now();
-        options.onWaiting(verdict.why);
-      }
+      why = verdict.why;
+      // No node fits: say so at once (the timer repeats it), not only after the first period.
+      if (verdict.unschedulable) reported ??= report();
       return undefined;
     });
   } catch (error) {
     if (deadline.aborted && !(error instanceof PodStartError)) {
-      const why = verdict.state === "waiting" ? verdict.why.replace(/\.+$/, "") : "";
+      await reported;
       throw new PodStartError(
         `pod "${name}" in namespace "${namespace}" did not start within ` +
-          `${Math.round(options.timeoutMs / 1000)} s: ${why}. Raise ` +
+          `${Math.round(options.timeoutMs / 1000)} s: ${why.replace(/\.+$/, "")}. Raise ` +
           `ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS if the cluster is only slow (an autoscaler adding ` +
           `a node), or fix what the reason names.`,
         verdict,
       );
     }
     throw error;
+  } finally {
+    done = true;
+    clearInterval(timer);
   }
+}
+
+/** `why` an unschedulable pod waits, led by what a node autoscaler said about it, if anything. */
+async function withAutoscaler(
+  client: KubeClient,
+  target: { namespace: string; name: string },
+  why: string,
+): Promise<string> {
+  const said = await latestEvent(
+    client,
+    target.namespace,
+    target.name,
+    (e) => SCALE_UP.has(e.reason ?? "") || e.reason === NO_SCALE_UP,
+  );
+  if (!said) return why;
+  const message = said.message?.trim().replace(/\.+$/, "") ?? "";
+  return SCALE_UP.has(said.reason!)
+    ? `waiting for a node: an autoscaler is adding one (${said.reason}: ${message}); ${why}`
+    : `no node autoscaler will add a node for it (${said.reason}: ${message}); ${why}`;
 }
 
 /** The error for a pod that can never run: the container, the reason, the latest Warning event

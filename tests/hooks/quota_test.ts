@@ -1,7 +1,8 @@
 /**
  * A job in a namespace whose ResourceQuota is used up waits for room, saying which quota holds it
- * up, and runs once another pod ends; one that never gets room fails at the prepare timeout with
- * the quota's message and leaves nothing. Real Kubernetes only: the local cluster has no quotas.
+ * up, and runs once another pod ends; a cancel while it waits ends it and removes what it made;
+ * one that never gets room fails at the prepare timeout with the quota's message and leaves
+ * nothing. Real Kubernetes only: the local cluster has no quotas.
  */
 import assert from "node:assert/strict";
 import { jobContainer } from "../support/runner_sim.ts";
@@ -60,6 +61,34 @@ Deno.test({
         assert.match(logOf(prepared), /exceeded quota: one-pod, requested: pods=1/);
         assertHookOk(await sim.cleanupJob(), "cleanup_job");
       });
+      await hc.job(
+        t,
+        "a cancel while waiting for room exits at once and deletes what was made",
+        async ({ sim, runnerPod }) => {
+          await blocker();
+          try {
+            // Private image credentials: a pull secret is created before the pod is refused.
+            const run = sim.start("prepare_job", {
+              container: jobContainer("busybox:1.36", {
+                registry: { username: "robot", password: "s3cret", serverUrl: "registry.local" },
+              }),
+              services: [],
+            });
+            await run.hook.waitForOutput(/Waiting for room in a ResourceQuota/);
+            assert.equal((await hc.labelled("secrets", runnerPod)).length, 1, "the pull secret");
+            run.hook.signal("SIGINT");
+            const prepared = await run.result;
+            assert.notEqual(prepared.code, 0, "a cancelled prepare_job must not succeed");
+            assert.deepEqual(
+              await hc.labelled("secrets", runnerPod),
+              [],
+              "the pull secret is gone",
+            );
+          } finally {
+            await unblock();
+          }
+        },
+      );
       await hc.job(
         t,
         "no room until the timeout: the quota's message, nothing left",
