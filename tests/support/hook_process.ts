@@ -96,6 +96,11 @@ export class HookProcess {
     return new Promise((resolve, reject) => this.#waiters.push({ pattern, resolve, reject }));
   }
 
+  /** The hook's process id (hook.sh execs kubehook: it is kubehook's). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** Sends `signal` to the hook process (hook.sh execs kubehook, so kubehook receives it). */
   signal(signal: Deno.Signal): void {
     if (this.#processEnded) return;
