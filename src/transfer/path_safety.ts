@@ -209,12 +209,15 @@ export function resolvesInside(root: string, abs: string): boolean {
   return true;
 }
 
-/** `Deno.lstatSync`, or null when nothing is there. */
+/** `Deno.lstatSync`, or null when nothing is there — also when a component on the way is not a
+ * directory (a link in the archive may point below a file a later member made). */
 export function lstatOrNull(path: string): Deno.FileInfo | null {
   try {
     return Deno.lstatSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
     throw err;
   }
 }

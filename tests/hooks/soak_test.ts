@@ -14,6 +14,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { generator, testSeed } from "../support/random.ts";
 import { jobContainer } from "../support/runner_sim.ts";
 import type { HookResult, HookRun } from "../support/runner_sim.ts";
 import { HookCluster, logOf, NAMESPACE } from "./hook_cluster.ts";
@@ -27,18 +28,6 @@ const ENV = {
   ACTIONS_RUNNER_HEARTBEAT_PERIOD_MS: "200",
   ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS: "3000",
 };
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What happens to one job, drawn before it starts. */
 interface JobPlan {
@@ -137,8 +126,7 @@ Deno.test({
   name: "soak: many jobs with cancellations and faults leave nothing and lose nothing",
   ignore: !Deno.env.get("KUBEHOOK_SOAK"),
   fn: async () => {
-    const seed = Number(Deno.env.get("KUBEHOOK_SOAK_SEED") ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`soak seed ${seed} (KUBEHOOK_SOAK_SEED=${seed} repeats this run)`);
+    const seed = testSeed("KUBEHOOK_SOAK_SEED");
     const plans = planJobs(generator(seed));
     await using hc = await HookCluster.start();
     const before = new Set((await processesOf(hc.cluster.stateDir)).keys());

@@ -303,3 +303,17 @@ Deno.test("a listing is only read when asked for; without it the member is plain
     assert.equal(await Deno.readTextFile(`${scene.target}/stays.txt`), "x");
   });
 });
+
+Deno.test("a link that points below a file a later member makes is no error", async () => {
+  // Found by extract_property_test.ts: resolving the link met ENOTDIR and aborted the copy.
+  await withScene(async (scene) => {
+    const report = await extractHostile(scene, [
+      { name: "b", typeflag: "2", linkname: "über/dir" },
+      { name: "über", data: "a file, not a directory" },
+      { name: "after.txt", data: "still extracted" },
+    ]);
+    assert.deepEqual(rejectedNames(report), []);
+    assert.equal(await Deno.readTextFile(`${scene.target}/after.txt`), "still extracted");
+    assert.equal(await Deno.readLink(`${scene.target}/b`), "über/dir");
+  });
+});
