@@ -18,7 +18,8 @@ import type { Fault } from "./api/faults.ts";
 import { claimHostPath } from "./api/claims.ts";
 import { kubeconfigText, writeFileAtomic } from "./api/kubeconfig.ts";
 import { type ApiServer, startApiServer } from "./api/mod.ts";
-import { createKubelet } from "./kubelet/mod.ts";
+import { createKubelet, type NodeRegistry } from "./kubelet/mod.ts";
+import { ClusterRegistry, NODE_HOST, REGISTRY_ACCOUNT, REGISTRY_HOST } from "./registry/mod.ts";
 
 /** How to start a cluster. */
 export interface ClusterOptions {
@@ -28,8 +29,12 @@ export interface ClusterOptions {
   kubeconfigPath?: string;
   /** How many changes watches can resume from (default 1000). */
   watchHistory?: number;
-  /** The kubelet; the real one (bwrap pods) unless a test supplies another. */
-  createRuntime?: (store: ClusterStore, options: { stateDir: string }) => PodRuntime;
+  /** The kubelet; the real one (bwrap pods) unless a test supplies another. `registry` is the
+   * cluster's registry, which the kubelet pulls from and lets pods reach. */
+  createRuntime?: (
+    store: ClusterStore,
+    options: { stateDir: string; registry: NodeRegistry },
+  ) => PodRuntime;
 }
 
 /** What `kubectl` printed and how it exited. */
@@ -39,8 +44,26 @@ export interface KubectlResult {
   stderr: string;
 }
 
+/** The cluster's registry for Dockerfile builds (seed 002): builder pods push to it and the node
+ * pulls the built images from it; both need {@link BuildRegistry.username}'s password. */
+export interface BuildRegistry {
+  /** `host:port` pods reach it by (the builder's push). */
+  host: string;
+  /** `host:port` the node's runtime reaches it by, when it differs from {@link host} (the pull
+   * host of kubehook's `_PULL` setting). */
+  nodeHost: string;
+  /** An `http_proxy` URL that takes a host process (the hook in tests) to the registry, whatever
+   * host the request names: under ARC the runner is a pod and reaches {@link host} itself. */
+  proxyUrl: string;
+  /** `host:port` of a plain-HTTP mirror of Docker Hub names (`library/busybox`...) for the
+   * builder's `--registry-mirror`: these machines cannot reach Docker Hub. */
+  mirror: string;
+  username: string;
+  password: string;
+}
+
 /** What every cluster tier offers the tests: the API (through the kubeconfig's three contexts),
- * the admin-only fault and stats endpoints, and kubectl. */
+ * the admin-only fault and stats endpoints, kubectl, and a registry for builds. */
 export interface ClusterAccess extends AsyncDisposable {
   /** "embedded" (tests/cluster) or "real" (tests/realcluster). */
   tier: "embedded" | "real";
@@ -49,6 +72,7 @@ export interface ClusterAccess extends AsyncDisposable {
   stateDir: string;
   tokens: Record<Identity, string>;
   caPem: string;
+  registry: BuildRegistry;
   /** A fetch against the cluster with a context's token (default admin) and its CA. */
   fetch(path: string, init?: RequestInit & { context?: Identity }): Promise<Response>;
   addFaults(faults: Partial<Fault> | Partial<Fault>[]): Promise<void>;
@@ -68,6 +92,9 @@ export interface Cluster extends ClusterAccess {
   tier: "embedded";
   /** The API server itself. */
   server: ApiServer;
+  /** The registry behind {@link ClusterAccess.registry} (registry/mod.ts): started on first
+   * use. */
+  clusterRegistry: ClusterRegistry;
   /** Pods as stored, in one namespace or all. */
   listPods(namespace?: string): V1Pod[];
 }
@@ -101,6 +128,7 @@ export function clusterAccess(
     stateDir: string;
     home: string;
     claimHostPath: ClusterAccess["claimHostPath"];
+    registry: BuildRegistry;
   },
   stop: () => Promise<void>,
 ): ClusterAccess {
@@ -133,6 +161,7 @@ export function clusterAccess(
     stateDir: details.stateDir,
     tokens: details.tokens,
     caPem: details.caPem,
+    registry: details.registry,
     fetch: fetchAs,
     addFaults: (faults) => faultRequest("POST", faults),
     clearFaults: () => faultRequest("DELETE"),
@@ -173,16 +202,22 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await Deno.makeTempDir({ prefix: "kubehook-cluster-" });
   const createRuntime = options.createRuntime ?? createKubelet;
   let server: ApiServer;
+  let registry: ClusterRegistry | undefined;
   try {
+    // Two idle listeners until something uses it: clusters that never do pay nothing more.
+    registry = await ClusterRegistry.open(stateDir);
+    const nodeRegistry = registry;
     server = await startApiServer({
       stateDir,
-      createRuntime: (store) => createRuntime(store, { stateDir }),
+      createRuntime: (store) => createRuntime(store, { stateDir, registry: nodeRegistry }),
       watchHistory: options.watchHistory,
     });
   } catch (error) {
+    await registry?.close();
     if (ownDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     throw error;
   }
+  const clusterRegistry = registry;
   const kubeconfigPath = options.kubeconfigPath ?? `${stateDir}/kubeconfig`;
   const home = `${stateDir}/home`;
   await Deno.mkdir(home, { recursive: true });
@@ -190,6 +225,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const tokens = {
     admin: server.users.admin.token,
     runner: server.users.runner.token,
+    builder: server.users.builder.token,
     restricted: server.users.restricted.token,
   };
   const access = clusterAccess(
@@ -203,9 +239,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       home,
       claimHostPath: (namespace, claim) =>
         Promise.resolve(claimHostPath(server.control.store, stateDir, namespace, claim)),
+      registry: {
+        host: REGISTRY_HOST,
+        nodeHost: NODE_HOST,
+        proxyUrl: clusterRegistry.proxyUrl,
+        mirror: REGISTRY_HOST,
+        ...REGISTRY_ACCOUNT,
+      },
     },
     async () => {
       await server.close();
+      await clusterRegistry.close();
       const made = ownDir ? [stateDir] : [home, kubeconfigPath];
       for (const path of made) await Deno.remove(path, { recursive: true }).catch(() => {});
     },
@@ -214,6 +258,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     ...access,
     tier: "embedded",
     server,
+    clusterRegistry,
     listPods: (namespace) => server.control.store.list("pods", namespace) as V1Pod[],
   };
 }

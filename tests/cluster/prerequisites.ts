@@ -2,9 +2,10 @@
  * What the local cluster needs from the host, checked in one place before anything starts: root
  * (pods are overlay mounts and network namespaces), `bwrap`, `unshare`, `nsenter`, `mount`, a
  * static busybox at /bin/busybox or /usr/bin/busybox (the busybox images' only binary),
- * `openssl` (the API server's certificates) and a C compiler with a static libc (the distroless
- * image's launcher). When something is missing, root with apt-get installs
- * it; otherwise the caller stops at once with the exact command to run.
+ * `openssl` (the API server's certificates), a C compiler with a static libc (the distroless
+ * image's launcher), and for the cluster's registry Debian's `docker-registry`, `htpasswd`
+ * (apache2-utils) and `socat` (its listener in the pod network). When something is missing, root
+ * with apt-get installs it; otherwise the caller stops at once with the exact command to run.
  *
  * `deno task demo` calls it first; `.ci/run`-like scripts can run this file directly.
  *
@@ -71,6 +72,9 @@ const PROGRAMS: Record<string, string> = {
   openssl: "openssl",
   cc: "gcc",
   ip: "iproute2",
+  "docker-registry": "docker-registry",
+  htpasswd: "apache2-utils",
+  socat: "socat",
 };
 /** Static C libraries (libc6-dev), which the distroless test image's `/app` links. */
 const STATIC_LIBC = [

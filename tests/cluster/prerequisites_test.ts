@@ -66,7 +66,18 @@ Deno.test("programs are looked up on PATH", async () => {
     const findings = await findHostPrerequisites(empty);
     assert.deepEqual(
       findings.missing.filter((m) => m.package !== "busybox-static").map((m) => m.what),
-      ["bwrap", "unshare", "nsenter", "mount", "openssl", "cc", "ip"],
+      [
+        "bwrap",
+        "unshare",
+        "nsenter",
+        "mount",
+        "openssl",
+        "cc",
+        "ip",
+        "docker-registry",
+        "htpasswd",
+        "socat",
+      ],
     );
     assert.equal(findings.aptGet, false);
   } finally {

@@ -5,13 +5,14 @@
  *
  * The build: the context arrives (`tar://stdin`: a gzip tar on stdin, or `dir://`), the
  * destinations' push permission is checked, the Dockerfile parsed (dockerfile.ts), and each
- * stage's base pulled through its registry (Docker Hub names through `--registry-mirror`, by
- * default the cluster's `registry.local:5000`, which serves the catalogue) and unpacked into a
- * root directory. `RUN` executes there in a sandbox (sandbox.ts); `COPY`/`ADD` copy from the
- * context or an earlier stage; after each of them the root is walked and what changed becomes a
- * tar+gzip layer (snapshot.ts, layer_tar.ts) on top of the base's own layers. The metadata
- * instructions edit the image config as Docker does. The image is pushed to every destination
- * (registry_push.ts).
+ * stage's base pulled through its registry (Docker Hub names from each `--registry-mirror` in
+ * turn, then from `index.docker.io` unless `--skip-default-registry-fallback`: there is no
+ * default mirror, as in Kaniko; the embedded cluster's `registry.local:5000` mirrors the
+ * catalogue's Docker Hub images) and unpacked into a root directory. `RUN` executes there in a
+ * sandbox (sandbox.ts); `COPY`/`ADD` copy from the context or an earlier stage; after each of
+ * them the root is walked and what changed becomes a tar+gzip layer (snapshot.ts, layer_tar.ts)
+ * on top of the base's own layers. The metadata instructions edit the image config as Docker
+ * does. The image is pushed to every destination (registry_push.ts).
  *
  * Output: Kaniko's `INFO[0001] ...` lines and the RUN commands' output on stdout, in order; an
  * error as Kaniko prints it on stderr, exit code 1.
@@ -32,19 +33,19 @@ import {
 import { unpackLayer, writeLayer } from "./layer_tar.ts";
 import {
   checkPushPermission,
+  DEFAULT_REGISTRY,
   type ImageName,
   parseImageName,
+  pingRegistry,
+  type PulledBase,
   pullImage,
   readDockerConfig,
+  referenceText,
   Registries,
 } from "./registry_client.ts";
 import { type Blob, pushImage } from "./registry_push.ts";
 import { runInSandbox } from "./sandbox.ts";
 import { diff, type Walk, walk } from "./snapshot.ts";
-
-/** Where Docker Hub names are pulled from without `--registry-mirror`: the embedded cluster's
- * registry, which serves the catalogue as `library/<name>`. */
-export const DEFAULT_MIRROR = "registry.local:5000";
 
 /** A build failure, worded as Kaniko prints it. */
 export class BuildError extends Error {}
@@ -86,9 +87,9 @@ const started = Date.now();
 const encoder = new TextEncoder();
 
 /** Kaniko's log line (logrus' text format with seconds since start). */
-export function info(message: string): Promise<void> {
+export function info(message: string, level = "INFO"): Promise<void> {
   const seconds = String(Math.floor((Date.now() - started) / 1000)).padStart(4, "0");
-  return write(Deno.stdout, `INFO[${seconds}] ${message}\n`);
+  return write(Deno.stdout, `${level}[${seconds}] ${message}\n`);
 }
 
 async function write(to: { write(p: Uint8Array): Promise<number> }, text: string | Uint8Array) {
@@ -98,16 +99,9 @@ async function write(to: { write(p: Uint8Array): Promise<number> }, text: string
 
 /** Runs the executor with `args`; resolves the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  let options: BuildOptions & { mirror: string };
+  let options: BuildOptions;
   try {
-    const mirrorIndex = args.findIndex((a) => a.startsWith("--registry-mirror"));
-    let mirror = DEFAULT_MIRROR;
-    const rest = [...args];
-    if (mirrorIndex >= 0) {
-      const [flag] = rest.splice(mirrorIndex, rest[mirrorIndex].includes("=") ? 1 : 2);
-      mirror = flag.includes("=") ? flag.slice(flag.indexOf("=") + 1) : args[mirrorIndex + 1];
-    }
-    options = { ...parseFlags(rest), mirror };
+    options = parseFlags(args);
   } catch (error) {
     if (!(error instanceof FlagError)) throw error;
     await write(Deno.stderr, `${error.message}\n`);
@@ -125,7 +119,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-async function build(options: BuildOptions & { mirror: string }, scratch: string): Promise<void> {
+async function build(options: BuildOptions, scratch: string): Promise<void> {
   const tools = findTools();
   const registries = new Registries(
     await credentials(),
@@ -143,7 +137,7 @@ async function build(options: BuildOptions & { mirror: string }, scratch: string
         `build context with --dockerfile (${options.dockerfile} is not in ${options.context})`,
     );
   });
-  const destinations = options.destinations.map((d) => parseImageName(d, options.mirror));
+  const destinations = options.destinations.map((d) => parseImageName(d));
   for (const destination of destinations) {
     try {
       await checkPushPermission(registries, destination);
@@ -279,7 +273,7 @@ async function receiveContext(context: string, dir: string, tools: Tools): Promi
 }
 
 interface Run {
-  options: BuildOptions & { mirror: string };
+  options: BuildOptions;
   registries: Registries;
   tools: Tools;
   scratch: string;
@@ -519,13 +513,9 @@ async function startStage(
     };
   }
   await info(`Retrieving image manifest ${from}`);
-  const image = parseImageName(from, run.options.mirror);
-  await info(
-    `Retrieving image ${image.host}/${image.repository}:${image.reference} from registry ${image.host}`,
-  );
   const blobs = `${run.scratch}/blobs`;
   await Deno.mkdir(blobs, { recursive: true });
-  const pulled = await pullImage(run.registries, image, blobs);
+  const { pulled, image } = await retrieveImage(parseImageName(from), run, blobs);
   const diffIds = ((pulled.config.rootfs as { diff_ids?: string[] })?.diff_ids) ?? [];
   for (const layer of pulled.layers) await unpackLayer(layer.path, root, run.tools.tar);
   return {
@@ -543,6 +533,54 @@ async function startStage(
     image: { ...pulled.config, config: (pulled.config.config ?? {}) as Config } as Stage["image"],
     base: image,
   };
+}
+
+/** Pulls a base image as Kaniko does: a Docker Hub name from each `--registry-mirror` in turn
+ * (a failure is a warning), then from Docker Hub itself unless
+ * `--skip-default-registry-fallback`; any other name from its own registry. Resolves the image
+ * and where it came from. */
+async function retrieveImage(
+  name: ImageName,
+  run: Run,
+  dir: string,
+): Promise<{ pulled: PulledBase; image: ImageName }> {
+  // go-containerregistry's first request (`GET /v2/`), then the image; Kaniko words a failure
+  // as its retry helper does, even without retries.
+  const attempt = async (at: ImageName) => {
+    const registry = run.registries.registry(at.host, false);
+    try {
+      await pingRegistry(registry);
+      return { pulled: await pullImage(registry, at, dir), image: at };
+    } catch (error) {
+      throw new Error(
+        `unable to complete operation after 0 attempts, last error: ${(error as Error).message}`,
+      );
+    }
+  };
+  const { registryMirrors, skipDefaultRegistryFallback } = run.options;
+  if (name.host === DEFAULT_REGISTRY) {
+    for (const mirror of registryMirrors) {
+      const at = { ...name, host: mirror };
+      await info(`Retrieving image ${referenceText(at)} from mapped registry ${mirror}`);
+      try {
+        return await attempt(at);
+      } catch (error) {
+        await info(
+          `Failed to retrieve image ${referenceText(at)} from remapped registry ${mirror}: ` +
+            `${(error as Error).message}. Will try with the next registry, or fallback to the ` +
+            "original registry.",
+          "WARN",
+        );
+      }
+    }
+    if (registryMirrors.length > 0 && skipDefaultRegistryFallback) {
+      throw new Error(
+        `image not found on any configured mapped registries for ${referenceText(name)}`,
+      );
+    }
+  }
+  await info(`Retrieving image ${referenceText(name)} from registry ${name.host}`);
+  return await attempt(name);
 }
 
 /** COPY/ADD: sources from the context (or `--from` stage), into the destination, owned by

@@ -3,7 +3,8 @@
  * (not privileged: containerd's default capabilities, no_new_privs) builds with
  * `/kaniko/executor`, whose RUN sandbox (a user namespace) must work inside the container. The
  * base is a scratch image holding the host's static busybox, so no registry is needed
- * (`--no-push`); pushing is covered by executor_test.ts.
+ * (`--no-push`); pushing is covered by executor_test.ts, and a build in a pod that pulls through
+ * the cluster's registry and pushes to it by registry/registry_test.ts.
  */
 import assert from "node:assert/strict";
 import { runPod, testPod, text, withKubelet } from "../kubelet/testing_store.ts";

@@ -2,7 +2,9 @@
  * The executor run as the builder pod runs it (`deno run executor.ts` with Kaniko's flags, the
  * context as a gzip tar on stdin, credentials in `$DOCKER_CONFIG/config.json`) against a real
  * registry (Debian's docker-registry with htpasswd auth), the base image being the catalogue's
- * busybox pushed there first. Checks what was pushed: manifest, config, layers.
+ * busybox pushed there first and pulled through `--registry-mirror`. Checks what was pushed:
+ * manifest, config, layers; and that without a mirror Docker Hub names go to Docker Hub, which
+ * these machines cannot reach, as Kaniko words it.
  */
 import assert from "node:assert/strict";
 import { pushBusybox, ROBOT, startRegistry, type TestRegistry } from "./test_registry.ts";
@@ -36,12 +38,14 @@ async function writeDockerConfig(work: string, host: string, password: string) {
   );
 }
 
-/** Runs the executor with `files` as the context, sent as a gzip tar on stdin. */
+/** Runs the executor with `files` as the context, sent as a gzip tar on stdin; Docker Hub names
+ * come from the test registry (`--registry-mirror`) unless `mirror` is false. */
 async function build(
   work: string,
   registry: TestRegistry,
   files: Record<string, string>,
   args: string[],
+  mirror = true,
 ): Promise<Result> {
   const context = `${work}/context-${crypto.randomUUID()}`;
   await Deno.mkdir(context);
@@ -60,7 +64,7 @@ async function build(
       EXECUTOR,
       "--dockerfile=Dockerfile",
       "--context=tar://stdin",
-      `--registry-mirror=${registry.host}`,
+      ...(mirror ? [`--registry-mirror=${registry.host}`] : []),
       "--cache=false",
       "--verbosity=info",
       ...args,
@@ -223,14 +227,34 @@ Deno.test("build failures are worded as Kaniko words them and exit 1", async () 
       "error building image: error building stage: failed to execute command: waiting for process to exit: exit status 2\n",
     );
 
+    // Not on the mirror: a warning, then Docker Hub itself, which cannot be reached from here.
     const unknown = await build(work, registry, { Dockerfile: "FROM nosuchimage:1\n" }, [
       ...INSECURE,
       ...destination,
     ]);
     assert.equal(unknown.code, 1);
     assert.match(
+      unknown.stdout,
+      /\nWARN\[\d{4}\] Failed to retrieve image \S+\/library\/nosuchimage:1 from remapped registry \S+: unable to complete operation after 0 attempts, last error: GET http:\/\/\S+\/v2\/library\/nosuchimage\/manifests\/1: MANIFEST_UNKNOWN: manifest unknown.*\. Will try with the next registry, or fallback to the original registry\.\n/,
+    );
+    assert.match(
+      unknown.stdout,
+      /\nINFO\[\d{4}\] Retrieving image index\.docker\.io\/library\/nosuchimage:1 from registry index\.docker\.io\n/,
+    );
+    assert.match(
       unknown.stderr,
-      /^error building image: GET http:\/\/\S+\/v2\/library\/nosuchimage\/manifests\/1: MANIFEST_UNKNOWN: manifest unknown/,
+      /^error building image: unable to complete operation after 0 attempts, last error: Get "https?:\/\/index\.docker\.io\/v2\/": dial tcp: lookup index\.docker\.io.*: no such host\n$/,
+    );
+    const skipped = await build(work, registry, { Dockerfile: "FROM nosuchimage:1\n" }, [
+      ...INSECURE,
+      ...destination,
+      "--skip-default-registry-fallback",
+    ]);
+    assert.equal(skipped.code, 1);
+    assert.equal(
+      skipped.stderr,
+      "error building image: image not found on any configured mapped registries for " +
+        "index.docker.io/library/nosuchimage:1\n",
     );
 
     const https = await build(work, registry, { Dockerfile: "FROM busybox\n" }, destination);
@@ -257,5 +281,58 @@ Deno.test("build failures are worded as Kaniko words them and exit 1", async () 
     ]);
     assert.equal(flag.code, 1);
     assert.equal(flag.stderr, "Error: unknown flag: --x\n");
+  });
+});
+
+Deno.test("without --registry-mirror Docker Hub names go to index.docker.io, as in Kaniko", async () => {
+  await withRegistry(async (registry, work) => {
+    const result = await build(work, registry, { Dockerfile: "FROM busybox\nRUN true\n" }, [
+      ...INSECURE.slice(0, 1),
+      `--insecure-registry=${registry.host}`,
+      `--destination=${registry.host}/nomirror:1`,
+    ], false);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      /\nINFO\[\d{4}\] Retrieving image index\.docker\.io\/library\/busybox:latest from registry index\.docker\.io\n/,
+    );
+    assert.doesNotMatch(result.stdout, /mapped registry/);
+    assert.match(
+      result.stderr,
+      /^error building image: unable to complete operation after 0 attempts, last error: Get "https:\/\/index\.docker\.io\/v2\/": dial tcp: lookup index\.docker\.io.*: no such host\n$/,
+    );
+  });
+});
+
+Deno.test("mirrors are tried in order: one that cannot answer is a warning", async () => {
+  await withRegistry(async (registry, work) => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const closed = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    listener.close();
+    const result = await build(work, registry, { Dockerfile: "FROM busybox\nRUN true\n" }, [
+      ...INSECURE,
+      `--registry-mirror=${closed}`,
+      `--registry-mirror=${registry.host}`,
+      `--destination=${registry.host}/mirrors:1`,
+    ], false);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `\\nWARN\\[\\d{4}\\] Failed to retrieve image ${closed}/library/busybox:latest from ` +
+          `remapped registry ${closed}: unable to complete operation after 0 attempts, last ` +
+          `error: Get "http://${closed}/v2/": dial tcp ${closed}: connect: connection refused\\. ` +
+          "Will try with the next registry",
+      ),
+    );
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `\\nINFO\\[\\d{4}\\] Retrieving image ${
+          registry.host.replaceAll(".", "\\.")
+        }/library/busybox:latest from mapped registry `,
+      ),
+    );
+    assert.doesNotMatch(result.stdout, /from registry index\.docker\.io/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The Kaniko executor's command line, as the builder pod passes it: `--flag=value` or
- * `--flag value`, repeatable `--destination` and `--build-arg`, boolean flags that also take
- * `=true`/`=false`. An unknown flag is refused with cobra's wording (`Error: unknown flag: --x`),
+ * `--flag value`, repeatable `--destination`, `--build-arg` and `--registry-mirror`, boolean
+ * flags that also take `=true`/`=false`. An unknown flag is refused with cobra's wording (`Error: unknown flag: --x`),
  * so a typo in the hook's pod spec fails the build instead of being ignored.
  *
  * @example
@@ -26,6 +26,11 @@ export interface BuildOptions {
   insecurePull: boolean;
   /** Registries spoken to over plain HTTP, push and pull (`--insecure-registry`, repeatable). */
   insecureRegistries: string[];
+  /** Where Docker Hub images are pulled from first, in order (`--registry-mirror`, repeatable);
+   * then from Docker Hub itself unless {@link skipDefaultRegistryFallback}. */
+  registryMirrors: string[];
+  /** `--skip-default-registry-fallback`: an image no mirror has fails instead. */
+  skipDefaultRegistryFallback: boolean;
   /** Build without pushing (`--no-push`). */
   noPush: boolean;
   /** Where to write the pushed image's digest. */
@@ -75,6 +80,8 @@ const KNOWN: Record<string, Kind> = {
   "insecure": "bool",
   "insecure-pull": "bool",
   "insecure-registry": "list",
+  "registry-mirror": "list",
+  "skip-default-registry-fallback": "bool",
   "no-push": "bool",
   "digest-file": "string",
   "verbosity": "string",
@@ -137,6 +144,8 @@ export function parseFlags(args: readonly string[]): BuildOptions {
     insecure: bool("insecure"),
     insecurePull: bool("insecure-pull"),
     insecureRegistries: values.get("insecure-registry") ?? [],
+    registryMirrors: values.get("registry-mirror") ?? [],
+    skipDefaultRegistryFallback: bool("skip-default-registry-fallback"),
     noPush: bool("no-push"),
     ...(last("digest-file") ? { digestFile: last("digest-file") } : {}),
     verbosity: last("verbosity") ?? "info",

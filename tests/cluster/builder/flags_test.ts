@@ -15,6 +15,9 @@ Deno.test("the hook's command line: both spellings, repeated destinations and bu
     "--insecure",
     "--insecure-pull=false",
     "--insecure-registry=registry.local:5000",
+    "--registry-mirror=registry.local:5000",
+    "--registry-mirror",
+    "mirror.gcr.io",
     "--cache=false",
     "--verbosity=info",
     "--digest-file=/dev/termination-log",
@@ -30,6 +33,20 @@ Deno.test("the hook's command line: both spellings, repeated destinations and bu
   assert.deepEqual(options.insecurePull, false);
   assert.deepEqual(options.insecureRegistries, ["registry.local:5000"]);
   assert.deepEqual(options.digestFile, "/dev/termination-log");
+  assert.deepEqual(options.registryMirrors, ["registry.local:5000", "mirror.gcr.io"]);
+  assert.equal(options.skipDefaultRegistryFallback, false);
+});
+
+Deno.test("no default mirror, as in Kaniko; the fallback to Docker Hub can be skipped", () => {
+  const plain = parseFlags(["--destination=r/a:1"]);
+  assert.deepEqual(plain.registryMirrors, []);
+  const skipping = parseFlags([
+    "--destination=r/a:1",
+    "--registry-mirror=m:5000",
+    "--skip-default-registry-fallback",
+  ]);
+  assert.deepEqual(skipping.registryMirrors, ["m:5000"]);
+  assert.equal(skipping.skipDefaultRegistryFallback, true);
 });
 
 Deno.test("an unknown flag is refused as cobra words it", () => {

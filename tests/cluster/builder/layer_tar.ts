@@ -1,9 +1,11 @@
 /**
  * Layer blobs, both ways. Unpacking applies an OCI layer to a root directory: its whiteouts
  * (`.wh.<name>` deletes `<name>` of the layers below, `.wh..wh..opq` empties the directory) first,
- * then its files, extracted by GNU tar with their owners and modes. Writing turns a list of
- * changed paths of a root (and deleted ones, as whiteouts) into a tar+gzip layer, computing the
- * blob digest (of the gzip) and the diff ID (of the tar) the config lists.
+ * then its files, extracted by GNU tar with their owners and modes (the executor); or unpacks it
+ * into a directory of its own with its whiteouts turned into overlayfs' marks (the kubelet, which
+ * stacks layers with overlayfs). Writing turns a list of changed paths of a root (and deleted
+ * ones, as whiteouts) into a tar+gzip layer, computing the blob digest (of the gzip) and the diff
+ * ID (of the tar) the config lists.
  *
  * @module
  */
@@ -22,8 +24,20 @@ export interface LayerFile {
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
-/** Applies the layer at `blob` (tar, optionally gzip) to `root`; `tar` is GNU tar's path. */
-export async function unpackLayer(blob: string, root: string, tar = "tar"): Promise<void> {
+/** How a layer's whiteouts are unpacked: applied to the root below it (`apply`: the executor's
+ * single root), or kept as overlayfs marks in a directory of the layer's own (`overlay`: the
+ * kubelet's cached layers, stacked as lower directories): a `.wh.<name>` becomes the character
+ * device 0/0 `<name>`, a `.wh..wh..opq` the xattr `trusted.overlay.opaque=y` of its directory. */
+export type WhiteoutMode = "apply" | "overlay";
+
+/** Unpacks the layer at `blob` (tar, optionally gzip) into `root` as `mode` says, its files
+ * extracted by GNU tar (`tar`) with their owners and modes. */
+export async function unpackLayer(
+  blob: string,
+  root: string,
+  tar = "tar",
+  mode: WhiteoutMode = "apply",
+): Promise<void> {
   const listed = await new Deno.Command(tar, {
     args: ["-tf", blob],
     stdout: "piped",
@@ -31,18 +45,22 @@ export async function unpackLayer(blob: string, root: string, tar = "tar"): Prom
   })
     .output();
   if (!listed.success) throw new Error(`reading layer ${blob}: ${decode(listed.stderr)}`);
+  const whiteouts: { dir: string; name?: string }[] = [];
   for (const raw of decode(listed.stdout).split("\n")) {
     const name = raw.replace(/^\.?\/+/, "").replace(/\/$/, "");
     const base = name.slice(name.lastIndexOf("/") + 1);
     if (!base.startsWith(WHITEOUT) || name.split("/").includes("..")) continue;
     const dir = `${root}/${name.slice(0, name.length - base.length)}`;
-    if (base === OPAQUE) {
-      const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
-      for (const entry of entries) await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
-    } else {
-      await Deno.remove(`${dir}${base.slice(WHITEOUT.length)}`, { recursive: true }).catch(
-        () => {},
-      );
+    whiteouts.push(base === OPAQUE ? { dir } : { dir, name: base.slice(WHITEOUT.length) });
+  }
+  if (mode === "apply") {
+    for (const { dir, name } of whiteouts) {
+      if (name === undefined) {
+        const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
+        for (const entry of entries) await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+      } else {
+        await Deno.remove(`${dir}${name}`, { recursive: true }).catch(() => {});
+      }
     }
   }
   const extracted = await new Deno.Command(tar, {
@@ -60,6 +78,42 @@ export async function unpackLayer(blob: string, root: string, tar = "tar"): Prom
     stderr: "piped",
   }).output();
   if (!extracted.success) throw new Error(`extracting layer ${blob}: ${decode(extracted.stderr)}`);
+  if (mode === "overlay") {
+    for (const { dir, name } of whiteouts) {
+      await Deno.mkdir(dir, { recursive: true });
+      if (name === undefined) overlayMarks().opaque(dir);
+      // A name the layer also holds is not deleted by it (only a malformed layer has both).
+      else if (!await Deno.lstat(`${dir}${name}`).then(() => true, () => false)) {
+        overlayMarks().whiteout(`${dir}${name}`);
+      }
+    }
+  }
+}
+
+/** overlayfs' marks, made through libc (no program of the host sets a trusted xattr). */
+let marks: { opaque(dir: string): void; whiteout(path: string): void } | undefined;
+function overlayMarks(): NonNullable<typeof marks> {
+  if (marks) return marks;
+  const libc = Deno.dlopen("libc.so.6", {
+    setxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+    mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  });
+  const cString = (text: string) => encoder.encode(`${text}\0`);
+  const S_IFCHR = 0o020000;
+  marks = {
+    opaque(dir) {
+      const value = encoder.encode("y");
+      if (libc.symbols.setxattr(cString(dir), cString("trusted.overlay.opaque"), value, 1n, 0)) {
+        throw new Error(`cannot mark ${dir} opaque (setxattr trusted.overlay.opaque failed)`);
+      }
+    },
+    whiteout(path) {
+      if (libc.symbols.mknod(cString(path), S_IFCHR, 0n)) {
+        throw new Error(`cannot make the whiteout ${path} (mknod failed)`);
+      }
+    },
+  };
+  return marks;
 }
 
 /** Writes a tar+gzip layer of `changed` paths of `root` (relative, parents first) and

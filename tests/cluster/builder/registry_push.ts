@@ -27,6 +27,8 @@ export interface Registry {
   url: string;
   username?: string;
   password?: string;
+  /** The HTTP client to reach it with (a Unix socket, a proxy); the default one otherwise. */
+  client?: Deno.HttpClient;
 }
 
 /** One image: its repository path in the registry, tags, layers (bottom first) and config. */
@@ -47,6 +49,8 @@ export class RegistryError extends Error {
     readonly url: string,
     readonly status: number,
     detail: string,
+    /** The status as Go prints it (`401 Unauthorized`). */
+    readonly statusLine = String(status),
   ) {
     super(`${method} ${url}: ${detail}`);
     this.name = "RegistryError";
@@ -98,7 +102,12 @@ export async function registryError(
   response: Response,
 ): Promise<RegistryError> {
   const text = new TextDecoder().decode(await readBounded(response, ERROR_BODY_LIMIT));
-  let detail = `unexpected status code ${response.status} ${response.statusText}: ${text.trim()}`;
+  const status = `unexpected status code ${response.status} ${response.statusText}`;
+  let detail = text.trim()
+    ? `${status}: ${text.trim()}`
+    : method === "HEAD"
+    ? `${status} (HEAD responses have no body, use GET for details)`
+    : status;
   try {
     const errors = JSON.parse(text).errors as { code: string; message: string; detail?: unknown }[];
     if (Array.isArray(errors) && errors.length > 0) {
@@ -109,7 +118,13 @@ export async function registryError(
   } catch {
     // Not the registry's JSON: the status and the text say it.
   }
-  return new RegistryError(method, url, response.status, detail);
+  return new RegistryError(
+    method,
+    url,
+    response.status,
+    detail,
+    `${response.status} ${response.statusText}`.trim(),
+  );
 }
 
 /** Pushes `image`; `mountFrom` names a repository of the same registry that may hold its
@@ -124,6 +139,7 @@ export async function pushImage(
     const url = path.startsWith("http") ? path : `${registry.url}${path}`;
     const response = await fetch(url, {
       ...init,
+      ...(registry.client ? { client: registry.client } : {}),
       method,
       headers: { ...headers, ...init.headers as Record<string, string> },
     });

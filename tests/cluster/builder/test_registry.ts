@@ -2,13 +2,14 @@
  * For the executor's tests: Debian's `docker-registry` (the registry distribution) on a free
  * loopback port, plain HTTP with htpasswd basic auth (robot/s3cret, the embedded cluster's
  * credentials), its storage in a temporary directory; and the busybox base image of the
- * embedded catalogue (rootfs.ts's busybox layer) pushed to it as `library/busybox:latest`.
+ * embedded catalogue pushed to it as `library/busybox` (registry/mirror.ts, as the embedded
+ * cluster's registry mirrors it).
  *
  * @module
  */
 import { findHostTools } from "../kubelet/host_tools.ts";
-import { buildLayer } from "../kubelet/rootfs.ts";
-import { pushImage, type Registry, sha256 } from "./registry_push.ts";
+import { pushCatalogueImages } from "../registry/mirror.ts";
+import type { Registry } from "./registry_push.ts";
 
 export const ROBOT = { username: "robot", password: "s3cret" };
 
@@ -78,44 +79,12 @@ export async function startRegistry(): Promise<TestRegistry> {
   };
 }
 
-/** Pushes the catalogue's busybox (one layer) as `library/busybox:latest`. */
+/** Pushes the catalogue's busybox (one layer) as `library/busybox` with its tags. */
 export async function pushBusybox(registry: Registry, dir: string): Promise<void> {
-  const tree = `${dir}/busybox-tree`;
-  await buildLayer("busybox", tree, findHostTools());
-  const tar = await new Deno.Command("tar", {
-    args: ["--numeric-owner", "--sort=name", "-C", tree, "-czf", `${dir}/busybox.tar.gz`, "."],
-  }).output();
-  if (!tar.success) throw new Error("tar of the busybox layer failed");
-  const layer = await Deno.readFile(`${dir}/busybox.tar.gz`);
-  const plain = await new Deno.Command("gzip", {
-    args: ["-dc", `${dir}/busybox.tar.gz`],
-    stdout: "piped",
-  })
-    .output();
-  const config = new TextEncoder().encode(JSON.stringify({
-    architecture: "amd64",
-    os: "linux",
-    config: {
-      Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-      Cmd: ["sh"],
-    },
-    rootfs: { type: "layers", diff_ids: [await sha256(new Uint8Array(plain.stdout))] },
-  }));
-  await pushImage(registry, {
-    repository: "library/busybox",
-    tags: ["latest"],
-    layers: [{
-      digest: await sha256(layer),
-      size: layer.length,
-      mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
-      bytes: layer,
-    }],
-    config: {
-      digest: await sha256(config),
-      size: config.length,
-      mediaType: "application/vnd.oci.image.config.v1+json",
-      bytes: config,
-    },
-  });
-  await Deno.remove(tree, { recursive: true });
+  await pushCatalogueImages(
+    registry,
+    ["docker.io/library/busybox"],
+    `${dir}/mirror`,
+    findHostTools(),
+  );
 }

@@ -26,6 +26,9 @@ export interface HostTools {
   node: string | undefined;
   /** The host's C compiler, which builds the distroless image's static `/app`. */
   cc: string;
+  /** Listens for the cluster's registry in the pod network (pod_network.ts); needed only with a
+   * registry. */
+  socat: string | undefined;
 }
 
 const REQUIRED = ["bwrap", "unshare", "nsenter", "busybox", "sh", "mount", "ip"] as const;
@@ -47,6 +50,7 @@ export function findHostTools(
     ...(found as Record<(typeof REQUIRED)[number], string>),
     node: find("node"),
     cc: find("cc") ?? "cc",
+    socat: find("socat"),
   };
 }
 

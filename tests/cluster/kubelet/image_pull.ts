@@ -9,7 +9,8 @@
  */
 import type { V1Container, V1Secret } from "@kubernetes/client-node";
 import { InvalidImageNameError, parseImageReference } from "./image_reference.ts";
-import { ImagePullError, type PulledImage } from "./images.ts";
+import type { PulledImage } from "./images.ts";
+import { ImagePullError } from "./pull_errors.ts";
 import { backOffSeconds, type PodContext, sleep } from "./pod_context.ts";
 import type { ContainerRecord } from "./pod_status.ts";
 import { credentialsFor } from "./pull_secrets.ts";

@@ -17,12 +17,17 @@
  * Only the tags of {@link CATALOGUE_TAGS} exist (and a digest only when it is the image's own),
  * as on a real registry: any other tag, digest or repository is not found.
  *
+ * Images named by the cluster's registry (`registry.local:5000/...`, `localhost:5000/...`) are
+ * not the catalogue's: they are pulled from that registry for real (registry_pull.ts).
+ *
  * @module
  */
 import type { ImageReference } from "./image_reference.ts";
 import type { Credential } from "./pull_secrets.ts";
 import type { HostTools } from "./host_tools.ts";
 import { buildLayer, hostDirectories, IMAGE_PATH, type LayerName, RUNNER_UID } from "./rootfs.ts";
+import { notFound, unauthorized } from "./pull_errors.ts";
+import { type NodeRegistry, RegistryImages } from "./registry_pull.ts";
 
 /** An image's runtime config, as in an OCI image config. */
 export interface ImageConfig {
@@ -51,14 +56,6 @@ export interface PulledImage {
   /** `repository@sha256:...`, as kubelet reports it. */
   imageID: string;
   sizeBytes: number;
-}
-
-/** Why a pull failed; `message` follows containerd's wording. */
-export class ImagePullError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ImagePullError";
-  }
 }
 
 /** A catalogue image as both tiers build it. */
@@ -133,7 +130,7 @@ export const CATALOGUE_TAGS: Record<string, readonly string[]> = {
   "docker.io/library/debian": ["latest", "12", "bookworm", "12-slim", "bookworm-slim", "stable"],
   "docker.io/library/ubuntu": ["latest", "24.04", "noble", "22.04", "jammy"],
   "docker.io/library/node": ["latest", "20", "22", "lts", "20-bookworm", "20-bookworm-slim"],
-  "ghcr.io/osscontainertools/kaniko": ["latest", "v1.24.0"],
+  "ghcr.io/osscontainertools/kaniko": ["latest", "v1.26.5"],
   "ghcr.io/actions/actions-runner": ["latest", "2.321.0", "2.329.0", "2.330.0"],
   "distroless.local/app": ["1"],
   "registry.local/private/app": ["latest", "1.0"],
@@ -159,45 +156,47 @@ const PRIVATE_PREFIX = `${PRIVATE_REGISTRY}/private/`;
 /** The only credential the private registry accepts. */
 const ROBOT: Credential = { username: "robot", password: "s3cret" };
 
-/** Pulls from the catalogue and caches the layers under `dir`. */
+/** Pulls from the catalogue and caches the layers under `dir`; images of the cluster's
+ * `registry`, when there is one, come from it. */
 export class ImageStore {
   #layers = new Map<LayerName, Promise<string>>();
   #pulled = new Set<string>();
+  #registry: RegistryImages | undefined;
 
-  constructor(readonly dir: string, readonly tools: HostTools) {}
+  constructor(readonly dir: string, readonly tools: HostTools, registry?: NodeRegistry) {
+    this.#registry = registry && new RegistryImages(`${dir}/registry`, registry);
+  }
 
   /** Whether `reference` was pulled before (kubelet's "already present on machine"). */
   isPresent(reference: ImageReference): boolean {
+    if (this.#registry?.serves(reference)) return this.#registry.isPresent(reference);
     return this.#pulled.has(reference.normalized);
   }
 
   /** Pulls `reference` offering `credentials` ("present": it is on the node and is used as it
-   * is, without asking the registry); throws {@link ImagePullError} as containerd words it. */
+   * is, without asking the registry); throws an ImagePullError (pull_errors.ts) as containerd
+   * words it. */
   async pull(
     reference: ImageReference,
     credentials: Credential[] | "present",
   ): Promise<PulledImage> {
+    if (this.#registry?.serves(reference)) return await this.#registry.pull(reference, credentials);
     const name = reference.normalized;
     const known = CATALOGUE_TAGS[reference.repository];
     const entry = catalogueEntry(reference.repository);
-    const failure =
-      `failed to pull and unpack image "${name}": failed to resolve reference "${name}"`;
     const digest = entry && await digestOf(entry.layers.join("+"));
     const exists = entry &&
       (reference.digest ? reference.digest === digest : known!.includes(reference.tag));
-    if (!exists) {
-      throw new ImagePullError(`rpc error: code = NotFound desc = ${failure}: ${name}: not found`);
-    }
+    if (!exists) throw notFound(name);
     if (
       entry.private && credentials !== "present" &&
       !credentials.some((c) => c.username === ROBOT.username && c.password === ROBOT.password)
     ) {
-      const why = credentials.length === 0
-        ? "authorization failed: no basic auth credentials"
-        : "unexpected status from HEAD request: 401 Unauthorized";
-      throw new ImagePullError(
-        `rpc error: code = Unknown desc = ${failure}: pull access denied, repository does not ` +
-          `exist or may require authorization: ${why}`,
+      throw unauthorized(
+        name,
+        reference.domain,
+        reference.digest ?? reference.tag,
+        credentials.length > 0,
       );
     }
     const image: PulledImage = {

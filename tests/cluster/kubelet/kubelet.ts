@@ -20,6 +20,7 @@ import { findHostTools, type HostTools } from "./host_tools.ts";
 import { ImageStore } from "./images.ts";
 import { PodNetwork } from "./pod_network.ts";
 import { PodWorker } from "./pod_worker.ts";
+import type { NodeRegistry } from "./registry_pull.ts";
 
 /** The node's address in pod statuses: a label, never contacted. */
 export const HOST_IP = "10.0.0.10";
@@ -32,7 +33,11 @@ export class Kubelet implements PodRuntime {
   #network: Promise<PodNetwork> | undefined;
   #nextIP = 2;
 
-  constructor(readonly store: ClusterStore, readonly stateDir: string) {
+  constructor(
+    readonly store: ClusterStore,
+    readonly stateDir: string,
+    readonly registry?: NodeRegistry,
+  ) {
     if (/[,:]/.test(stateDir)) {
       throw new Error(
         `The kubelet's state directory "${stateDir}" contains "," or ":", which overlayfs mount ` +
@@ -40,7 +45,7 @@ export class Kubelet implements PodRuntime {
       );
     }
     this.#tools = findHostTools();
-    this.#images = new ImageStore(`${stateDir}/images`, this.#tools);
+    this.#images = new ImageStore(`${stateDir}/images`, this.#tools, registry);
   }
 
   startPod(pod: V1Pod, options: { delayMs?: number } = {}): void {
@@ -54,7 +59,7 @@ export class Kubelet implements PodRuntime {
         store: this.store,
         images: this.#images,
         tools: this.#tools,
-        network: () => this.#network ??= PodNetwork.create(this.#tools),
+        network: () => this.#network ??= PodNetwork.create(this.#tools, this.registry),
       },
       pod,
       dir,

@@ -114,7 +114,7 @@ Deno.test("volumes: emptyDir shared, secret files, PVC, subPath, readOnly, fsGro
   });
 });
 
-Deno.test("/etc/hosts has localhost, the pod's name and hostAliases", async () => {
+Deno.test("/etc/hosts has localhost, the pod's name, hostAliases and registry.local", async () => {
   await withKubelet(async (kubelet, store) => {
     runPod(
       kubelet,
@@ -132,6 +132,8 @@ Deno.test("/etc/hosts has localhost, the pod's name and hostAliases", async () =
     assert.match(hosts, /^127\.0\.0\.1\tlocalhost$/m);
     assert.match(hosts, new RegExp(`^${status.podIP!.replaceAll(".", "\\.")}\thosts$`, "m"));
     assert.match(hosts, /^10\.1\.2\.3\tdb\.local\tcache\.local$/m);
+    // The cluster's registry by name: the pod network's gateway (the stand-in for cluster DNS).
+    assert.match(hosts, /^10\.244\.0\.1\tregistry\.local$/m);
     assert.match(hosts, /\nhosts\n$/);
   });
 });

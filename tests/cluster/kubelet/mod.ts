@@ -14,11 +14,17 @@
  */
 import type { ClusterStore, PodRuntime } from "../contract.ts";
 import { Kubelet } from "./kubelet.ts";
+import type { NodeRegistry } from "./registry_pull.ts";
 
 export { HOST_IP } from "./kubelet.ts";
+export type { NodeRegistry } from "./registry_pull.ts";
 
-/** Creates the kubelet; it keeps image layers and pod sandboxes under `options.stateDir`. Throws
- * when a host program it needs (bwrap, unshare, nsenter, busybox, sh, mount) is missing. */
-export function createKubelet(store: ClusterStore, options: { stateDir: string }): PodRuntime {
-  return new Kubelet(store, options.stateDir);
+/** Creates the kubelet; it keeps image layers and pod sandboxes under `options.stateDir`, pulls
+ * the images of `options.registry` (the cluster's registry) from it and lets pods reach it.
+ * Throws when a host program it needs (bwrap, unshare, nsenter, busybox, sh, mount) is missing. */
+export function createKubelet(
+  store: ClusterStore,
+  options: { stateDir: string; registry?: NodeRegistry },
+): PodRuntime {
+  return new Kubelet(store, options.stateDir, options.registry);
 }

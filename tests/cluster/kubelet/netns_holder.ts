@@ -7,20 +7,26 @@
  */
 import type { HostTools } from "./host_tools.ts";
 
-/** Starts the holder; `setup` runs inside the new namespace first. Throws `what` and the
- * script's error when it fails. */
+/** Starts the holder; `setup` runs inside the new namespace first. `alongside`, a command, then
+ * runs in the background as long as the holder (a server of the namespace); it is killed when
+ * the pipe closes. Throws `what` and the script's error when it fails. */
 export async function holdNetworkNamespace(
   tools: HostTools,
   setup: string,
   what: string,
+  alongside?: string,
 ): Promise<Deno.ChildProcess> {
+  const wait = `${tools.busybox} cat >/dev/null`;
   const holder = new Deno.Command(tools.unshare, {
     args: [
       "--net",
       "--",
       tools.sh,
       "-c",
-      `${setup} && echo ready && exec ${tools.busybox} cat >/dev/null`,
+      alongside
+        ? `${setup} || exit 1; ${alongside} </dev/null >/dev/null 2>&1 & a=$!; echo ready; ` +
+          `exec >/dev/null; ${wait}; kill $a`
+        : `${setup} && echo ready && exec ${wait}`,
     ],
     stdin: "piped",
     stdout: "piped",

@@ -6,6 +6,11 @@
  * the node namespace alive and waits on a pipe from the kubelet, so it ends with the kubelet;
  * a pod's veth pair ends with the pod's namespace.
  *
+ * With the cluster's registry, the node namespace also has its listener: `socat` on
+ * {@link GATEWAY}:5000 splices each connection to the registry's Unix socket on the host, so
+ * pods reach it as `registry.local:5000` (the kubelet writes `registry.local` into every pod's
+ * /etc/hosts as the gateway's name: the local cluster's stand-in for cluster DNS).
+ *
  * @module
  */
 import type { HostTools } from "./host_tools.ts";
@@ -21,14 +26,27 @@ export class PodNetwork {
 
   private constructor(private tools: HostTools, private holder: Deno.ChildProcess) {}
 
-  /** Makes the node namespace and the bridge. */
-  static async create(tools: HostTools): Promise<PodNetwork> {
+  /** Makes the node namespace and the bridge, and the listener of `registry` (its port on the
+   * gateway, its Unix socket on the host) when there is one. */
+  static async create(
+    tools: HostTools,
+    registry?: { port: number; socket: string },
+  ): Promise<PodNetwork> {
     const ip = tools.ip;
+    if (registry && !tools.socat) {
+      throw new Error(
+        "The local cluster's registry needs socat for its listener in the pod network: " +
+          "apt-get install socat (deno run -A tests/cluster/prerequisites.ts installs it).",
+      );
+    }
     const holder = await holdNetworkNamespace(
       tools,
       `${ip} link set lo up && ${ip} link add cbr0 type bridge && ` +
         `${ip} addr add ${GATEWAY}/${PREFIX} dev cbr0 && ${ip} link set cbr0 up`,
       "the local cluster's pod network",
+      registry &&
+        `${tools.socat} TCP-LISTEN:${registry.port},bind=${GATEWAY},reuseaddr,fork ` +
+          `UNIX-CONNECT:${registry.socket}`,
     );
     return new PodNetwork(tools, holder);
   }
@@ -65,8 +83,15 @@ export class PodNetwork {
     }
   }
 
-  /** Ends the node namespace (and with it the bridge). */
+  /** Ends the node namespace (and with it the bridge), and everything that ran in it: the
+   * registry's listener and the connections it forked for (the holder leads their process
+   * group). */
   close(): Promise<void> {
+    try {
+      Deno.kill(-this.holder.pid, "SIGKILL");
+    } catch {
+      // The holder is gone already.
+    }
     return releaseNetworkNamespace(this.holder);
   }
 }

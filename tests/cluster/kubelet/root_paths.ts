@@ -71,12 +71,16 @@ function hostPath(layers: readonly Layer[], path: string): string | undefined {
   const rest = layer.target === "/" ? path : path.slice(layer.target.length);
   for (const lower of layer.lowers) {
     const candidate = `${lower}${rest}`.replace(/\/+$/, "") || "/";
+    let info: Deno.FileInfo;
     try {
-      Deno.lstatSync(candidate);
-      return candidate;
+      info = Deno.lstatSync(candidate);
     } catch {
       // Not in this lower; a deeper one may hold it.
+      continue;
     }
+    // overlayfs' whiteout (a pulled layer deleted the path): the deeper lowers do not show.
+    if (info.isCharDevice && info.rdev === 0) return undefined;
+    return candidate;
   }
   return undefined;
 }

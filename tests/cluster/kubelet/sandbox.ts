@@ -1,17 +1,21 @@
 /**
  * A pod's sandbox: its directory (volumes, logs, container layers, /etc/hosts, /etc/resolv.conf)
- * and its network namespace, held by a tiny process under `unshare --net` that brings `lo` up and
- * sets the pod's namespaced sysctls (`net.*`, as the kubelet allows them); the pod network then
- * gives it `eth0` with the pod's IP, so the pod's containers share localhost, its name resolves
- * inside the pod and other pods reach it. The holder waits on a pipe from the kubelet: if the
- * kubelet dies, the pipe closes and the namespace goes with it.
+ * and its network namespace, held by a tiny process under `unshare --net` that brings `lo` up
+ * and sets the pod's namespaced sysctls (`net.*`, as the kubelet allows them); the pod network
+ * then gives it `eth0` with the pod's IP, so the pod's containers share localhost, its name
+ * resolves inside the pod and other pods reach it. The holder waits on a pipe from the kubelet:
+ * if the kubelet dies, the pipe closes and the namespace goes with it.
+ *
+ * The pod's /etc/hosts also names the pod network's gateway `registry.local`, where the cluster's
+ * registry listens (pod_network.ts): the local cluster's stand-in for cluster DNS, which it does
+ * not have.
  *
  * @module
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import type { HostTools } from "./host_tools.ts";
 import { holdNetworkNamespace, releaseNetworkNamespace } from "./netns_holder.ts";
-import type { PodNetwork } from "./pod_network.ts";
+import { GATEWAY, type PodNetwork } from "./pod_network.ts";
 import { shellQuote } from "../../../src/shell_quote.ts";
 
 /** A running pod sandbox. */
@@ -95,6 +99,9 @@ function hostsFile(pod: V1Pod, podIP: string): string {
     "fe00::1\tip6-allnodes",
     "fe00::2\tip6-allrouters",
     `${podIP}\t${fqdn}${name}`,
+    "",
+    "# The cluster's registry (the local cluster's stand-in for cluster DNS).",
+    `${GATEWAY}\tregistry.local`,
   ];
   const aliases = pod.spec?.hostAliases ?? [];
   if (aliases.length > 0) {
