@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ClusterAccess, kubectlSkipReason, startTestCluster } from "./harness.ts";
+import type { Identity } from "./api/authz.ts";
 
 const skip = await kubectlSkipReason();
 if (skip) console.warn(`Skipping the kubectl proof tests: ${skip}`);
@@ -187,7 +188,7 @@ Deno.test({
     });
 
     await t.step("auth can-i answers per context; restricted cannot exec", async () => {
-      const canI = async (context: "admin" | "runner" | "restricted", ...args: string[]) =>
+      const canI = async (context: Identity, ...args: string[]) =>
         (await cluster.kubectl(["auth", "can-i", ...args], { context })).stdout.trim();
       assert.equal(await canI("admin", "delete", "namespaces"), "yes");
       assert.equal(await canI("runner", "create", "pods", "--subresource=exec"), "yes");

@@ -1,6 +1,6 @@
 /**
  * `deno task cluster` as a user runs it: one ready line once the kubeconfig is in place, the
- * three contexts in it, and a clean exit 0 on SIGTERM that leaves nothing behind.
+ * four contexts in it, and a clean exit 0 on SIGTERM that leaves nothing behind.
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
@@ -35,6 +35,7 @@ Deno.test("main: ready line, kubeconfig, clean exit on SIGTERM", async () => {
     assert.equal(config["current-context"], "admin");
     assert.deepEqual(config.contexts.map((c: { name: string }) => c.name).sort(), [
       "admin",
+      "builder",
       "restricted",
       "runner",
     ]);

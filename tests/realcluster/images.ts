@@ -1,17 +1,27 @@
 /**
  * The real tier's images: the embedded cluster's catalogue (tests/cluster/kubelet/images.ts, same
  * names, tags, contents and configs) built as OCI images from what the host has, plus the pod
- * sandbox's `registry.k8s.io/pause:3.10`, pushed to the node's two registries: a public one for
- * every name but `registry.local`, and the private one (htpasswd `robot`/`s3cret`). Layers are
- * tar files cached by the hash of the code that builds them; the registries' storage lives in the
- * cache too, so a warm start pushes nothing.
+ * sandbox's `registry.k8s.io/pause:3.10`, pushed to the node's two catalogue registries: a public
+ * one for every name but `registry.local`, and the private one (htpasswd `robot`/`s3cret`). Layers
+ * are tar files cached by the hash of the code that builds them and of the programs they hold; the
+ * registries' storage lives in the cache too, so a warm start pushes nothing.
+ *
+ * One name differs on purpose: `ghcr.io/osscontainertools/kaniko` (every tag of the catalogue's)
+ * is not the embedded cluster's stand-in on the host userland but the real executor, built from
+ * the fork's sources (build.ts), laid out as the fork's deploy/Dockerfile lays out its
+ * `kaniko-executor` stage ({@link KANIKO_IMAGE_CONFIG}).
  *
  * @module
  */
-import { cacheRoot } from "./build.ts";
+import { cacheRoot, KANIKO_MODULE, type Programs } from "./build.ts";
 import { type Blob, pushImage, type Registry, sha256 } from "../cluster/builder/registry_push.ts";
 import { buildUserland } from "./userland.ts";
-import { CATALOGUE_TAGS, catalogueEntry, imageConfig } from "../cluster/kubelet/images.ts";
+import {
+  CATALOGUE_TAGS,
+  catalogueEntry,
+  type ImageConfig,
+  imageConfig,
+} from "../cluster/kubelet/images.ts";
 import { findHostTools } from "../cluster/kubelet/host_tools.ts";
 import { buildLayer, type LayerName } from "../cluster/kubelet/rootfs.ts";
 
@@ -22,7 +32,30 @@ export const PRIVATE_HOST = "registry.local";
 /** The registry hosts containerd is pointed at the public registry for. */
 export const PUBLIC_HOSTS = ["docker.io", "ghcr.io", "distroless.local", "registry.k8s.io"];
 
-type RealLayer = LayerName | "userland" | "pause";
+/** The builder image: on this tier, the real Kaniko executor. */
+export const KANIKO_IMAGE = "ghcr.io/osscontainertools/kaniko";
+
+/** The config of the fork's image (deploy/Dockerfile, stage `kaniko-executor`), without what
+ * only its credential helpers use (DOCKER_CREDENTIAL_GCR_CONFIG). */
+export const KANIKO_IMAGE_CONFIG = {
+  Entrypoint: ["/kaniko/executor"],
+  Cmd: null,
+  Env: [
+    "PATH=/usr/local/bin:/kaniko",
+    "HOME=/root",
+    "USER=root",
+    "SSL_CERT_DIR=/kaniko/ssl/certs",
+    "DOCKER_CONFIG=/kaniko/.docker/",
+  ],
+  WorkingDir: "/workspace",
+  User: "",
+};
+
+/** The host's CA bundle (prerequisites.ts), which the fork's image takes from Debian's
+ * ca-certificates too. */
+export const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+type RealLayer = LayerName | "userland" | "pause" | "kaniko-executor";
 
 /** What the code that builds layers is made of: its hash keys the layer cache. */
 const SOURCES = [
@@ -41,7 +74,7 @@ async function sourcesKey(extra: string): Promise<string> {
 }
 
 /** Builds (once) the layer tar of `name` and describes it as a blob. */
-async function layerBlob(dir: string, name: RealLayer, pause: string): Promise<Blob> {
+async function layerBlob(dir: string, name: RealLayer, programs: Programs): Promise<Blob> {
   const file = `${dir}/${name}.tar`;
   const meta = `${file}.json`;
   const known = await Deno.readTextFile(meta).then((t) => JSON.parse(t) as Blob, () => undefined);
@@ -50,7 +83,8 @@ async function layerBlob(dir: string, name: RealLayer, pause: string): Promise<B
   await Deno.remove(tree, { recursive: true }).catch(() => {});
   await Deno.mkdir(tree, { recursive: true });
   if (name === "userland") await buildUserland(tree, { node: "/usr/bin/node" });
-  else if (name === "pause") await Deno.copyFile(pause, `${tree}/pause`);
+  else if (name === "pause") await Deno.copyFile(programs.pause, `${tree}/pause`);
+  else if (name === "kaniko-executor") await buildKanikoLayer(tree, programs["kaniko-executor"]);
   else await buildLayer(name, tree, findHostTools());
   const tar = await new Deno.Command("tar", {
     args: [
@@ -81,6 +115,42 @@ async function layerBlob(dir: string, name: RealLayer, pause: string): Promise<B
   return blob;
 }
 
+/** The fork's image in one layer, as its deploy/Dockerfile makes it: `/kaniko` writable by all
+ * (for non-root builds), the executor, the CA bundle at `/kaniko/ssl/certs/`, an empty
+ * `/kaniko/.docker`, the fork's `/etc/nsswitch.conf` and the WORKDIR `/workspace`. The fork's
+ * amd64 image also has `/kaniko/tini` (only used with FF_KANIKO_RUN_VIA_TINI) and three registry
+ * credential helpers (GCR, ECR, ACR), none of which these tests use. */
+async function buildKanikoLayer(tree: string, executor: string): Promise<void> {
+  for (const dir of ["kaniko/ssl/certs", "kaniko/.docker", "etc", "workspace"]) {
+    await Deno.mkdir(`${tree}/${dir}`, { recursive: true });
+  }
+  await Deno.chmod(`${tree}/kaniko`, 0o777);
+  await Deno.copyFile(executor, `${tree}/kaniko/executor`);
+  await Deno.chmod(`${tree}/kaniko/executor`, 0o755);
+  await Deno.copyFile(CA_BUNDLE, `${tree}/kaniko/ssl/certs/ca-certificates.crt`);
+  await Deno.chmod(`${tree}/kaniko/ssl/certs/ca-certificates.crt`, 0o644);
+  await Deno.copyFile(`${await kanikoSources()}/files/nsswitch.conf`, `${tree}/etc/nsswitch.conf`);
+  await Deno.chmod(`${tree}/etc/nsswitch.conf`, 0o644);
+}
+
+/** The directory of the pinned Kaniko module's sources (downloaded when the Go module cache lost
+ * them since the build). */
+async function kanikoSources(): Promise<string> {
+  const result = await new Deno.Command("go", {
+    args: ["mod", "download", "-json", KANIKO_MODULE],
+    cwd: new URL("./kaniko/", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(result.stdout);
+  if (!result.success) {
+    throw new Error(
+      `Cannot find Kaniko's sources: ${text}${new TextDecoder().decode(result.stderr)}`,
+    );
+  }
+  return (JSON.parse(text) as { Dir: string }).Dir;
+}
+
 /** The real tier's layers of a catalogue entry, bottom first: the embedded "host" layer (the
  * host's directories, seen through overlayfs) becomes a materialized userland. */
 function realLayers(layers: readonly LayerName[], etc?: LayerName): RealLayer[] {
@@ -102,9 +172,10 @@ export interface CatalogueCache {
   registry: string;
 }
 
-/** The cache of the image set the current code builds. */
-export async function catalogueCache(pause: string): Promise<CatalogueCache> {
-  const key = await sourcesKey(pause);
+/** The cache of the image set the current code builds from `programs` (their paths name their
+ * build keys). */
+export async function catalogueCache(programs: Programs): Promise<CatalogueCache> {
+  const key = await sourcesKey([programs.pause, programs["kaniko-executor"]].join("\0"));
   return {
     key,
     layers: `${cacheRoot()}/layers-${key}`,
@@ -118,45 +189,62 @@ export async function catalogueCache(pause: string): Promise<CatalogueCache> {
 export async function pushCatalogue(
   registries: { public: Registry; private: Registry },
   cache: CatalogueCache,
-  pause: string,
+  programs: Programs,
   log: (line: string) => void,
 ): Promise<void> {
   const marker = `${cache.registry}/pushed`;
   if (await Deno.stat(marker).then(() => true, () => false)) return;
   const dir = cache.layers;
   await Deno.mkdir(dir, { recursive: true });
-  const images = [
+  const runtimeConfig = (config: ImageConfig) => ({
+    Entrypoint: config.entrypoint.length ? config.entrypoint : null,
+    Cmd: config.cmd.length ? config.cmd : null,
+    Env: config.env,
+    WorkingDir: config.workingDir,
+    User: config.user,
+  });
+  const images: {
+    repository: string;
+    tags: readonly string[];
+    layers: RealLayer[];
+    config: unknown;
+  }[] = [
     ...Object.keys(CATALOGUE_TAGS).map((repository) => {
+      if (repository === KANIKO_IMAGE) {
+        return {
+          repository,
+          tags: CATALOGUE_TAGS[repository],
+          layers: ["kaniko-executor" as const],
+          config: KANIKO_IMAGE_CONFIG,
+        };
+      }
       const entry = catalogueEntry(repository)!;
       return {
         repository,
         tags: CATALOGUE_TAGS[repository],
         layers: realLayers(entry.layers, entry.etc),
-        config: imageConfig(entry),
+        config: runtimeConfig(imageConfig(entry)),
       };
     }),
     {
       repository: PAUSE_IMAGE.split(":")[0],
       tags: [PAUSE_IMAGE.split(":")[1]],
       layers: ["pause" as const],
-      config: { ...imageConfig({ layers: [], config: {}, sizeBytes: 0 }), entrypoint: ["/pause"] },
+      config: runtimeConfig({
+        ...imageConfig({ layers: [], config: {}, sizeBytes: 0 }),
+        entrypoint: ["/pause"],
+      }),
     },
   ];
   log(`building and pushing ${images.length} images to the node's registries …`);
   const lastIn: Record<string, string> = {};
   for (const image of images) {
     const layers = [];
-    for (const name of image.layers) layers.push(await layerBlob(dir, name, pause));
+    for (const name of image.layers) layers.push(await layerBlob(dir, name, programs));
     const config = new TextEncoder().encode(JSON.stringify({
       architecture: Deno.build.arch === "aarch64" ? "arm64" : "amd64",
       os: "linux",
-      config: {
-        Entrypoint: image.config.entrypoint.length ? image.config.entrypoint : null,
-        Cmd: image.config.cmd.length ? image.config.cmd : null,
-        Env: image.config.env,
-        WorkingDir: image.config.workingDir,
-        User: image.config.user,
-      },
+      config: image.config,
       rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) },
     }));
     const where = placement(image.repository);

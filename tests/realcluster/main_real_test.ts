@@ -1,6 +1,6 @@
 /**
  * `deno task cluster --real` keeps the embedded cluster's contract: exactly one ready line once
- * the kubeconfig (three bearer-token contexts, namespace default) is in place, and exit 0 on
+ * the kubeconfig (four bearer-token contexts, namespace default) is in place, and exit 0 on
  * SIGTERM with nothing left. A cluster whose owner is killed outright dies with it, and the next
  * start sweeps what it left (cgroups, its temporary state directory).
  */
@@ -71,7 +71,7 @@ Deno.test({
       config.contexts.map((c: { name: string; context: { namespace: string } }) =>
         `${c.name}:${c.context.namespace}`
       ).sort(),
-      ["admin:default", "restricted:default", "runner:default"],
+      ["admin:default", "builder:default", "restricted:default", "runner:default"],
     );
     assert.ok(config.users.every((u: { user: { token?: string } }) => u.user.token));
     const nodes = await new Deno.Command("kubectl", {

@@ -3,8 +3,13 @@
  * build.ts, images.ts), starts a single-node cluster (node.ts) behind the fault-and-stats front
  * door (front.ts), applies the shipped `examples/rbac.yaml` in namespace `default`, and returns the
  * same {@link ClusterAccess} the embedded cluster gives: a kubeconfig with the contexts `admin`,
- * `runner` (the ServiceAccount of rbac.yaml with its Role) and `restricted` (the same without
- * `pods/exec`). `stop()` leaves nothing: no process, mount, cgroup, veth or temporary directory.
+ * `runner` (the ServiceAccount of rbac.yaml with its Role), `builder` (the same with the Role's
+ * rules for Dockerfile actions uncommented) and `restricted` (the same without
+ * `pods/exec`), and the build registry of Dockerfile actions ({@link ClusterAccess.registry}):
+ * pods push to `10.88.0.1:5001` (the real Kaniko, image `ghcr.io/osscontainertools/kaniko`, with
+ * `--registry-mirror=10.88.0.1:5000` for Docker Hub names), the node pulls from `127.0.0.1:5001`,
+ * host processes reach it through a loopback forwarder used as their `http_proxy`.
+ * `stop()` leaves nothing: no process, mount, cgroup, veth, forwarder or temporary directory.
  *
  * ```ts
  * await using cluster = await startRealCluster();
@@ -12,14 +17,27 @@
  * ```
  * @module
  */
-import { type ClusterAccess, clusterAccess, type ClusterOptions } from "../cluster/harness.ts";
+import {
+  type BuildRegistry,
+  type ClusterAccess,
+  clusterAccess,
+  type ClusterOptions,
+} from "../cluster/harness.ts";
+import { type Forwarder, startForwarder } from "../cluster/forward.ts";
 import { readRbacManifest, type Rule } from "../cluster/api/authz.ts";
 import { kubeconfigText, writeFileAtomic } from "../cluster/api/kubeconfig.ts";
 import type { Identity, User } from "../cluster/api/authz.ts";
 import { ensurePrograms } from "./build.ts";
 import { startFront } from "./front.ts";
 import { catalogueCache, pushCatalogue } from "./images.ts";
-import { API_PORT, Node, PRIVATE_REGISTRY_PORT, PUBLIC_REGISTRY_PORT } from "./node.ts";
+import {
+  API_PORT,
+  BUILD_REGISTRY_PORT,
+  Node,
+  POD_GATEWAY,
+  PRIVATE_REGISTRY_PORT,
+  PUBLIC_REGISTRY_PORT,
+} from "./node.ts";
 import { generatePki, NODE_NAME, type Pki } from "./pki.ts";
 import { ensureRealPrerequisites } from "./prerequisites.ts";
 import { claimHostPath, startProvisioner } from "./volumes.ts";
@@ -29,6 +47,8 @@ const READY_TIMEOUT_MS = Number(Deno.env.get("KUBEHOOK_REAL_READY_TIMEOUT_MS") ?
 const NAMESPACE = "default";
 /** The `restricted` context's ServiceAccount and Role. */
 const RESTRICTED = "kubehook-restricted";
+/** The `builder` context's ServiceAccount and Role. */
+const BUILDER = "kubehook-builder";
 
 /** A running real cluster: what every tier offers, and where its node shows on the host. */
 export interface RealCluster extends ClusterAccess {
@@ -50,7 +70,7 @@ export async function startRealCluster(
   const log = options.log ?? (() => {});
   await ensureRealPrerequisites({ install: true, log });
   const programs = await ensurePrograms(log);
-  const catalogue = await catalogueCache(programs.pause);
+  const catalogue = await catalogueCache(programs);
   const ownDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? await Deno.makeTempDir({ prefix: "kubehook-real-" });
   const id = Array.from(
@@ -85,9 +105,11 @@ export async function startRealCluster(
   }
   let front: Awaited<ReturnType<typeof startFront>> | undefined;
   let stopProvisioner: (() => Promise<void>) | undefined;
+  let registryForwarder: Forwarder | undefined;
   const adminAccess = { server: node.apiUrl, token: pki.tokens.admin, caPem: pki.caPem };
   const stopAll = async () => {
     await front?.close();
+    await registryForwarder?.close();
     await stopProvisioner?.();
     await node.stop();
     if (ownDir) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
@@ -111,9 +133,24 @@ export async function startRealCluster(
         },
       },
       catalogue,
-      programs.pause,
+      programs,
       log,
     );
+    await until(
+      () => registryUp(`http://${nodeIP}:${BUILD_REGISTRY_PORT}`, 401),
+      "the build registry to answer",
+      node,
+      "registry-build",
+    );
+    registryForwarder = startForwarder({ hostname: nodeIP, port: BUILD_REGISTRY_PORT });
+    const registry: BuildRegistry = {
+      host: `${POD_GATEWAY}:${BUILD_REGISTRY_PORT}`,
+      nodeHost: `127.0.0.1:${BUILD_REGISTRY_PORT}`,
+      proxyUrl: registryForwarder.url,
+      mirror: `${POD_GATEWAY}:${PUBLIC_REGISTRY_PORT}`,
+      username: "robot",
+      password: "s3cret",
+    };
     await until(() => apiReady(admin), "the API server", node, "kube-apiserver");
     const tokens = await applyRbac(admin, pki.tokens.admin);
     stopProvisioner = startProvisioner(adminAccess, `${stateDir}/volumes`);
@@ -154,6 +191,7 @@ export async function startRealCluster(
         stateDir,
         home,
         claimHostPath: (namespace, claim) => claimHostPath(adminAccess, namespace, claim),
+        registry,
       },
       async () => {
         await stopAll();
@@ -220,10 +258,11 @@ async function until(
   );
 }
 
-async function registryUp(url: string): Promise<boolean> {
+/** Whether the registry at `url` answers its API root (with 401 when it wants credentials). */
+async function registryUp(url: string, status = 200): Promise<boolean> {
   const response = await fetch(`${url}/v2/`);
   await response.body?.cancel();
-  return response.ok;
+  return response.status === status;
 }
 
 async function apiReady(api: Api): Promise<boolean> {
@@ -239,9 +278,11 @@ async function nodeReady(api: Api): Promise<boolean> {
 }
 
 /** Creates, in `default`, the ServiceAccount and Role of examples/rbac.yaml with its binding,
- * and the restricted one (the Role without pods/exec); returns each context's token. */
+ * the builder's (the same Role with its Dockerfile actions rules uncommented) and the restricted
+ * one (the Role without pods/exec); returns each context's token. */
 async function applyRbac(api: Api, adminToken: string): Promise<Record<Identity, string>> {
   const { account, rules } = readRbacManifest();
+  const builderRules = readRbacManifest({ builds: true }).rules;
   const restrictedRules: Rule[] = rules
     .map((rule) => ({ ...rule, resources: rule.resources?.filter((r) => r !== "pods/exec") }))
     .filter((rule) => (rule.resources ?? []).length > 0);
@@ -249,6 +290,7 @@ async function applyRbac(api: Api, adminToken: string): Promise<Record<Identity,
   for (
     const [identity, name, roleRules] of [
       ["runner", account, rules],
+      ["builder", BUILDER, builderRules],
       ["restricted", RESTRICTED, restrictedRules],
     ] as const
   ) {

@@ -3,7 +3,8 @@
  * and PID namespace (`unshare --kill-child`), so its mounts, containers and shims all end with it
  * and nothing is changed in the host's network. Inside: etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler, containerd (Debian's, with runc and the CNI bridge),
- * the kubelet, and two registries (Debian's docker-registry) that serve the catalogue. A veth pair
+ * the kubelet, two registries (Debian's docker-registry) that serve the catalogue and a third one
+ * for the images builder pods push ({@link BUILD_REGISTRY_PORT}). A veth pair
  * joins the host (`hostIP`) and the node (`nodeIP`); the kubelet's cgroups live under a root of
  * their own, removed at stop.
  *
@@ -23,6 +24,22 @@ export const PUBLIC_REGISTRY_PORT = 5000;
 /** The private registry answers as http://registry.local (port 80), so the credentials the
  * kubelet hands containerd for `registry.local` match the host it talks to. */
 export const PRIVATE_REGISTRY_PORT = 80;
+/** The build registry (htpasswd `robot`/`s3cret` to push and to pull), on every address of the
+ * node: pods reach it at the CNI bridge's gateway ({@link POD_GATEWAY}), containerd at
+ * `127.0.0.1` or the gateway, the host through a forwarder to the node's address (mod.ts). Its
+ * storage is the cluster's own (`STATE/registry-build`), never the cache: kubehook skips a build
+ * whose tag the registry already has, so images surviving from an earlier cluster would turn the
+ * next run's builds into no-ops, and test pushes would pile up in the cache. */
+export const BUILD_REGISTRY_PORT = 5001;
+/** The CNI bridge's address (cni0, `isGateway`: the first of 10.88.0.0/16), where pods reach the
+ * node's own listeners: the build registry, and the public one as Docker Hub's mirror. */
+export const POD_GATEWAY = "10.88.0.1";
+/** The hosts containerd pulls built images by (each its own server, so the kubelet's credentials
+ * for that host are the ones sent). */
+export const BUILD_REGISTRY_HOSTS = [
+  `127.0.0.1:${BUILD_REGISTRY_PORT}`,
+  `${POD_GATEWAY}:${BUILD_REGISTRY_PORT}`,
+];
 
 /** How to start the node. */
 export interface NodeOptions {
@@ -247,8 +264,10 @@ exec ${await which("runc")} "$@"
     await Deno.mkdir(`${s}/certs.d/${host}`, { recursive: true });
     await write(`certs.d/${host}/hosts.toml`, mirror(`http://127.0.0.1:${PUBLIC_REGISTRY_PORT}`));
   }
-  await Deno.mkdir(`${s}/certs.d/${PRIVATE_HOST}`, { recursive: true });
-  await write(`certs.d/${PRIVATE_HOST}/hosts.toml`, mirror(`http://${PRIVATE_HOST}`));
+  for (const host of [PRIVATE_HOST, ...BUILD_REGISTRY_HOSTS]) {
+    await Deno.mkdir(`${s}/certs.d/${host}`, { recursive: true });
+    await write(`certs.d/${host}/hosts.toml`, mirror(`http://${host}`));
+  }
   await write(
     "cni/net.d/10-kubehook.conflist",
     JSON.stringify({
@@ -264,7 +283,7 @@ exec ${await which("runc")} "$@"
           ipam: {
             type: "host-local",
             dataDir: `${s}/cni/ipam`,
-            ranges: [[{ subnet: "10.88.0.0/16" }]],
+            ranges: [[{ subnet: "10.88.0.0/16", gateway: POD_GATEWAY }]],
             routes: [{ dst: "0.0.0.0/0" }],
           },
         },
@@ -320,6 +339,15 @@ exec ${await which("runc")} "$@"
       `auth: {htpasswd: {realm: ${PRIVATE_HOST}, path: ${s}/htpasswd}}\n`,
     ),
   );
+  await Deno.mkdir(`${s}/registry-build`, { recursive: true });
+  await write(
+    "registry-build.yml",
+    registry(
+      BUILD_REGISTRY_PORT,
+      `${s}/registry-build`,
+      `auth: {htpasswd: {realm: kubehook-build, path: ${s}/htpasswd}}\n`,
+    ),
+  );
   const htpasswd = await new Deno.Command("htpasswd", {
     args: ["-Bbn", "robot", "s3cret"],
     stdout: "piped",
@@ -345,6 +373,7 @@ for f in ${KUBELET_SYSCTLS.join(" ")}; do
 done
 docker-registry serve "${s}/registry-public.yml" ${log("registry-public")} &
 docker-registry serve "${s}/registry-private.yml" ${log("registry-private")} &
+docker-registry serve "${s}/registry-build.yml" ${log("registry-build")} &
 "${bin.etcd}" --data-dir "${s}/etcd" --listen-client-urls http://127.0.0.1:2379 \\
   --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \\
   --initial-advertise-peer-urls http://127.0.0.1:2380 --initial-cluster default=http://127.0.0.1:2380 \\

@@ -1,8 +1,9 @@
 /**
  * What the real tier needs from the host besides the embedded cluster's tools: Debian's
  * containerd, runc, CNI plugins, docker-registry, htpasswd (apache2-utils), iproute2 and
- * iptables (the CNI portmap plugin's, inside the node only), and Go to build the Kubernetes
- * components. Installed with apt-get when missing (as root).
+ * iptables (the CNI portmap plugin's, inside the node only), the CA bundle of ca-certificates (the
+ * Kaniko image's), and Go to build the Kubernetes components and Kaniko. Installed with apt-get
+ * when missing (as root).
  *
  * @module
  */
@@ -28,13 +29,16 @@ export async function ensureRealPrerequisites(
   await ensureClusterPrerequisites({
     ...options,
     programs: REAL_PROGRAMS,
-    files: { "/usr/lib/cni/bridge": "containernetworking-plugins" },
+    files: {
+      "/usr/lib/cni/bridge": "containernetworking-plugins",
+      "/etc/ssl/certs/ca-certificates.crt": "ca-certificates",
+    },
   });
   const go = await new Deno.Command("go", { args: ["version"], stdout: "null", stderr: "null" })
     .output().then((o) => o.success, () => false);
   if (!go) {
     throw new Error(
-      "The real-Kubernetes tier builds its components with Go (1.24 or newer), and `go` is not " +
+      "The real-Kubernetes tier builds its components with Go (1.25 or newer), and `go` is not " +
         "on PATH. Install Go, then run the command again.",
     );
   }
@@ -51,6 +55,6 @@ export async function realTierSkipReason(): Promise<string | undefined> {
   if (Deno.uid() !== 0) return "the real-Kubernetes tier runs only as root (namespaces, cgroups)";
   const go = await new Deno.Command("go", { args: ["version"], stdout: "null", stderr: "null" })
     .output().then((o) => o.success, () => false);
-  if (!go) return "the real-Kubernetes tier is built with Go 1.24 or newer: put `go` on PATH";
+  if (!go) return "the real-Kubernetes tier is built with Go 1.25 or newer: put `go` on PATH";
   return undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * The real tier itself: it comes up with a Ready node and the three contexts, serves the
+ * The real tier itself: it comes up with a Ready node and the four contexts, serves the
  * catalogue (a private image only with its credentials) to pods that reach each other by IP,
  * and its front door gives the embedded cluster's faults and stats: api-error, exec-drop and
  * exec-stall after N bytes of output, log-drop after N bytes of log, unschedulable (a cordon),
@@ -10,52 +10,15 @@
  * fidelity_test.ts, which run on this tier too.
  */
 import assert from "node:assert/strict";
-import type { V1Pod } from "@kubernetes/client-node";
 import { type RealCluster, startRealCluster } from "./mod.ts";
 import { realTierSkipReason } from "./prerequisites.ts";
 import { leftovers } from "./leftovers.ts";
+import { deletePod, NS, runPod, waitPod } from "./pods.ts";
 import { concat } from "../../src/bytes.ts";
 import { type Frame, FrameDecoder, Opcode } from "../../src/kube/websocket_frames.ts";
 
 const skip = await realTierSkipReason();
 if (skip) console.warn(`Skipping the real-Kubernetes tier's tests: ${skip}`);
-
-const NS = "/api/v1/namespaces/default";
-
-/** Creates a pod (admin) and waits until `ready` says yes about it; returns it then. */
-async function runPod(
-  cluster: RealCluster,
-  name: string,
-  spec: Record<string, unknown>,
-  ready: (pod: V1Pod) => boolean = (pod) => pod.status?.phase === "Running",
-): Promise<V1Pod> {
-  const created = await cluster.fetch(`${NS}/pods`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name }, spec }),
-  });
-  assert.equal(created.status, 201, await created.text());
-  return await waitPod(cluster, name, ready);
-}
-
-async function waitPod(
-  cluster: RealCluster,
-  name: string,
-  ready: (pod: V1Pod) => boolean,
-): Promise<V1Pod> {
-  let pod: V1Pod | undefined;
-  for (let i = 0; i < 600; i++) {
-    pod = await (await cluster.fetch(`${NS}/pods/${name}`)).json();
-    if (ready(pod!)) return pod!;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`pod ${name} never got there: ${JSON.stringify(pod?.status)}`);
-}
-
-async function deletePod(cluster: RealCluster, name: string): Promise<void> {
-  await (await cluster.fetch(`${NS}/pods/${name}?gracePeriodSeconds=0`, { method: "DELETE" }))
-    .body?.cancel();
-}
 
 /** A pod that sleeps, from `image`. */
 const sleeper = (image = "busybox:1.36") => ({
@@ -135,6 +98,7 @@ Deno.test({
       for (
         const [context, user] of [
           ["runner", "system:serviceaccount:default:kubehook-runner"],
+          ["builder", "system:serviceaccount:default:kubehook-builder"],
           ["restricted", "system:serviceaccount:default:kubehook-restricted"],
         ] as const
       ) {

@@ -1,19 +1,21 @@
 /**
- * Who may do what on the local cluster: three bearer-token identities (the kubeconfig contexts
- * `admin`, `runner` and `restricted`) and an RBAC-style decision per request, with the
+ * Who may do what on the local cluster: four bearer-token identities (the kubeconfig contexts
+ * `admin`, `runner`, `builder` and `restricted`) and an RBAC-style decision per request, with the
  * Kubernetes wording for denials.
  *
  * `runner` is the ServiceAccount of `examples/rbac.yaml`, holding the rules of its Role — read
  * from the shipped file, so the tests prove the manifest users apply — bound in namespace
- * `default` only, as its RoleBinding would be there; `restricted` is the same without
- * `pods/exec`. Neither holds anything in another namespace or at cluster scope.
+ * `default` only, as its RoleBinding would be there; `builder` holds the same Role with its
+ * commented "Dockerfile actions" rules uncommented, as a user who sets up builds does;
+ * `restricted` is the runner without `pods/exec`. None holds anything in another namespace or at
+ * cluster scope.
  *
  * @module
  */
 import { parseAllDocuments } from "yaml";
 
-/** The three identities, named after their kubeconfig contexts. */
-export type Identity = "admin" | "runner" | "restricted";
+/** The identities, named after their kubeconfig contexts. */
+export type Identity = "admin" | "runner" | "builder" | "restricted";
 
 /** An authenticated caller. */
 export interface User {
@@ -45,11 +47,20 @@ export interface Rule {
   apiGroups?: string[];
   resources?: string[];
   verbs?: string[];
+  resourceNames?: string[];
 }
 
-/** The shipped manifest's ServiceAccount name and its Role's rules, as written. */
-export function readRbacManifest(): { account: string; rules: Rule[] } {
-  const objects = parseAllDocuments(Deno.readTextFileSync(RBAC_MANIFEST)).map((d) => d.toJS());
+/** The line that opens the Role's commented rules for Dockerfile builds. */
+const BUILDS_MARKER = "# --- Dockerfile actions";
+
+/** The shipped manifest's ServiceAccount name and its Role's rules, as written; with `builds`,
+ * with the commented "Dockerfile actions" rules in force. */
+export function readRbacManifest(
+  options: { builds?: boolean } = {},
+): { account: string; rules: Rule[] } {
+  let text = Deno.readTextFileSync(RBAC_MANIFEST);
+  if (options.builds) text = withBuildRules(text);
+  const objects = parseAllDocuments(text).map((d) => d.toJS());
   const account = objects.find((o) => o?.kind === "ServiceAccount")?.metadata?.name;
   const role = objects.find((o) => o?.kind === "Role");
   if (!account || !role) {
@@ -58,25 +69,36 @@ export function readRbacManifest(): { account: string; rules: Rule[] } {
   return { account, rules: role.rules ?? [] };
 }
 
-/** The ServiceAccount's name and its Role's core-group rules (resource → verbs). */
-function readRole(): { account: string; rules: Record<string, string[]> } {
-  const { account, rules: manifest } = readRbacManifest();
-  const rules: Record<string, string[]> = {};
-  for (const rule of manifest) {
-    if (!rule.apiGroups?.includes("")) continue;
-    for (const resource of rule.resources ?? []) {
-      rules[resource] = [...new Set([...(rules[resource] ?? []), ...(rule.verbs ?? [])])];
-    }
+/** `text` with the rule lines of its "Dockerfile actions" block uncommented (`  # - apiGroups`
+ * and their indented fields), its explanation left as comments. */
+export function withBuildRules(text: string): string {
+  const lines = text.split("\n");
+  const marker = lines.findIndex((l) => l.includes(BUILDS_MARKER));
+  if (marker < 0) {
+    throw new Error(`${RBAC_MANIFEST.pathname} has no "${BUILDS_MARKER}" block of rules`);
   }
-  return { account, rules };
+  for (let i = marker + 1; i < lines.length && /^\s*#/.test(lines[i]); i++) {
+    lines[i] = lines[i].replace(/^(\s*)# ((?:- | {2}).*)$/, "$1$2");
+  }
+  return lines.join("\n");
 }
 
-const ROLE = readRole();
+/** The core-group rules of the Role, with the build rules or without. */
+const RUNNER = readRbacManifest();
+const BUILDER_RULES = core(readRbacManifest({ builds: true }).rules);
+const RUNNER_RULES = core(RUNNER.rules);
+const RESTRICTED_RULES = RUNNER_RULES
+  .map((rule) => ({ ...rule, resources: rule.resources?.filter((r) => r !== "pods/exec") }))
+  .filter((rule) => (rule.resources ?? []).length > 0);
+
+function core(rules: Rule[]): Rule[] {
+  return rules.filter((rule) => rule.apiGroups?.includes(""));
+}
 
 /** What every authenticated user may do (system:basic-user): ask what it may do. */
 const SELF_REVIEWS = new Set(["selfsubjectaccessreviews", "selfsubjectrulesreviews"]);
 
-/** Makes the three users with fresh random tokens. */
+/** Makes the users with fresh random tokens. */
 export function createUsers(): Record<Identity, User> {
   const token = () => {
     const bytes = crypto.getRandomValues(new Uint8Array(24));
@@ -86,7 +108,12 @@ export function createUsers(): Record<Identity, User> {
     admin: { identity: "admin", name: "kubernetes-admin", token: token() },
     runner: {
       identity: "runner",
-      name: `system:serviceaccount:${ROLE_NAMESPACE}:${ROLE.account}`,
+      name: `system:serviceaccount:${ROLE_NAMESPACE}:${RUNNER.account}`,
+      token: token(),
+    },
+    builder: {
+      identity: "builder",
+      name: `system:serviceaccount:${ROLE_NAMESPACE}:kubehook-builder`,
       token: token(),
     },
     restricted: {
@@ -97,12 +124,9 @@ export function createUsers(): Record<Identity, User> {
   };
 }
 
-/** The rules a user holds, resource (with `/subresource`) to verbs. */
-export function rulesOf(identity: Identity): Record<string, string[]> {
-  if (identity === "admin") return { "*": ["*"] };
-  if (identity === "runner") return ROLE.rules;
-  const { "pods/exec": _exec, ...rest } = ROLE.rules;
-  return rest;
+/** The core-group rules a user holds in the Role's namespace. */
+export function rulesOf(identity: Exclude<Identity, "admin">): Rule[] {
+  return { runner: RUNNER_RULES, builder: BUILDER_RULES, restricted: RESTRICTED_RULES }[identity];
 }
 
 /** The resource name a rule matches: `pods` or `pods/exec`. */
@@ -117,7 +141,12 @@ export function isAllowed(user: User, attrs: ResourceAttributes): boolean {
     return attrs.verb === "create";
   }
   if (attrs.group !== "" || attrs.namespace !== ROLE_NAMESPACE) return false;
-  return rulesOf(user.identity)[fullResource(attrs)]?.includes(attrs.verb) ?? false;
+  const resource = fullResource(attrs);
+  return rulesOf(user.identity).some((rule) =>
+    rule.resources?.includes(resource) && rule.verbs?.includes(attrs.verb) &&
+    (!rule.resourceNames?.length ||
+      (attrs.name !== undefined && rule.resourceNames.includes(attrs.name)))
+  );
 }
 
 /** The denial message exactly as the API server words it. */

@@ -12,7 +12,7 @@ const exec = (verb: string) => ({
 });
 
 Deno.test("authz: tokens are distinct and the admin may do anything", () => {
-  assert.equal(new Set(Object.values(users).map((u) => u.token)).size, 3);
+  assert.equal(new Set(Object.values(users).map((u) => u.token)).size, 4);
   assert.ok(isAllowed(users.admin, { verb: "delete", group: "", resource: "namespaces" }));
 });
 
@@ -95,4 +95,25 @@ Deno.test("authz: verbs come from the method, the name and watch", () => {
   assert.equal(verbOf("DELETE", true, false), "delete");
   assert.equal(verbOf("DELETE", false, false), "deletecollection");
   assert.equal(verbOf("PATCH", true, false), "patch");
+});
+
+Deno.test("authz: builder holds the Role with its Dockerfile actions rules in force", () => {
+  const attach = { ...exec("create"), subresource: "attach" };
+  assert.ok(
+    isAllowed(users.builder, attach) && isAllowed(users.builder, { ...attach, verb: "get" }),
+  );
+  assert.ok(!isAllowed(users.runner, attach));
+  assert.ok(isAllowed(users.builder, exec("create")), "and everything the runner holds");
+  const secret = (name?: string) => ({
+    verb: "get",
+    group: "",
+    resource: "secrets",
+    namespace: "default",
+    ...(name ? { name } : {}),
+  });
+  // resourceNames: that one Secret, by name only.
+  assert.ok(isAllowed(users.builder, secret("registry-push")));
+  assert.ok(!isAllowed(users.builder, secret("other")));
+  assert.ok(!isAllowed(users.builder, secret()));
+  assert.ok(!isAllowed(users.runner, secret("registry-push")));
 });

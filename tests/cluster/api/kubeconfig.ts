@@ -1,8 +1,8 @@
 /**
  * The kubeconfig the cluster hands out: one cluster entry carrying the CA as
- * `certificate-authority-data`, and the contexts `admin` (current), `runner` and `restricted`,
- * each a bearer-token user with namespace `default`. Written atomically (temp file, then
- * rename) so a reader never sees half a file.
+ * `certificate-authority-data`, and the contexts `admin` (current), `runner`, `builder` and
+ * `restricted`, each a bearer-token user with namespace `default`. Written atomically (temp file,
+ * then rename) so a reader never sees half a file.
  *
  * @module
  */

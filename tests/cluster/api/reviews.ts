@@ -64,13 +64,14 @@ export function rulesReview(user: User, body: Json): Json {
     ? [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }]
     : [
       selfReviews,
-      ...Object.entries(
-        (spec as { namespace?: string }).namespace === ROLE_NAMESPACE ? rulesOf(user.identity) : {},
-      ).map(([resource, verbs]) => ({
-        verbs,
-        apiGroups: [""],
-        resources: [resource],
-      })),
+      ...((spec as { namespace?: string }).namespace === ROLE_NAMESPACE
+        ? rulesOf(user.identity)
+        : []).map((rule) => ({
+          verbs: rule.verbs ?? [],
+          apiGroups: [""],
+          resources: rule.resources ?? [],
+          ...(rule.resourceNames ? { resourceNames: rule.resourceNames } : {}),
+        })),
     ];
   const nonResourceRules = user.identity === "admin"
     ? [{ verbs: ["*"], nonResourceURLs: ["*"] }]

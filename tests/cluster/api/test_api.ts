@@ -1,7 +1,7 @@
 /**
  * Test support for the API server's own tests: an API server with the stand-in host runtime,
- * and clients that speak to it as admin, runner or restricted — JSON REST, Deno's WebSocket for
- * exec, and a bare WebSocket client that shows exactly what the wire carries.
+ * and clients that speak to it as admin, runner, builder or restricted — JSON REST, Deno's
+ * WebSocket for exec, and a bare WebSocket client that shows exactly what the wire carries.
  *
  * @module
  */
