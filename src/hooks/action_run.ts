@@ -8,9 +8,10 @@
  */
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
+import { KubeApiError } from "../kube/errors.ts";
 import { followLog } from "../kube/follow_log.ts";
 import { podsPath } from "../kube/paths.ts";
-import { PULL_FAILURES, TERMINAL_WAITING } from "../kube/pod_status.ts";
+import { podRemoval, PULL_FAILURES, TERMINAL_WAITING } from "../kube/pod_status.ts";
 import { latestWarning, watchPod } from "../kube/watch_pod.ts";
 
 /** The container to watch. */
@@ -56,7 +57,41 @@ export async function followAction(run: ActionRun): Promise<number> {
   });
   const end = await terminated();
   if (!end) throw new Error(`The ${role(run)}'s ${where} ended its log but not its run.`);
+  // Killed: by the program itself, or because its pod is being removed. Only the second is
+  // not the program's result.
+  const removed = end.exitCode >= 128 ? await removal(run, where) : undefined;
+  if (removed) throw new Error(removed);
   return end.exitCode & 255;
+}
+
+/** Why the pod of a killed container is going away (evicted, deleted), or undefined. A kubelet
+ * stops the containers before the pod's status says why: one more look after a moment. */
+async function removal(
+  run: ActionRun,
+  where: string,
+  secondLook = false,
+): Promise<string | undefined> {
+  let pod: V1Pod | undefined;
+  try {
+    pod = await run.client.get<V1Pod>(podsPath(run.namespace, run.pod), { signal: run.signal });
+  } catch (error) {
+    // Gone is an answer; an API that does not answer is not: the exit code stands.
+    if (!(error instanceof KubeApiError && error.status === 404)) return undefined;
+  }
+  const removed = pod && podRemoval(pod);
+  const evicted = removed?.evicted || pod?.status?.reason === "Evicted";
+  const why = removed?.why ??
+    (evicted ? `Evicted: ${pod?.status?.message ?? "no message"}` : undefined);
+  if (!pod || why) {
+    return `The ${role(run)}'s pod ${
+      evicted ? "was evicted" : "went away"
+    } while it ran (${where}` +
+      `${why ? `; ${why}` : ""}): its result is lost with it. Look at the namespace's events for ` +
+      "who or what removed it, and run the job again.";
+  }
+  if (secondLook) return undefined;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return await removal(run, where, true);
 }
 
 function role(run: ActionRun): string {
@@ -96,7 +131,9 @@ async function waitForStart(run: ActionRun): Promise<void> {
   } catch (error) {
     if (deadline.aborted && !run.signal.aborted) {
       throw new Error(
-        `The ${role(run)}'s container "${run.container}" (image "${run.image}") did not start within ` +
+        `The ${
+          role(run)
+        }'s container "${run.container}" (image "${run.image}") did not start within ` +
           `${
             Math.round(run.startTimeoutMs / 1000)
           } s. Raise ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS ` +
@@ -112,12 +149,16 @@ async function startFailure(run: ActionRun, reason: string, message?: string): P
   const told = event?.message?.trim() ?? message ?? reason;
   if (PULL_FAILURES.has(reason)) {
     return new Error(
-      `The ${role(run)}'s image "${run.image}" cannot be pulled: ${reason}: ${told}. Check the image name ` +
+      `The ${
+        role(run)
+      }'s image "${run.image}" cannot be pulled: ${reason}: ${told}. Check the image name ` +
         "and tag, and give registry credentials for a private image.",
     );
   }
   return new Error(
-    `The ${role(run)}'s container "${run.container}" (image "${run.image}") cannot start: ${reason}: ` +
+    `The ${
+      role(run)
+    }'s container "${run.container}" (image "${run.image}") cannot start: ${reason}: ` +
       `${told}.`,
   );
 }

@@ -16,6 +16,7 @@ import { openExec } from "../kube/exec.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApiError } from "../kube/errors.ts";
 import { podsPath } from "../kube/paths.ts";
+import { podRemoval } from "../kube/pod_status.ts";
 import { RECEIPT_PREFIX } from "../transfer/receipt.ts";
 import { CANCEL_GRACE_MS } from "./context.ts";
 import { RESUME, startScript, STEP_ROOT, STOP } from "./step_scripts.ts";
@@ -213,16 +214,11 @@ async function podLoss(step: DetachedStep, secondLook = false): Promise<string |
   }
   const where = `the job pod "${step.pod}" in namespace "${step.namespace}"`;
   const status = pod.status ?? {};
-  // Kubernetes marks a pod it is about to stop for good: evicted through the API, preempted...
-  const disruption = status.conditions?.find((c) =>
-    c.type === "DisruptionTarget" && c.status === "True"
-  );
-  if (disruption || pod.metadata?.deletionTimestamp) {
-    const evicted = /Eviction|TerminationByKubelet/.test(disruption?.reason ?? "");
-    return `${where} ${evicted ? "was evicted" : "is being deleted"} while the step ran (${
-      disruption?.reason ?? "deleted"
-    }: ${disruption?.message ?? "a deletion was requested"}); the step's result is lost with it. ` +
-      "Look at the namespace's events for who or what removed it.";
+  const removal = podRemoval(pod);
+  if (removal) {
+    return `${where} ${removal.evicted ? "was evicted" : "is being deleted"} while the step ran ` +
+      `(${removal.why}); the step's result is lost with it. Look at the namespace's events for ` +
+      "who or what removed it.";
   }
   if (status.phase === "Failed" || status.phase === "Succeeded") {
     return `${where} ${status.reason === "Evicted" ? "was evicted" : `is ${status.phase}`} while ` +

@@ -130,3 +130,18 @@ function waitingVerdict(pod: V1Pod): PodVerdict {
   }
   return { state: "waiting", unschedulable: false, why: `the pod is ${status.phase ?? "Pending"}` };
 }
+
+/** How a pod is being removed for good — evicted through the Eviction API or by the kubelet under
+ * pressure, preempted, deleted — or undefined when nothing is removing it. A kubelet eviction
+ * also shows as phase Failed with reason Evicted, which callers read themselves. */
+export function podRemoval(pod: V1Pod): { evicted: boolean; why: string } | undefined {
+  // Kubernetes marks a pod it is about to stop for good: evicted through the API, preempted...
+  const disruption = pod.status?.conditions?.find((c) =>
+    c.type === "DisruptionTarget" && c.status === "True"
+  );
+  if (!disruption && !pod.metadata?.deletionTimestamp) return undefined;
+  return {
+    evicted: /Eviction|TerminationByKubelet/.test(disruption?.reason ?? ""),
+    why: `${disruption?.reason ?? "deleted"}: ${disruption?.message ?? "a deletion was requested"}`,
+  };
+}
