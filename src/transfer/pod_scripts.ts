@@ -219,7 +219,11 @@ export function podPackChangedScript(dir: string, options: PackScriptOptions): s
   const next = options.next === undefined
     ? ""
     : `{ [ -e ${quote(options.next)} ] || ${podMarkScript(options.next)}; } && `;
-  const body = `${next}cd ${quote(dir)} && {\n${pack}\n}`;
+  // GNU tar unquotes the names it is given (`a\\tb` becomes a tab), so a name holding a backslash
+  // was not found; TAR_OPTIONS reaches GNU tar only (busybox takes names as they are).
+  const body = `${next}cd ${
+    quote(dir)
+  } && TAR_OPTIONS=--no-unquote && export TAR_OPTIONS && {\n${pack}\n}`;
   const piped = options.gzip
     ? `{ kh_r=$( { { ${body}\necho "pack_exit=$?" >&3; } | gzip -c >&4; } 3>&1 ); } 4>&1`
     : `{ kh_r=$( { ${body}\n} >&4; echo "pack_exit=$?" ); } 4>&1`;
