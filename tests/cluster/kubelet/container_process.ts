@@ -129,6 +129,8 @@ export async function startContainerProcess(
     stdout: "piped",
     stderr: "piped",
     detached: true,
+    // Passed on by nsenter, unshare, the mount script and bwrap to the container's process.
+    env: Object.fromEntries(launch.env),
     clearEnv: true,
   }).spawn();
   const stdin = child.stdin.getWriter();
@@ -240,9 +242,10 @@ function bwrapArgs(launch: ContainerLaunch, root: string): string[] {
   for (const bind of launch.binds) {
     args.push(bind.readOnly ? "--ro-bind" : "--bind", bind.source, bind.target);
   }
-  args.push("--dir", launch.workingDir, "--chdir", launch.workingDir, "--clearenv");
+  // The environment is the launcher's own (see startContainerProcess), never an argument: a
+  // container's env holds secrets, and a runtime keeps them out of `ps`.
+  args.push("--dir", launch.workingDir, "--chdir", launch.workingDir);
   if (launch.readOnlyRoot) args.push("--remount-ro", "/");
-  for (const [name, value] of launch.env) args.push("--setenv", name, value);
   const { uid, gid } = launch.identity;
   const switching = uid !== 0 || gid !== 0;
   // The user switch below needs SETUID and SETGID; giving up uid 0 then clears them, as runc
