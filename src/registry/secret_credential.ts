@@ -44,8 +44,10 @@ export async function secretCredential(
   const data = secret.data?.[".dockerconfigjson"];
   if (secret.type !== "kubernetes.io/dockerconfigjson" || !data) {
     throw new Error(
-      `${where} is of type "${secret.type ?? "Opaque"}" without the .dockerconfigjson key a ` +
-        `registry secret has. Recreate it: ${recreate}.`,
+      `${where} is of type "${secret.type ?? "Opaque"}"${
+        data ? "" : " without a .dockerconfigjson key"
+      }: ` +
+        `a registry secret is of type kubernetes.io/dockerconfigjson. Recreate it: ${recreate}.`,
     );
   }
   const text = new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));

@@ -1,7 +1,9 @@
 /**
  * `kubehook doctor` as a user runs it, against the local cluster with each of its kubeconfig
  * contexts (selected with KUBEHOOK_CONTEXT): `admin` and `runner` hold everything kubehook needs,
- * `restricted` lacks pods/exec and must get a failing exit code with the Role rule to add.
+ * `restricted` lacks pods/exec and must get a failing exit code with the Role rule to add;
+ * with Dockerfile builds set up, `builder` passes and the registry secret, its type, its
+ * credential and the rules builds add are each checked.
  */
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
@@ -169,4 +171,76 @@ Deno.test("doctor against the local cluster", async (t) => {
       }
     },
   );
+  await t.step("Dockerfile builds: the secret, its type, the registry and the rules", async () => {
+    const { registry } = cluster;
+    const secrets = "/api/v1/namespaces/default/secrets";
+    const putSecret = async (type: string, password: string) => {
+      await cluster.fetch(`${secrets}/registry-push`, { method: "DELETE" }).then((r) => r.text());
+      const auth = btoa(`${registry.username}:${password}`);
+      const config = { auths: { [registry.host]: { auth } } };
+      const response = await cluster.fetch(secrets, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          metadata: { name: "registry-push" },
+          type,
+          data: {
+            [type === "Opaque" ? "config" : ".dockerconfigjson"]: btoa(JSON.stringify(config)),
+          },
+        }),
+      });
+      assert.equal(response.status, 201, await response.text());
+    };
+    const builds = (context: string) =>
+      doctor({
+        KUBEHOOK_CONTEXT: context,
+        ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST: `${registry.host}/ci`,
+        ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_SECRET_NAME: "registry-push",
+        KUBEHOOK_REGISTRY_INSECURE: "true",
+        http_proxy: registry.proxyUrl,
+      });
+    const row = async (context: string) => {
+      const { code, stdout } = await builds(context);
+      return {
+        code,
+        stdout,
+        rows: tableOf(stdout),
+        build: tableOf(stdout).get("Dockerfile builds"),
+      };
+    };
+    try {
+      await putSecret("kubernetes.io/dockerconfigjson", registry.password);
+      const good = await row("builder");
+      assert.equal(good.code, 0, good.stdout);
+      assert.equal(good.build?.result, "ok", good.stdout);
+      assert.match(good.build!.text, /\/v2\/ answers here with the credential of/);
+      assert.equal(resultOf(good.rows, "RBAC pods/attach"), "ok");
+      assert.equal(resultOf(good.rows, "RBAC secrets registry-push"), "ok");
+
+      // The runner's Role without the commented block: each rule to add is shown.
+      const runner = await row("runner");
+      assert.equal(runner.code, 1, runner.stdout);
+      assert.equal(resultOf(runner.rows, "RBAC pods/attach"), "FAIL");
+      assert.match(
+        runner.rows.get("RBAC secrets registry-push")!.text,
+        /resourceNames: \["registry-push"\]/,
+      );
+
+      await putSecret("kubernetes.io/dockerconfigjson", "wrong-password");
+      const denied = await row("builder");
+      assert.equal(denied.code, 1, denied.stdout);
+      assert.equal(denied.build?.result, "FAIL", denied.stdout);
+      assert.match(denied.build!.text, /401|UNAUTHORIZED|unauthorized/);
+
+      await putSecret("Opaque", registry.password);
+      const opaque = await row("builder");
+      assert.equal(opaque.build?.result, "FAIL", opaque.stdout);
+      assert.match(opaque.build!.text, /kubernetes\.io\/dockerconfigjson/);
+    } finally {
+      await cluster.fetch(`${secrets}/registry-push`, { method: "DELETE" }).then((r) => r.text());
+    }
+    const missing = await row("builder");
+    assert.equal(missing.build?.result, "FAIL", missing.stdout);
+    assert.match(missing.build!.text, /registry-push/);
+  });
 });
