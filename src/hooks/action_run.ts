@@ -57,15 +57,17 @@ export async function followAction(run: ActionRun): Promise<number> {
   });
   const end = await terminated();
   if (!end) throw new Error(`The ${role(run)}'s ${where} ended its log but not its run.`);
-  // Killed: by the program itself, or because its pod is being removed. Only the second is
-  // not the program's result.
-  const removed = end.exitCode >= 128 ? await removal(run, where) : undefined;
+  // A failure may be the program's own, or its pod being removed (an evicted Kaniko exits 2 on
+  // SIGTERM): only the first is the program's result. A kubelet that kills first and says why
+  // after is waited for only when a signal killed the container.
+  const removed = end.exitCode !== 0 ? await removal(run, where, end.exitCode < 128) : undefined;
   if (removed) throw new Error(removed);
   return end.exitCode & 255;
 }
 
-/** Why the pod of a killed container is going away (evicted, deleted), or undefined. A kubelet
- * stops the containers before the pod's status says why: one more look after a moment. */
+/** Why the pod of a failed container is going away (evicted, deleted), or undefined. A kubelet
+ * stops the containers before the pod's status says why: unless `secondLook` is set, one more
+ * look after a moment. */
 async function removal(
   run: ActionRun,
   where: string,
