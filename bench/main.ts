@@ -1,15 +1,20 @@
 /**
  * `deno task bench`: the project's measured figures. Every `bench/*_bench.ts` module that exports
- * `run(): Promise<Figure[]>` is a section; each runs in turn against its own local cluster, and
- * one table shows every figure with its goal, whether it is met, and its ratio against upstream's
- * documented figure where there is one. A section that fails is reported and the rest still run;
- * the exit code is then 1.
+ * `run(options?: { large?: boolean }): Promise<Figure[]>` is a section; each runs in turn against
+ * its own local cluster, and one table shows every figure with its goal, whether it is met, its
+ * ratio against a baseline measured in the same run, and upstream's documented figure where there
+ * is one. A section that fails is reported and the rest still run; the exit code is then 1.
  *
  * ```sh
- * deno task bench                        # everything (about 2 minutes on 2 cores)
+ * deno task bench                        # everything (about 3 minutes on 2 cores)
  * deno task bench --only startup,step    # some sections
  * deno task bench --json figures.json    # also write the figures as JSON
+ * deno task bench --only copy --large    # also the copy section's 1 GB and 2 GiB parts
  * ```
+ *
+ * `--large` is passed to every section's `run({ large: true })`; the `copy` section then adds
+ * the 1 GB point of its size curve and peak RSS while copying a 2 GiB tree each way (about 2.5
+ * minutes more, and up to 9 GiB in /dev/shm, or on disk when /dev/shm has no room).
  *
  * Not part of `deno task test`: speed is measured here, never asserted in tests.
  *
@@ -18,13 +23,15 @@
 import { type Figure, formatTable, type Section } from "./figure.ts";
 
 /** The order sections are shown in (the issues' order); sections not listed follow by name. */
-const ORDER = ["startup", "step", "lifecycle", "fail_fast", "cluster", "transfer"];
+const ORDER = ["startup", "step", "lifecycle", "fail_fast", "cluster", "transfer", "copy"];
 const SUFFIX = "_bench.ts";
-const USAGE = "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE]";
+const USAGE = "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE] [--large]";
 
 interface Options {
   only?: string[];
   json?: string;
+  /** The sections' large parts too (a section's `run` gets `{ large: true }`). */
+  large?: boolean;
 }
 
 /** One section's outcome, as the JSON file holds it. */
@@ -36,6 +43,10 @@ interface SectionResult extends Section {
 function parseArgs(args: string[]): Options {
   const options: Options = {};
   for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--large") {
+      options.large = true;
+      continue;
+    }
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
     if (flag !== "--only" && flag !== "--json") {
       throw new Error(`unknown argument "${args[i]}"\n${USAGE}`);
@@ -60,7 +71,7 @@ async function sectionNames(): Promise<string[]> {
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-async function runSection(section: string): Promise<SectionResult> {
+async function runSection(section: string, large: boolean): Promise<SectionResult> {
   const started = performance.now();
   const seconds = () => Math.round((performance.now() - started) / 100) / 10;
   try {
@@ -68,7 +79,7 @@ async function runSection(section: string): Promise<SectionResult> {
     if (typeof module.run !== "function") {
       throw new Error(`bench/${section}${SUFFIX} does not export run(): Promise<Figure[]>`);
     }
-    const figures: Figure[] = await module.run();
+    const figures: Figure[] = await module.run({ large });
     return { section, figures, seconds: seconds() };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -99,7 +110,7 @@ async function main(): Promise<number> {
   const results: SectionResult[] = [];
   for (const section of available.filter((name) => options.only?.includes(name) ?? true)) {
     console.error(`bench: ${section}...`);
-    const result = await runSection(section);
+    const result = await runSection(section, options.large ?? false);
     console.error(`bench: ${section} ${result.error ? "FAILED" : "done"} in ${result.seconds} s`);
     results.push(result);
   }
@@ -110,7 +121,8 @@ async function main(): Promise<number> {
   const failed = results.filter((r) => r.error);
   for (const { section, error } of failed) console.log(`\n${section} FAILED: ${error}`);
   if (options.json) {
-    const document = { date: new Date().toISOString(), machine, sections: results };
+    const large = options.large ?? false;
+    const document = { date: new Date().toISOString(), machine, large, sections: results };
     await Deno.writeTextFile(options.json, JSON.stringify(document, null, 2) + "\n");
   }
   return failed.length > 0 ? 1 : 0;
