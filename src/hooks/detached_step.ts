@@ -17,6 +17,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { KubeApiError } from "../kube/errors.ts";
 import { podsPath } from "../kube/paths.ts";
 import { podRemoval } from "../kube/pod_status.ts";
+import { PackError } from "../transfer/host_pack.ts";
 import { RECEIPT_PREFIX } from "../transfer/receipt.ts";
 import { CANCEL_GRACE_MS } from "./context.ts";
 import { RESUME, startScript, STEP_ROOT, STOP } from "./step_scripts.ts";
@@ -135,12 +136,16 @@ async function follow(
   const onAbort = () => session.close();
   step.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    // An upload that breaks half-way makes the pod's tar fail, which the start script reports; one
-    // that cannot even start must end the session, or the pod's tar would wait for stdin forever.
+    // An upload that cannot even start must end the session, or the pod's tar would wait for
+    // stdin forever. One that breaks half-way makes the pod's tar fail too, but the runner's
+    // failure to read its own files is the cause (the pod only saw a short archive).
     let packFailure: Error | undefined;
     const uploading = upload
       ? upload().then(
-        (stream) => stream.pipeTo(session.stdin!).catch(() => {}),
+        (stream) =>
+          stream.pipeTo(session.stdin!).catch((error) => {
+            if (error instanceof PackError && !error.outputClosed) packFailure = error;
+          }),
         (error: Error) => {
           packFailure = error;
           session.close();

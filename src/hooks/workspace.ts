@@ -32,7 +32,7 @@ import {
   type SyncMark,
   syncMarkNow,
 } from "../transfer/host_changes.ts";
-import { packHostTree } from "../transfer/host_pack.ts";
+import { PackError, packHostTree } from "../transfer/host_pack.ts";
 import { podExtractScript, podMarkScript, podWindowEndScript } from "../transfer/pod_scripts.ts";
 import { podPruneListing, podPruneScript } from "../transfer/pod_prune.ts";
 import { parentOf } from "../transfer/path_safety.ts";
@@ -181,10 +181,8 @@ export async function stepUpload(
         podExtractScript(POD_WORK, { gzip: false, expect })
       }${prune} && ${podMarkScript(podMark(id))}`,
       stream: async () => {
-        const archive = await packHostTree(layout.work, { paths });
-        // A failed pack ends the stream early; the pod's tar then fails and says so.
-        archive.done.catch(() => {});
-        return archive.stream;
+        // A failed pack errors the stream with tar's own message (host_pack.ts).
+        return (await packHostTree(layout.work, { paths })).stream;
       },
       dispose,
     };
@@ -209,8 +207,12 @@ export async function sendStepUpload(
     stdin: upload.stream !== undefined,
     signal,
   });
+  let packFailure: PackError | undefined;
   const sending = upload.stream
-    ? upload.stream().then((stream) => stream.pipeTo(session.stdin!)).catch(() => session.close())
+    ? upload.stream().then((stream) => stream.pipeTo(session.stdin!)).catch((error) => {
+      if (error instanceof PackError && !error.outputClosed) packFailure = error;
+      session.close();
+    })
     : Promise.resolve();
   const [result, , stderr] = await Promise.all([
     session.result,
@@ -218,6 +220,12 @@ export async function sendStepUpload(
     new Response(session.stderr).text(),
     sending,
   ]);
+  // Before the pod's verdict: a cut archive may even extract without an error there.
+  if (packFailure) {
+    throw new Error(
+      `kubehook could not send the runner's changes for the step: ${packFailure.message}`,
+    );
+  }
   if (result.kind === "exited" && result.exitCode === 0) return;
   const { messages } = parseReceipt(stderr);
   throw new Error(

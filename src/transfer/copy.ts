@@ -23,7 +23,7 @@ import { type ExecResult, type ExecSession, openExec } from "../kube/exec.ts";
 import { gunzipStream } from "./compression.ts";
 import { byteTap } from "./counting.ts";
 import { extractTar } from "./extract.ts";
-import { packHostTree, type PackOptions } from "./host_pack.ts";
+import { PackError, packHostTree, type PackOptions } from "./host_pack.ts";
 import { sendArchive } from "./send_archive.ts";
 import { type PackScriptOptions, podExtractScript, podPackChangedScript } from "./pod_scripts.ts";
 import type { TransferReport } from "./progress.ts";
@@ -94,14 +94,15 @@ export function copyToPod(
     session.stdout.cancel();
     const [result, stderr] = await Promise.all([session.result, boundedText(session.stderr)]);
     await sending;
-    if (result.kind === "lost") {
-      archive.kill();
-      await archive.done.catch(() => {});
-      return { lost: result.reason };
-    }
+    if (result.kind === "lost") archive.kill();
     const packed = await archive.done.then((r) => r, (err: Error) => err);
+    // tar failing to read the runner's files cuts the archive short: what the pod then says about
+    // a short archive, or a connection that then broke, follows from it; it is not retried.
+    const hostFailed = packed instanceof PackError && !packed.outputClosed;
+    if (result.kind === "lost" && !hostFailed) return { lost: result.reason };
     const { receipt, messages } = parseReceipt(stderr);
-    const problem = extractReceiptProblem(receipt, sent.count) ?? exitProblem(result) ??
+    const problem = (hostFailed ? packed.message : undefined) ??
+      extractReceiptProblem(receipt, sent.count) ?? exitProblem(result) ??
       (packed instanceof Error ? packed.message : undefined);
     if (problem || packed instanceof Error) {
       throw new TransferError(toPodFailure(target, options, problem ?? "", messages));

@@ -44,10 +44,20 @@ export interface HostArchive {
   /** The tar bytes as a stream of fresh chunks (for small archives); cancelling it stops tar. */
   stream: ReadableStream<Uint8Array>;
   /** Resolves when tar has exited: warnings are files that changed or vanished while read (tar
-   * exit code 1). Rejects when tar failed. */
+   * exit code 1). Rejects with a {@link PackError} when tar failed. */
   done: Promise<{ warnings: string }>;
   /** Stops tar now (after a failed transfer). */
   kill(): void;
+}
+
+/** tar failed. `outputClosed`: because its output was closed under it (the receiver stopped, or
+ * kubehook stopped tar), so the receiver's own account is the cause; otherwise tar could not read
+ * the runner's files, which explains whatever the receiver then says about a cut archive. */
+export class PackError extends Error {
+  constructor(message: string, readonly outputClosed: boolean) {
+    super(message);
+    this.name = "PackError";
+  }
 }
 
 /** The records tar writes (`--blocking-factor=128`), and so the most one pipe read returns. */
@@ -107,14 +117,33 @@ export async function packHostTree(root: string, options: PackOptions = {}): Pro
     const [status, text] = await Promise.all([child.status, stderr, writing]);
     if (status.success) return { warnings: text.trim() };
     if (status.code === 1) return { warnings: text.trim() };
-    throw new Error(
+    throw new PackError(
       `Cannot pack ${root} for the job pod: tar exited with ${
         status.signal ? `signal ${status.signal}` : `code ${status.code}`
       }: ${text.trim() || "no message"}`,
+      // Stopped by kubehook (SIGKILL), or its output closed under it.
+      status.signal === "SIGKILL" || status.signal === "SIGPIPE" ||
+        /Broken pipe|Cannot write/.test(text),
     );
   })();
+  // Read late by some callers (after the transfer): a failure must wait for them, not end the
+  // process as an unhandled rejection.
+  done.catch(() => {});
+  // The stream ends with tar: in an error, when tar failed, so a pipe from it fails with the cause.
+  const stdout = child.stdout.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      const { value, done: ended } = await stdout.read();
+      if (!ended) return controller.enqueue(value);
+      const failure = await done.then(() => undefined, (error: Error) => error);
+      if (failure) controller.error(failure);
+      else controller.close();
+    },
+    cancel: (reason) => stdout.cancel(reason),
+  }, { highWaterMark: 0 });
   return {
     async *chunks() {
+      stdout.releaseLock();
       const reader = child.stdout.getReader({ mode: "byob" });
       let buffer = new Uint8Array(CHUNK_SIZE);
       try {
@@ -128,7 +157,7 @@ export async function packHostTree(root: string, options: PackOptions = {}): Pro
         await reader.cancel().catch(() => {});
       }
     },
-    stream: child.stdout,
+    stream,
     done,
     kill() {
       try {

@@ -42,15 +42,23 @@ export function sendArchive(
   const compressed = gzip?.readable.pipeThrough(wire.stream).pipeTo(sink);
   const writer = (gzip?.writable ?? sink).getWriter();
   const done = (async () => {
-    for await (const chunk of archive.chunks()) {
-      counter.push(chunk);
-      if (!gzip) {
-        wire.count.bytes += chunk.length;
-        options.onWire?.();
+    try {
+      for await (const chunk of archive.chunks()) {
+        counter.push(chunk);
+        if (!gzip) {
+          wire.count.bytes += chunk.length;
+          options.onWire?.();
+        }
+        await writer.write(chunk);
       }
-      await writer.write(chunk);
+      counter.finish();
+    } catch (error) {
+      // An archive cut short (the host's tar failed): the pod must still see its stdin end, or
+      // its tar would wait for the rest until a watchdog gave up on the connection.
+      await writer.close().catch(() => {});
+      await compressed?.catch(() => {});
+      throw error;
     }
-    counter.finish();
     await writer.close();
     await compressed;
   })();
