@@ -4,7 +4,8 @@
  * `nginx` service, a checked-out repository, a JavaScript action, a build step that sets outputs and
  * env and reads the service by its name, a `docker://alpine:3` step and a container action whose
  * image holds only one static binary (both in the job pod, reaching the service and writing the
- * workspace), a failing lint step with `continue-on-error`, a step using the earlier env, and
+ * workspace), a container action built from its Dockerfile in the cluster (and the same action
+ * again, which finds its image built and builds nothing), a failing lint step with `continue-on-error`, a step using the earlier env, and
  * cleanup. Afterwards: what was copied where, the outputs the runner
  * read back, and the time each hook call took.
  *
@@ -14,7 +15,7 @@
  *
  * @module
  */
-import { startCluster } from "../tests/cluster/harness.ts";
+import { type Cluster, startCluster } from "../tests/cluster/harness.ts";
 import { ensureClusterPrerequisites, PrerequisiteError } from "../tests/cluster/prerequisites.ts";
 import { type Container, containerOf } from "../src/runner/input.ts";
 import {
@@ -175,16 +176,27 @@ async function checkout(workspace: string): Promise<void> {
 async function runJob(): Promise<void> {
   console.log("Starting the local cluster…");
   await using cluster = await startCluster();
+  const { registry } = cluster;
   await using sim = await RunnerSim.create({
     repo: "hello-kubehook",
     env: {
       KUBECONFIG: cluster.kubeconfigPath,
-      KUBEHOOK_CONTEXT: "runner",
+      // The runner's Role with the rules Dockerfile builds add (examples/rbac.yaml).
+      KUBEHOOK_CONTEXT: "builder",
       ACTIONS_RUNNER_POD_NAME: "runner-demo",
       ACTIONS_RUNNER_IMAGE: "ghcr.io/actions/actions-runner:latest",
+      // Dockerfile actions are built into the local cluster's registry; its Docker Hub mirror
+      // stands in for Docker Hub, which the builder cannot reach here.
+      ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_HOST: `${registry.host}/actions`,
+      ACTIONS_RUNNER_CONTAINER_HOOKS_K8S_REGISTRY_SECRET_NAME: REGISTRY_SECRET,
+      KUBEHOOK_REGISTRY_INSECURE: "true",
+      KUBEHOOK_BUILDER_ARGS: `--registry-mirror=${registry.mirror}`,
+      // The hook runs on this host, not in a pod: it reaches the registry through its proxy.
+      http_proxy: registry.proxyUrl,
       ...(DEBUG ? { RUNNER_DEBUG: "1" } : {}),
     },
   });
+  await createRegistrySecret(cluster);
   console.log(`Cluster at ${cluster.url}; runner work directory ${sim.work}`);
   await checkout(sim.workspace);
   console.log(`Checked out ${Object.keys(REPOSITORY).length} files into ${sim.workspace}`);
@@ -222,7 +234,9 @@ async function runJob(): Promise<void> {
   await hookCall(["Complete job"], "cleanup_job", () => sim.cleanupJob());
   for (const resource of ["pods", "secrets"]) {
     const response = await cluster.fetch(`/api/v1/namespaces/default/${resource}`);
-    const left = ((await response.json()).items ?? []) as { metadata: { name: string } }[];
+    const left = (((await response.json()).items ?? []) as { metadata: { name: string } }[])
+      // The registry's Secret is the user's, made before the job, not kubehook's.
+      .filter((o) => o.metadata.name !== REGISTRY_SECRET);
     expect(left.length === 0, `cleanup left ${resource}: ${left.map((o) => o.metadata.name)}`);
   }
   printSummary();
@@ -309,6 +323,31 @@ async function runSteps(sim: RunnerSim): Promise<void> {
   );
   expect(reportFile.includes("1 line"), "build/report.txt did not come back");
 
+  // A container action whose image is its Dockerfile: built in the cluster, then run; the same
+  // action again (another job, the same version) finds its image built and builds nothing.
+  const dockerfile = await writeDockerfileAction(sim.work);
+  const greet = () =>
+    container(
+      ["Run octo/greeting-action@v1", "runs.using: docker, image: Dockerfile"],
+      containerOf(null as unknown as string, {
+        image: null,
+        dockerfile,
+        entryPointArgs: runnerArgs(["kubehook"]),
+      }),
+    );
+  const built = await greet();
+  expect(
+    built.stdout.includes("::group::Building octo/greeting-action/v1") &&
+      built.fileCommands?.output.greeting === "built by Kaniko in the cluster, hello kubehook",
+    "the Dockerfile action was not built and run",
+  );
+  const reused = await greet();
+  expect(
+    /built before .*not building it again/.test(reused.stdout) &&
+      reused.fileCommands?.output.greeting === "built by Kaniko in the cluster, hello kubehook",
+    "the Dockerfile action was built twice",
+  );
+
   const lint = "./ci/lint.sh src";
   await step(scriptHeader(lint, "continue-on-error: true"), (o) => sim.scriptStep(lint, o), 2);
   console.log("  (continue-on-error: the step failed and the job goes on)");
@@ -316,6 +355,51 @@ async function runSteps(sim: RunnerSim): Promise<void> {
   const show = 'echo "$BUILD_ID" && cat build/artifact.txt';
   const after = await step(scriptHeader(show), (o) => sim.scriptStep(show, o));
   expect(after.stdout.includes("hello-kubehook-1.4.2"), "BUILD_ID from GITHUB_ENV did not arrive");
+}
+
+const REGISTRY_SECRET = "registry-push";
+
+/** The registry's `kubernetes.io/dockerconfigjson` Secret, as `kubectl create secret
+ * docker-registry` makes it, for every name the registry goes by. */
+async function createRegistrySecret(cluster: Cluster): Promise<void> {
+  const { registry } = cluster;
+  const auth = btoa(`${registry.username}:${registry.password}`);
+  const auths = Object.fromEntries(
+    [registry.host, registry.nodeHost].map((host) => [host, { auth }]),
+  );
+  const response = await cluster.fetch("/api/v1/namespaces/default/secrets", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      metadata: { name: REGISTRY_SECRET },
+      type: "kubernetes.io/dockerconfigjson",
+      data: { ".dockerconfigjson": btoa(JSON.stringify({ auths })) },
+    }),
+  });
+  expect(response.status === 201, `the registry secret: ${await response.text()}`);
+}
+
+/** The action as the runner downloads it under `<work>/_actions`; returns its Dockerfile. */
+async function writeDockerfileAction(work: string): Promise<string> {
+  const dir = `${work}/_actions/octo/greeting-action/v1`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/Dockerfile`,
+    `FROM alpine:3
+RUN echo "built by Kaniko in the cluster" > /etc/greeting
+COPY entrypoint.sh /entrypoint.sh
+ENTRYPOINT ["/entrypoint.sh"]
+`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/entrypoint.sh`,
+    `#!/bin/sh
+echo "$(cat /etc/greeting), hello $1"
+echo "greeting=$(cat /etc/greeting), hello $1" >> "$GITHUB_OUTPUT"
+`,
+  );
+  await Deno.chmod(`${dir}/entrypoint.sh`, 0o755);
+  return `${dir}/Dockerfile`;
 }
 
 function printSummary(): void {

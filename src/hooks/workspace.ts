@@ -369,7 +369,9 @@ async function stepChangesBack(
 }
 
 /** Brings what the runner changed since the last sync into the job container (after a step that
- * ran in a pod of its own), so the next step and cleanup see it there. */
+ * ran in a pod of its own), so the next step and cleanup see it there; then, as after a step,
+ * what the job pod changed meanwhile comes back and the sync moves past the push. Without that
+ * the push fell in the next step's window and came back from the pod as changes of its own. */
 export async function pushRunnerChanges(
   connection: Connection,
   state: JobState,
@@ -377,14 +379,13 @@ export async function pushRunnerChanges(
   id: string,
 ): Promise<void> {
   if (!state.sync) return;
-  const host = await syncMarkNow();
   const upload = await stepUpload(state, layout, id);
   try {
     await sendStepUpload(connection, state, upload);
   } finally {
     await upload.dispose();
   }
-  state.sync = { ...state.sync, host };
+  state.sync = await bringStepChangesBack(connection, state, layout, id);
 }
 
 /** Runs a short script in the job container and returns its output; throws when it fails. */

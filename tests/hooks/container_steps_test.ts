@@ -208,6 +208,39 @@ Deno.test("container steps run like docker run, in the job pod", async (t) => {
     },
   );
 
+  await hc.job(
+    t,
+    "a step in a pod of its own: its files and the runner's reach the job pod, and come back once",
+    async ({ sim }) => {
+      assertHookOk(
+        await sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
+        "prepare_job",
+      );
+      assertHookOk(await sim.scriptStep("true"), "a first step");
+      // New on the runner after the last sync: a tree of directories, as an action download is.
+      await Deno.mkdir(`${sim.work}/_actions/octo/tool/v1`, { recursive: true });
+      await Deno.writeTextFile(`${sim.work}/_actions/octo/tool/v1/action.yml`, "name: tool\n");
+      // A private image: the step runs in a pod of its own, then both sides reach the job pod.
+      assertHookOk(
+        await sim.containerStep(containerOf("registry.local/private/tools:1.0", {
+          entryPoint: "sh",
+          entryPointArgs: runnerArgs(["-c", "mkdir -p made/deep && echo x > made/deep/file"]),
+          registry: { username: "robot", password: "s3cret", serverUrl: "registry.local" },
+        })),
+        "the step in its own pod",
+      );
+      const next = await sim.scriptStep(
+        "cat made/deep/file /__w/_actions/octo/tool/v1/action.yml",
+      );
+      assertHookOk(next, "the next step");
+      assert.match(next.stdout, /^x\nname: tool$/m);
+      // Nothing changed in the job pod since the push: nothing comes back (the push used to fall
+      // in this step's window and came back as the pod's own changes, some twice).
+      assert.doesNotMatch(logOf(next), /the step's changes, back to the runner|Not copied back/);
+      assertHookOk(await sim.cleanupJob(), "cleanup_job");
+    },
+  );
+
   await hc.job(t, "a job without a job container, and a private step image", async ({ sim }) => {
     await Deno.writeTextFile(`${sim.workspace}/input.txt`, "from the runner\n");
     const step = await sim.containerStep(containerOf("registry.local/private/tools:1.0", {
