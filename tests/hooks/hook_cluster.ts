@@ -124,11 +124,21 @@ export class HookCluster implements AsyncDisposable {
     return result.stdout;
   }
 
-  async #get<T>(path: string): Promise<T> {
-    const response = await this.cluster.fetch(path);
+  /** Calls the API as the admin (`path` from the root, e.g. `/api/v1/...`) with a JSON body;
+   * resolves with the JSON answer, asserting it succeeded. */
+  async api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.cluster.fetch(path, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const text = await response.text();
-    assert.ok(response.ok, `GET ${path}: ${response.status} ${text}`);
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
     return JSON.parse(text);
+  }
+
+  #get<T>(path: string): Promise<T> {
+    return this.api<T>("GET", path);
   }
 
   async #remove(objects: string[]): Promise<void> {

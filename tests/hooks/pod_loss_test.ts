@@ -5,6 +5,7 @@
  * step fails the step with the eviction's reason instead of hanging or retrying.
  */
 import assert from "node:assert/strict";
+import type { V1Pod } from "@kubernetes/client-node";
 import { jobPodName } from "../../src/pod/names.ts";
 import { jobContainer } from "../support/runner_sim.ts";
 import { commandPod } from "../support/pods.ts";
@@ -30,16 +31,8 @@ Deno.test("the job pod cannot run, or stops running", async (t) => {
     t,
     "a pod no node fits yet says why at once, with the autoscaler's word, and runs once one does",
     async ({ sim, runnerPod }) => {
-      const api = async (method: string, path: string, body?: unknown) => {
-        const response = await hc.cluster.fetch(`/api/v1/namespaces/${NAMESPACE}/${path}`, {
-          method,
-          headers: { "content-type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        const text = await response.text();
-        assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-        return JSON.parse(text);
-      };
+      const api = (method: string, path: string, body?: unknown) =>
+        hc.api<V1Pod>(method, `/api/v1/namespaces/${NAMESPACE}/${path}`, body);
       // The node's one host port 18080 is held: the job pod, asking for it too, fits no node.
       const blocker = commandPod("port-holder", ["sleep", "600"]);
       blocker.spec!.containers[0].ports = [{ containerPort: 80, hostPort: 18080 }];

@@ -17,16 +17,8 @@ Deno.test({
   ignore: !real,
   fn: async (t) => {
     await using hc = await HookCluster.start();
-    const send = async (path: string, method: string, body?: unknown) => {
-      const response = await hc.cluster.fetch(path, {
-        method,
-        headers: { "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.text();
-      assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-      return JSON.parse(text);
-    };
+    const send = (path: string, method: string, body?: unknown) =>
+      hc.api<{ status?: { hard?: { pods?: string } } }>(method, path, body);
     await send(QUOTA, "POST", {
       metadata: { name: "one-pod" },
       spec: { hard: { pods: "1" } },
