@@ -14,7 +14,7 @@
 import type { KubeClient } from "../kube/client.ts";
 import { openExec } from "../kube/exec.ts";
 import type { V1Pod } from "@kubernetes/client-node";
-import { KubeApiError } from "../kube/errors.ts";
+import { KubeApiError, KubeConnectionError } from "../kube/errors.ts";
 import { podsPath } from "../kube/paths.ts";
 import { podRemoval } from "../kube/pod_status.ts";
 import { PackError } from "../transfer/host_pack.ts";
@@ -63,6 +63,8 @@ export async function runDetachedStep(step: DetachedStep): Promise<number> {
   const ticks = String(Math.max(1, Math.round(step.heartbeatMs / 100)));
   let shown = 0;
   let started = false;
+  let opened = false;
+  let lastReason = "";
   for (let attempt = 0; attempt <= MAX_RECONNECTS; attempt++) {
     if (step.signal.aborted) return await stopStep(step, dir);
     const command = started ? ["sh", "-c", RESUME, "kubehook", dir, ticks, String(shown)] : [
@@ -87,6 +89,11 @@ export async function runDetachedStep(step: DetachedStep): Promise<number> {
     if (outcome.kind === "exit") return outcome.code;
     if (outcome.kind === "cancelled") return await stopStep(step, dir);
     if (outcome.kind === "failed") throw new Error(outcome.message);
+    // No exec was ever opened for this step, so it cannot have started: there is nothing to
+    // resume, and openExec has retried what may pass. Its error names the cause (the server).
+    if (outcome.unopened && !opened) throw outcome.unopened;
+    opened ||= !outcome.unopened;
+    lastReason = outcome.reason;
     step.log(
       `::warning::kubehook: the connection to pod "${step.pod}" broke (${outcome.reason}); ` +
         `reconnecting and resuming the step's output at byte ${shown}.`,
@@ -95,14 +102,16 @@ export async function runDetachedStep(step: DetachedStep): Promise<number> {
   }
   throw new Error(
     `kubehook lost the connection to pod "${step.pod}" in namespace "${step.namespace}" ` +
-      `${MAX_RECONNECTS} times while following a step and gave up. Check the network path to the API ` +
-      `server (load balancers that cut idle connections; raise ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS).`,
+      `${MAX_RECONNECTS} times while following a step and gave up (last: ${lastReason}). Check the ` +
+      "network path to the API server (load balancers that cut idle connections; raise " +
+      "ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS).",
   );
 }
 
 type Outcome =
   | { kind: "exit"; code: number }
-  | { kind: "lost"; reason: string }
+  /** `unopened`: the exec could not even be opened (its error). */
+  | { kind: "lost"; reason: string; unopened?: Error }
   | { kind: "cancelled" }
   | { kind: "failed"; message: string };
 
@@ -128,10 +137,12 @@ async function follow(
   } catch (error) {
     if (step.signal.aborted) return { kind: "cancelled" };
     // A pod that is gone or stopped is final; anything else about the pod is not kubehook's to retry.
-    const gone = await podLoss(step);
+    // (An API server that cannot be reached cannot tell either.)
+    const gone = error instanceof KubeConnectionError ? undefined : await podLoss(step);
     if (gone) return { kind: "failed", message: gone };
     if (error instanceof KubeApiError) throw error;
-    return { kind: "lost", reason: error instanceof Error ? error.message : String(error) };
+    const unopened = error instanceof Error ? error : new Error(String(error));
+    return { kind: "lost", reason: unopened.message, unopened };
   }
   const onAbort = () => session.close();
   step.signal.addEventListener("abort", onAbort, { once: true });

@@ -21,6 +21,7 @@ import { followAction } from "./action_run.ts";
 import { CANCEL_GRACE_MS, type Connection, type HookContext, type JobState } from "./context.ts";
 import { bringStepChangesBack, sendStepUpload, stepUpload } from "./workspace.ts";
 import { writeFully } from "../bytes.ts";
+import { warning } from "../runner/workflow_commands.ts";
 
 /** The step and where it runs. */
 export interface EphemeralStep {
@@ -48,6 +49,7 @@ export async function runEphemeralStep(run: EphemeralStep): Promise<number | typ
   }
   const secret = plan.envSecret.metadata!.name!;
   let code: number;
+  let failure: unknown;
   try {
     await client.create(secretsPath(state.namespace), plan.envSecret, context.signal);
     try {
@@ -61,9 +63,19 @@ export async function runEphemeralStep(run: EphemeralStep): Promise<number | typ
       throw error;
     }
     code = await followStep(run);
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
     await client.delete(secretsPath(state.namespace, secret)).catch(() => {});
-    state.sync = await bringStepChangesBack(connection, state, layout, container.name);
+    state.sync = await bringStepChangesBack(connection, state, layout, container.name).catch(
+      (error: Error) => {
+        // When the step itself failed (its pod evicted, say), that is the news; this follows.
+        if (failure === undefined) throw error;
+        warning(`kubehook could not bring the step's files back: ${error.message}`);
+        return state.sync;
+      },
+    );
   }
   return code;
 }

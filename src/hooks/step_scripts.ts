@@ -45,12 +45,14 @@ exit "$code"
 
 /** Starts the step unless it already started: `sh -c START kubehook DIR HB WORKDIR ARGV...`. The
  * step's environment file, extracted with the upload, is read by the step's shell and then removed
- * (also when the step cannot start: it holds the step's secrets). */
+ * (also when the step cannot start: it holds the step's secrets). A start tried again after its
+ * connection broke finds the step started and leaves the upload unread: extracting it again (and
+ * stamping the step's markers again) would undo what the running step changed. */
 export function startScript(extract: string): string {
   return `set -u
 d=$1 hb=$2 wd=$3
 shift 3
-{
+[ -d "$d/started" ] || {
 ${extract}
 } || exit 95
 mkdir -p "$d" || exit 96

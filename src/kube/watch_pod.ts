@@ -9,7 +9,7 @@ import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { KubeApiError } from "./errors.ts";
 import { eventsPath, podsPath, podSubresourcePath } from "./paths.ts";
-import { classifyPod, type PodVerdict, PULL_FAILURES } from "./pod_status.ts";
+import { classifyPod, podRemoval, type PodVerdict, PULL_FAILURES } from "./pod_status.ts";
 
 /** How to wait. */
 export interface WaitOptions {
@@ -111,6 +111,21 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
           `pod "${name}" in namespace "${namespace}" was deleted while kubehook waited for it ` +
             `to start. Something else removed it (a cleanup, an operator, a person); run the job again.`,
           { state: "failed", reason: "Deleted", message: "deleted" },
+        );
+      }
+      // Evicted (the Eviction API marks the pod, then deletes it) or deleted: it will not run.
+      const removed = podRemoval(pod);
+      if (removed) {
+        throw new PodStartError(
+          `pod "${name}" in namespace "${namespace}" ${
+            removed.evicted ? "was evicted" : "is being deleted"
+          } while kubehook waited for it to start (${removed.why}). Look at the namespace's ` +
+            "events for who or what removed it, and run the job again.",
+          {
+            state: "failed",
+            reason: removed.evicted ? "Evicted" : "Deleted",
+            message: removed.why,
+          },
         );
       }
       verdict = classifyPod(pod);

@@ -4,7 +4,8 @@
  * request heads (to count requests by the authorizer's verb and resource, and exec sessions, and
  * to answer injected `api-error` faults); bodies, responses and WebSocket frames pass through
  * byte for byte, except where a fault cuts (`exec-drop`, `log-drop`) or stalls (`exec-stall`) a
- * stream after a number of bytes (counted as the embedded cluster counts: stream_cut.ts).
+ * stream after a number of bytes (counted as the embedded cluster counts: stream_cut.ts), aimed
+ * as there by the exec's `command` parameters and a `skip` count (faults.ts).
  * `evict` goes through the Eviction API, `unschedulable` cordons the node (unschedulable.ts);
  * `pod-start-delay` has no real counterpart and is refused. Only HTTP/1.1 is offered, so clients
  * speak it.
@@ -323,7 +324,8 @@ export function startFront(options: FrontOptions): Front {
         let stall = false;
         if (upgrade && answer.status === 101) {
           stats.countExecSession();
-          const fault = faults.takeExecFault();
+          // Aimed as on the embedded cluster: by the command parameters, joined with spaces.
+          const fault = faults.takeExecFault(url.searchParams.getAll("command").join(" "));
           if (fault) cutter = webSocketCutter(fault.afterBytes);
           stall = fault?.kind === "exec-stall";
         } else if (

@@ -2,9 +2,12 @@
  * The front door in front of a stand-in API server (no Kubernetes, no root): requests and their
  * bodies (Content-Length or chunked) reach the server as sent, with the client's own token, on a
  * kept-alive connection; the admin-only fault and stats endpoints answer as the embedded
- * cluster's do; an injected error is the embedded Status, Retry-After included.
+ * cluster's do; an injected error is the embedded Status, Retry-After included; exec faults are
+ * aimed at sessions by their command and a skip count, as on the embedded cluster.
  */
 import assert from "node:assert/strict";
+import { KubeClient } from "../../src/kube/client.ts";
+import { openExec } from "../../src/kube/exec.ts";
 import { generateCa, generateCertificate } from "../cluster/api/tls.ts";
 import { startFront } from "./front.ts";
 
@@ -32,6 +35,7 @@ Deno.test("the front door passes requests through and answers /_cluster", async 
     onListen: () => {},
   }, async (request) => {
     const url = new URL(request.url);
+    if (url.pathname.endsWith("/exec")) return execSession(request);
     seen.push({
       method: request.method,
       path: url.pathname + url.search,
@@ -101,12 +105,63 @@ Deno.test("the front door passes requests through and answers /_cluster", async 
       assert.deepEqual(left, [{ kind: "exec-drop", afterBytes: 7, count: 1 }]);
     });
 
+    await t.step(
+      "exec faults aimed by command and skip cut only the sessions aimed at",
+      async () => {
+        await call("/_cluster/faults", { method: "DELETE" }).then((r) => r.text());
+        const added = await call("/_cluster/faults", {
+          method: "POST",
+          body: JSON.stringify({ kind: "exec-drop", afterBytes: 5, command: "pack_exit", skip: 1 }),
+        });
+        assert.equal(added.status, 201, await added.text());
+        const exec = new KubeClient({
+          server: front.url,
+          namespace: "default",
+          token: ADMIN,
+          caPem,
+          source: "front_test",
+        });
+        const run = async (command: string[]) => {
+          const session = await openExec(exec, {
+            namespace: "default",
+            pod: "p",
+            command,
+            stdin: false,
+          });
+          const [result, stdout] = await Promise.all([
+            session.result,
+            new Response(session.stdout).text(),
+            session.stderr.cancel(),
+          ]);
+          return { result: result.kind, stdout };
+        };
+        try {
+          const whole = { result: "exited", stdout: SESSION_OUTPUT };
+          assert.deepEqual(await run(["sh", "-c", "echo kubehook-started"]), whole, "not aimed at");
+          assert.deepEqual(await run(["sh", "-c", "echo pack_exit"]), whole, "skipped");
+          assert.deepEqual(
+            await (await call("/_cluster/faults")).json(),
+            [{ kind: "exec-drop", afterBytes: 5, command: "pack_exit", skip: 0, count: 1 }],
+          );
+          assert.deepEqual(
+            await run(["sh", "-c", "echo", "pack_exit"]),
+            { result: "lost", stdout: SESSION_OUTPUT.slice(0, 5) },
+            "aimed at: cut after 5 bytes",
+          );
+          assert.deepEqual(await (await call("/_cluster/faults")).json(), []);
+          assert.deepEqual(await run(["sh", "-c", "echo pack_exit"]), whole, "the fault is spent");
+        } finally {
+          exec.close();
+        }
+      },
+    );
+
     await t.step("stats count requests by the authorizer's verb and resource", async () => {
       const stats = await (await call("/_cluster/stats")).json();
       assert.deepEqual(stats, {
-        total: 4,
-        requests: { "create pods": 2, "list pods": 2 },
-        execSessions: 0,
+        total: 8,
+        requests: { "create pods": 2, "list pods": 2, "get pods/exec": 4 },
+        execSessions: 4,
       });
       const reset = await (await call("/_cluster/stats", { method: "DELETE" })).json();
       assert.equal(reset.total, 0);
@@ -118,3 +173,21 @@ Deno.test("the front door passes requests through and answers /_cluster", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** What the stand-in's exec sessions print on stdout, in three messages. */
+const SESSION_OUTPUT = "0123456789abcdefghij";
+
+/** The stand-in API server's exec: the channel protocol's open frame, {@link SESSION_OUTPUT} on
+ * stdout, a Success status, a normal close. */
+function execSession(request: Request): Response {
+  const { socket, response } = Deno.upgradeWebSocket(request, { protocol: "v5.channel.k8s.io" });
+  const frame = (channel: number, text = "") =>
+    Uint8Array.of(channel, ...new TextEncoder().encode(text));
+  socket.onopen = () => {
+    socket.send(frame(1));
+    for (const part of ["0123", "456789abcd", "efghij"]) socket.send(frame(1, part));
+    socket.send(frame(3, JSON.stringify({ status: "Success" })));
+    socket.close(1000);
+  };
+  return response;
+}

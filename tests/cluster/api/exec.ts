@@ -2,7 +2,7 @@
  * `pods/exec` and `pods/attach` over WebSocket: checks the request, answers the upgrade itself
  * (echoing the negotiated subprotocol, which `Deno.upgradeWebSocket` cannot do for
  * comma-separated offers without spaces), starts the process through the kubelet and runs the
- * session with the pending exec fault, if any.
+ * session with the pending exec fault aimed at its command, if any.
  *
  * @module
  */
@@ -75,7 +75,7 @@ export async function serveExec(
     stdout: target.stdout,
     stderr: target.stderr,
     reportExitCode: kind === "exec",
-    fault: context.faults.takeExecFault(),
+    fault: context.faults.takeExecFault(params.getAll("command").join(" ")),
   });
   return null;
 }

@@ -4,16 +4,40 @@
  * be cut?", "should this request fail?"). Each question consumes one `count` of the fault that
  * answers it; a fault whose count reaches zero is gone.
  *
+ * Exec faults hit the next exec or attach sessions that run, whatever they are, unless a selector
+ * aims them ({@link SessionSelector}): `command`, a substring of the session's command (its
+ * `command` query parameters joined with spaces; an attach session's is empty), and `skip`, how
+ * many matching sessions pass before the fault acts. A test can so cut a step's copy back rather
+ * than its start (`{ kind: "exec-drop", afterBytes: 100, command: "pack_exit" }`). `api-error`
+ * is aimed by `method` and a `path` regular expression, and takes a `skip` too (matching requests
+ * that pass first). Each fault counts what it matches on its own: a session or request another
+ * fault hit counts too.
+ *
  * @module
  */
 import { badRequest } from "./status.ts";
 
-/** A fault as posted, with `count` meaning what is left of it. */
+/** Which exec/attach sessions an exec fault applies to; unset fields match every session. */
+export interface SessionSelector {
+  /** A substring of the session's command: its `command` query parameters joined with spaces. */
+  command?: string;
+  /** How many matching sessions pass before the fault acts; counts down as they pass. */
+  skip?: number;
+}
+
+/** A fault as posted, with `count` (and an exec fault's `skip`) meaning what is left of it. */
 export type Fault =
-  | { kind: "exec-drop"; afterBytes: number; count: number }
-  | { kind: "exec-stall"; afterBytes: number; count: number }
+  | { kind: "exec-drop"; afterBytes: number; count: number } & SessionSelector
+  | { kind: "exec-stall"; afterBytes: number; count: number } & SessionSelector
   | { kind: "log-drop"; afterBytes: number; count: number }
-  | { kind: "api-error"; status: number; count: number; method?: string; path?: string }
+  | {
+    kind: "api-error";
+    status: number;
+    count: number;
+    method?: string;
+    path?: string;
+    skip?: number;
+  }
   | { kind: "pod-start-delay"; ms: number; count?: number }
   | { kind: "unschedulable"; count: number }
   | { kind: "evict"; pod: string; namespace?: string; message?: string };
@@ -59,9 +83,30 @@ export function parseFault(input: unknown): Fault {
     throw badRequest(`a fault must be a JSON object, got ${JSON.stringify(input)}`);
   }
   const raw = input as Record<string, unknown>;
+  const aimable = ["exec-drop", "exec-stall", "api-error"].includes(String(raw.kind));
+  if (raw.command !== undefined && raw.kind !== "exec-drop" && raw.kind !== "exec-stall") {
+    throw badRequest(
+      `fault ${JSON.stringify(input)}: "command" selects exec sessions; only exec-drop and ` +
+        "exec-stall take it",
+    );
+  }
+  if (raw.skip !== undefined && !aimable) {
+    throw badRequest(
+      `fault ${JSON.stringify(input)}: "skip" is taken by exec-drop, exec-stall and api-error only`,
+    );
+  }
   switch (raw.kind) {
     case "exec-drop":
-    case "exec-stall":
+    case "exec-stall": {
+      const command = optionalString(raw, "command");
+      return {
+        kind: raw.kind,
+        afterBytes: number(raw, "afterBytes", 0),
+        count: number(raw, "count", 1),
+        ...(command !== undefined ? { command } : {}),
+        ...(raw.skip !== undefined ? { skip: number(raw, "skip") } : {}),
+      };
+    }
     case "log-drop":
       return {
         kind: raw.kind,
@@ -88,6 +133,7 @@ export function parseFault(input: unknown): Fault {
         count: number(raw, "count", 1),
         ...(method ? { method } : {}),
         ...(path !== undefined ? { path } : {}),
+        ...(raw.skip !== undefined ? { skip: number(raw, "skip") } : {}),
       };
     }
     case "pod-start-delay":
@@ -138,22 +184,33 @@ export class Faults {
     this.#faults = [];
   }
 
-  /** Consumes one count of the first fault matching `test`; returns it, or undefined. */
+  /** Consumes one count of the first fault matching `test` that has no `skip` left; returns it,
+   * or undefined. Every matching fault with a `skip` left counts this one down instead. */
   #take<F extends Fault>(test: (f: Fault) => f is F): F | undefined {
-    const index = this.#faults.findIndex(test);
-    if (index < 0) return undefined;
-    const fault = this.#faults[index] as F & { count?: number };
-    if (fault.count !== undefined) {
-      fault.count--;
-      if (fault.count <= 0) this.#faults.splice(index, 1);
+    let taken: F | undefined;
+    for (const fault of [...this.#faults]) {
+      if (!test(fault)) continue;
+      const aimed = fault as F & { count?: number; skip?: number };
+      if (aimed.skip) {
+        aimed.skip--;
+        continue;
+      }
+      if (taken) continue;
+      taken = fault;
+      if (aimed.count !== undefined) {
+        aimed.count--;
+        if (aimed.count <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
+      }
     }
-    return fault;
+    return taken;
   }
 
-  /** The fault for the next exec/attach session, if one is pending. */
-  takeExecFault(): ExecFault | undefined {
+  /** The fault for an exec/attach session that runs `command` (its `command` query parameters
+   * joined with spaces; "" for attach), if one is pending and aimed at it. */
+  takeExecFault(command = ""): ExecFault | undefined {
     const fault = this.#take((f): f is Extract<Fault, ExecFault> =>
-      f.kind === "exec-drop" || f.kind === "exec-stall"
+      (f.kind === "exec-drop" || f.kind === "exec-stall") &&
+      (f.command === undefined || command.includes(f.command))
     );
     return fault && { kind: fault.kind, afterBytes: fault.afterBytes };
   }
