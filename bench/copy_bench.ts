@@ -25,13 +25,18 @@
  * - API requests and exec sessions of each call (the cluster's `/_cluster/stats`);
  * - with `--large`: peak RSS of prepare_job and cleanup_job (`KUBEHOOK_COPY_BACK=all`) moving a 2
  *   GiB tree, and of the copy process each way, against the same process with an empty workspace
- *   (goal ≤ 1.3×), kubectl's beside them; and the copy back once more with V8's young generation
- *   held at 1 MB (`DENO_V8_FLAGS=--max-semi-space-size=1`), which shows how much of the peak is
- *   garbage not yet collected.
+ *   (goal ≤ 1.3×), kubectl's beside them (the copy process runs with the V8 flags
+ *   scripts/hook.sh gives a hook); and the copy back once more without those flags, which shows
+ *   how much of the peak is garbage not yet collected.
  *
  * Every copy's note tells where its CPU went: the copying side's (the process with its tars) and
  * the cluster's (the API server and the pod's processes), both on the same two cores. Repetitions
  * alternate which side goes first.
+ *
+ * With `--before DIR` (bench/main.ts), the copy processes, the incremental sync's steps, the
+ * change detection, the entry counting, the empty copy and the 2 GiB peaks are also measured with
+ * that tree's code (its hook, its copy process run with its hook's `--v8-flags`), in turns with
+ * this tree's, and shown beside as "(--before)".
  *
  * Run alone: `deno run -A bench/copy_bench.ts [--large]` (about 2 minutes on 2 cores; `--large`
  * adds about 2.5 more); `deno task bench` calls {@link run}.
@@ -44,7 +49,7 @@ import { loadKubeAccess } from "../src/kube/config.ts";
 import { podsPath } from "../src/kube/paths.ts";
 import { encodeFrame, Opcode } from "../src/kube/websocket_frames.ts";
 import { copyFromPod } from "../src/transfer/copy.ts";
-import { ArchiveCounter } from "../src/transfer/counting.ts";
+import { type ArchiveCount, ArchiveCounter } from "../src/transfer/counting.ts";
 import { packHostTree } from "../src/transfer/host_pack.ts";
 import { podExtractScript } from "../src/transfer/pod_scripts.ts";
 import { listHostChanges, syncMarkNow } from "../src/transfer/host_changes.ts";
@@ -52,10 +57,14 @@ import type { StatsSnapshot } from "../tests/cluster/api/stats.ts";
 import { jobContainer, RunnerSim } from "../tests/support/runner_sim.ts";
 import { expectSuccess } from "./bench_job.ts";
 import { type ClusterProcess, startClusterProcess } from "./cluster_process.ts";
-import type { Figure } from "./figure.ts";
+import { beforeFigure, type Figure } from "./figure.ts";
 import {
   GNU_TIME,
   hasKubectl,
+  type HookTree,
+  inTurns,
+  type MeasuredHook,
+  measuredHook,
   median,
   peakMbFromReport,
   requireGnuTime,
@@ -69,8 +78,6 @@ const REPEAT = 7;
 const CURVE_REPEAT = 3;
 /** Repetitions of each way of copying when the copy is taken apart. */
 const PARTS_REPEAT = 5;
-/** A V8 young generation of 1 MB (the default grows to 16 MB and more), tried for the memory. */
-const YOUNG_GENERATION_FLAG = "--max-semi-space-size=1";
 /** Repetitions of each 2 GiB copy (`--large`). */
 const MEMORY_REPEAT = 3;
 /** Steps in each job for the incremental sync. */
@@ -83,8 +90,8 @@ const EXCLUDED = [".kubehook", "_temp/_runner_hook_responses"];
 const PREPARE_MARK = "/__w/.kubehook/marks/prepare";
 /** How long the bench pod may take to start. */
 const POD_START_MS = 120_000;
-const COPY_PROCESS = new URL("./copy_process.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+/** This tree's root. */
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MB = 1_000_000;
 const GIB = 1024 ** 3;
 
@@ -137,6 +144,8 @@ const KUBECTL_BACK = "kubectl exec POD -- tar c | tar x, same pod, same run";
 export interface CopyBenchOptions {
   /** Also the 1 GB point of the size curve and the 2 GiB memory figures. */
   large?: boolean;
+  /** A checkout of another revision, measured beside this tree (bench/main.ts `--before`). */
+  before?: string;
 }
 
 export async function run(options: CopyBenchOptions = {}): Promise<Figure[]> {
@@ -148,7 +157,7 @@ export async function run(options: CopyBenchOptions = {}): Promise<Figure[]> {
   const base = await benchDir(large ? ROOM_LARGE : ROOM_DEFAULT);
   try {
     await using cluster = await startClusterProcess(`${base.dir}/cluster`);
-    const bench = await CopyBench.start(cluster, base.dir);
+    const bench = await CopyBench.start(cluster, base.dir, options.before);
     try {
       const figures = [
         ...await bench.hookCopies(),
@@ -207,20 +216,35 @@ class CopyBench {
   #admin: KubeClient;
   #namespace: string;
   #dir: string;
+  /** The --before tree's root, when given. */
+  #before: string | undefined;
+  /** The trees measured: this one, and the --before one when given. */
+  #trees: HookTree[];
   #sims: RunnerSim[] = [];
   /** Calls counted by the cluster (item: what was called). */
   #stats: Record<string, StatsSnapshot> = {};
 
-  private constructor(cluster: ClusterProcess, admin: KubeClient, dir: string) {
+  private constructor(
+    cluster: ClusterProcess,
+    admin: KubeClient,
+    dir: string,
+    before: string | undefined,
+  ) {
     this.#cluster = cluster;
     this.#admin = admin;
     this.#namespace = admin.access.namespace;
     this.#dir = dir;
+    this.#before = before;
+    this.#trees = before ? ["this", "before"] : ["this"];
   }
 
-  static async start(cluster: ClusterProcess, dir: string): Promise<CopyBench> {
+  static async start(
+    cluster: ClusterProcess,
+    dir: string,
+    before: string | undefined,
+  ): Promise<CopyBench> {
     const admin = new KubeClient(await loadKubeAccess({ KUBECONFIG: cluster.kubeconfig }));
-    const bench = new CopyBench(cluster, admin, dir);
+    const bench = new CopyBench(cluster, admin, dir, before);
     try {
       await bench.#startBenchPod();
     } catch (error) {
@@ -250,9 +274,9 @@ class CopyBench {
       const peakTree: number[] = [];
       const peakEmpty: number[] = [];
       const kubectlIn = new Samples();
-      const processIn = new Samples();
+      const processIn = { this: new Samples(), before: new Samples() };
       const kubectlBack = new Samples();
-      const processBack = new Samples();
+      const processBack = { this: new Samples(), before: new Samples() };
       let sync: Figure[] = [];
       for (let i = 0; i < REPEAT; i++) {
         const prepare = async (job: BenchSim, what: string) => {
@@ -281,30 +305,26 @@ class CopyBench {
         peakTree.push(a.peakMb);
         peakEmpty.push(b.peakMb);
         const pod = jobPodOf(withTree.sim);
-        // The same tree into the same pod: kubectl, and copyToPod in a process of its own.
+        // The same tree into the same pod: kubectl, and copyToPod in a process of its own (each
+        // tree's into a directory of its own).
         await this.#podSh(pod, "mkdir -p /__w/kubectl-copy");
-        await inTurns(i, async () => {
-          kubectlIn.push(
-            await this.#counted(
-              `kubectl copy in, ${spec.label}`,
-              () =>
-                this.#sample([
-                  "sh",
-                  "-c",
-                  `tar c -C ${inWorkspace} . | ${this.#kubectl(pod, "-i")} \
-tar x -C /__w/kubectl-copy`,
-                ]),
-            ),
-          );
-        }, async () => {
-          processIn.push(
-            await this.#counted(
-              `copy process in (copyToPod), ${spec.label}`,
-              () =>
-                this.#sample(this.#copyProcess("to-pod", pod, inWorkspace, "/__w/process-copy")),
-            ),
-          );
-        });
+        await inTurns(
+          i,
+          async () => {
+            const copy = `tar c -C ${inWorkspace} . | ${this.#kubectl(pod, "-i")} \
+tar x -C /__w/kubectl-copy`;
+            kubectlIn.push(
+              await this.#sampleOf("this", `kubectl copy in, ${spec.label}`, ["sh", "-c", copy]),
+            );
+          },
+          ...this.#trees.map((which) => async () => {
+            const into = `/__w/process-copy-${which}`;
+            const command = this.#copyProcess("to-pod", pod, inWorkspace, into, which);
+            processIn[which].push(
+              await this.#sampleOf(which, `copy process in (copyToPod), ${spec.label}`, command),
+            );
+          }),
+        );
         if (spec === BIG) {
           // Back again, from the pod's copy into fresh directories on the host.
           const backDir = `${this.#dir}/back`;
@@ -312,33 +332,41 @@ tar x -C /__w/kubectl-copy`,
             await Deno.remove(backDir, { recursive: true }).catch(() => {});
             await Deno.mkdir(backDir, { recursive: true });
           };
-          await inTurns(i, async () => {
-            await fresh();
-            kubectlBack.push(
-              await this.#counted(
-                `kubectl copy back, ${spec.label}`,
-                () =>
-                  this.#sample([
-                    "sh",
-                    "-c",
-                    `${this.#kubectl(pod)} tar c -C /__w/kubectl-copy . \
-| tar x -C ${backDir}`,
-                  ]),
-              ),
-            );
-          }, async () => {
-            await fresh();
-            processBack.push(
-              await this.#counted(
-                `copy process back (copyFromPod), ${spec.label}`,
-                () =>
-                  this.#sample(this.#copyProcess("from-pod", pod, backDir, "/__w/kubectl-copy")),
-              ),
-            );
-          });
+          await inTurns(
+            i,
+            async () => {
+              await fresh();
+              const copy = `${this.#kubectl(pod)} tar c -C /__w/kubectl-copy . \
+| tar x -C ${backDir}`;
+              kubectlBack.push(
+                await this.#sampleOf("this", `kubectl copy back, ${spec.label}`, [
+                  "sh",
+                  "-c",
+                  copy,
+                ]),
+              );
+            },
+            ...this.#trees.map((which) => async () => {
+              await fresh();
+              const command = this.#copyProcess(
+                "from-pod",
+                pod,
+                backDir,
+                "/__w/kubectl-copy",
+                which,
+              );
+              processBack[which].push(
+                await this.#sampleOf(
+                  which,
+                  `copy process back (copyFromPod), ${spec.label}`,
+                  command,
+                ),
+              );
+            }),
+          );
           await Deno.remove(backDir, { recursive: true });
         }
-        await this.#podSh(pod, "rm -rf /__w/kubectl-copy /__w/process-copy");
+        await this.#podSh(pod, "rm -rf /__w/kubectl-copy /__w/process-copy-*");
         if (spec === SMALL && i === REPEAT - 1) {
           sync = await this.#incrementalSync(withTree, empty);
         }
@@ -366,24 +394,24 @@ tar x -C /__w/kubectl-copy`,
             round(median(peakEmpty))
           } MB); differences ${listMs(prepareDiff)}; kubectl ${kubectlIn.text()}`,
         },
-        {
+        ...this.#withBefore({
           name: `host → pod, ${spec.label}: copyToPod in a process of its own`,
-          value: round(processIn.median()),
+          value: round(processIn.this.median()),
           unit: "ms",
           goal: "≤ 1.0×",
           baseline: { value: kubectlMs, source: KUBECTL_IN },
-          note: processIn.text(),
-        },
+          note: processIn.this.text(),
+        }, () => [round(processIn.before.median()), processIn.before.text()]),
       );
       if (spec === BIG) {
-        figures.push({
+        figures.push(...this.#withBefore({
           name: `pod → host, ${spec.label}: copyFromPod into the safe extractor, own process`,
-          value: round(processBack.median()),
+          value: round(processBack.this.median()),
           unit: "ms",
           goal: "≤ 1.0×",
           baseline: { value: round(kubectlBack.median()), source: KUBECTL_BACK },
-          note: `${processBack.text()}; kubectl ${kubectlBack.text()}`,
-        });
+          note: `${processBack.this.text()}; kubectl ${kubectlBack.text()}`,
+        }, () => [round(processBack.before.median()), processBack.before.text()]));
       }
       figures.push(...sync, ...parts);
     }
@@ -427,18 +455,33 @@ tar x -C /__w/x`,
     for await (const chunk of archive.chunks()) chunks.push(chunk.slice());
     await archive.done;
     const counting: number[] = [];
+    const countingBefore: number[] = [];
+    const BeforeCounter = this.#before
+      ? (await import(`${this.#before}/src/transfer/counting.ts`)).ArchiveCounter
+      : undefined;
     const framing: number[] = [];
     const frame = new Uint8Array(2 * 64 * 1024);
     const stdin = Uint8Array.of(0);
+    let counted: ArchiveCount | undefined;
     for (let i = 0; i < STEPS; i++) {
-      counting.push(
-        await timed(() => {
-          const counter = new ArchiveCounter();
-          for (const chunk of chunks) counter.push(chunk);
-          counter.finish();
-          return Promise.resolve();
-        }),
-      );
+      // Both count the same: the --before counter checks this one.
+      const steps = [async () => {
+        counting.push(
+          await timed(() => Promise.resolve(counted = countWith(ArchiveCounter, chunks))),
+        );
+      }];
+      if (BeforeCounter) {
+        steps.push(async () => {
+          let theirs: ArchiveCount | undefined;
+          countingBefore.push(
+            await timed(() => Promise.resolve(theirs = countWith(BeforeCounter, chunks))),
+          );
+          if (counted && JSON.stringify(theirs) !== JSON.stringify(counted)) {
+            throw new Error(`the counts differ: ${JSON.stringify([counted, theirs])}`);
+          }
+        });
+      }
+      await inTurns(i, ...steps);
       framing.push(
         await timed(() => {
           for (const chunk of chunks) {
@@ -467,14 +510,14 @@ tar x -C /__w/x`,
         baseline: kubectl,
         note: hostTar.text(),
       },
-      {
+      ...this.#withBefore({
         name: `where the time goes, ${spec.label}: counting the archive's entries (JS, CPU)`,
-        value: round(median(counting)),
+        value: round(median(counting), 1),
         unit: "ms",
         note: `ArchiveCounter over the ${
           round(chunks.reduce((n, c) => n + c.length, 0) / MB)
         } MB archive in this process; runs ${listMs(counting)}`,
-      },
+      }, () => [round(median(countingBefore), 1), `runs ${listMs(countingBefore)}`]),
       {
         name: `where the time goes, ${spec.label}: framing and masking the bytes (JS, CPU)`,
         value: round(median(framing)),
@@ -489,32 +532,40 @@ tar x -C /__w/x`,
   async #fixedCost(): Promise<Figure[]> {
     const dir = `${this.#dir}/empty-tree`;
     await Deno.mkdir(dir, { recursive: true });
-    const ours = new Samples();
+    const ours = { this: new Samples(), before: new Samples() };
     const theirs = new Samples();
     for (let i = 0; i < REPEAT; i++) {
-      await this.#podSh(BENCH_POD, "rm -rf /__w/a /__w/b && mkdir -p /__w/a");
-      await inTurns(i, async () => {
-        theirs.push(
-          await this.#sample([
-            "sh",
-            "-c",
-            `tar c -C ${dir} . | \
+      await this.#podSh(BENCH_POD, "rm -rf /__w/a /__w/b-* && mkdir -p /__w/a");
+      await inTurns(
+        i,
+        async () => {
+          theirs.push(
+            await this.#sample([
+              "sh",
+              "-c",
+              `tar c -C ${dir} . | \
 ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
-          ]),
-        );
-      }, async () => {
-        ours.push(await this.#sample(this.#copyProcess("to-pod", BENCH_POD, dir, "/__w/b")));
-      });
+            ]),
+          );
+        },
+        ...this.#trees.map((which) => async () => {
+          ours[which].push(
+            await this.#sample(
+              this.#copyProcess("to-pod", BENCH_POD, dir, `/__w/b-${which}`, which),
+            ),
+          );
+        }),
+      );
     }
-    await this.#podSh(BENCH_POD, "rm -rf /__w/a /__w/b");
+    await this.#podSh(BENCH_POD, "rm -rf /__w/a /__w/b-*");
     await Deno.remove(dir);
-    return [{
+    return this.#withBefore({
       name: "where the time goes: a copy of an empty directory (start-up, TLS, one exec)",
-      value: round(ours.median()),
+      value: round(ours.this.median()),
       unit: "ms",
       baseline: { value: round(theirs.median()), source: "the same with kubectl, same run" },
-      note: `copy process ${ours.text()}; kubectl ${theirs.text()}`,
-    }];
+      note: `copy process ${ours.this.text()}; kubectl ${theirs.text()}`,
+    }, () => [round(ours.before.median()), ours.before.text()]);
   }
 
   /** `true` as a step in turns in both jobs (the tree's, the empty one's), after one unmeasured
@@ -526,28 +577,55 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
       timed(async () => expectSuccess("run_script_step", await job.sim.scriptStep("true")));
     await step(withTree);
     await step(empty);
-    const diff: number[] = [];
-    const treeMs: number[] = [];
-    const emptyMs: number[] = [];
-    for (let i = 0; i < STEPS; i++) {
-      let a = 0, b = 0;
-      await inTurns(i, async () => {
-        a = await this.#counted(
-          "run_script_step 'true', 20,000-file workspace",
-          () => step(withTree),
+    const diff = { this: [] as number[], before: [] as number[] };
+    const treeMs = { this: [] as number[], before: [] as number[] };
+    const emptyMs = { this: [] as number[], before: [] as number[] };
+    // With --before, both jobs switch to that tree's hook for the other pair of each round.
+    const use = async (which: HookTree) => {
+      await withTree.hook.use(which);
+      await empty.hook.use(which);
+    };
+    try {
+      for (let i = 0; i < STEPS; i++) {
+        await inTurns(
+          i,
+          ...this.#trees.map((which) => async () => {
+            await use(which);
+            let a = 0, b = 0;
+            await inTurns(i, async () => {
+              a = which === "this"
+                ? await this.#counted(
+                  "run_script_step 'true', 20,000-file workspace",
+                  () => step(withTree),
+                )
+                : await step(withTree);
+            }, async () => {
+              b = await step(empty);
+            });
+            treeMs[which].push(a);
+            emptyMs[which].push(b);
+            diff[which].push(a - b);
+          }),
         );
-      }, async () => {
-        b = await step(empty);
-      });
-      treeMs.push(a);
-      emptyMs.push(b);
-      diff.push(a - b);
+      }
+    } finally {
+      await use("this");
     }
     const mark = await syncMarkNow();
-    const detect: number[] = [];
+    const detect = { this: [] as number[], before: [] as number[] };
+    const detectors = { this: listHostChanges, before: listHostChanges };
+    if (this.#before) {
+      detectors.before =
+        (await import(`${this.#before}/src/transfer/host_changes.ts`)).listHostChanges;
+    }
     for (let i = 0; i < STEPS; i++) {
-      detect.push(
-        await timed(() => listHostChanges(withTree.sim.work, mark, { exclude: EXCLUDED })),
+      await inTurns(
+        i,
+        ...this.#trees.map((which) => async () => {
+          detect[which].push(
+            await timed(() => detectors[which](withTree.sim.work, mark, { exclude: EXCLUDED })),
+          );
+        }),
       );
     }
     const back = `${this.#dir}/sync-back`;
@@ -578,23 +656,25 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
       podDiff.push(a - b);
     }
     await Deno.remove(back, { recursive: true });
+    const stepsNote = (which: HookTree) =>
+      `steps ${round(median(treeMs[which]))} ms with the tree, ${
+        round(median(emptyMs[which]))
+      } ms without; differences ${listMs(diff[which])}`;
     return [
-      {
+      ...this.#withBefore({
         name: `incremental sync, unchanged 20,000-file workspace: step 'true' with it − ` +
           `without (median of ${STEPS} pairs)`,
-        value: round(median(diff)),
+        value: round(median(diff.this)),
         unit: "ms",
         goal: "≤ 50",
-        note: `steps ${round(median(treeMs))} ms with the tree, ${
-          round(median(emptyMs))
-        } ms without; differences ${listMs(diff)}`,
-      },
-      {
+        note: stepsNote("this"),
+      }, () => [round(median(diff.before)), stepsNote("before")]),
+      ...this.#withBefore({
         name: "incremental sync, its host part: change detection (listHostChanges) alone",
-        value: round(median(detect)),
+        value: round(median(detect.this)),
         unit: "ms",
-        note: `runs ${listMs(detect)}`,
-      },
+        note: `runs ${listMs(detect.this)}`,
+      }, () => [round(median(detect.before)), `runs ${listMs(detect.before)}`]),
       {
         name:
           "incremental sync, its pod part: copy back of nothing, 20,000 files − empty workspace",
@@ -680,9 +760,13 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
     const tree = await makeTree(`${this.#dir}/trees/huge`, HUGE);
     const job = await this.#sim("bench-copy-memory", { KUBEHOOK_COPY_BACK: "all" });
     const inWorkspace = `${job.sim.workspace}/tree`;
-    const peaks = { prepare: [] as number[], cleanup: [] as number[] };
-    const emptyPeaks = { prepare: [] as number[], cleanup: [] as number[] };
-    const hookPeaks = async (into: typeof peaks) => {
+    type Peaks = { prepare: number[]; cleanup: number[] };
+    const noPeaks = (): Peaks => ({ prepare: [], cleanup: [] });
+    const peaks = {
+      this: { tree: noPeaks(), empty: noPeaks() },
+      before: { tree: noPeaks(), empty: noPeaks() },
+    };
+    const hookPeaks = async (into: Peaks) => {
       expectSuccess(
         "prepare_job",
         await job.sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
@@ -699,35 +783,44 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
       await Deno.remove(back, { recursive: true }).catch(() => {});
       await Deno.mkdir(back);
     };
-    const toPod = new Samples();
-    const toPodEmpty = new Samples();
-    const fromPod = new Samples();
-    const fromPodEmpty = new Samples();
-    // The same with a young generation of 1 MB: garbage (each received frame is a fresh buffer)
-    // is collected sooner.
-    const fromPodYoung = new Samples();
-    for (let i = 0; i < MEMORY_REPEAT; i++) {
-      await Deno.rename(tree, inWorkspace);
-      await hookPeaks(peaks);
-      await Deno.rename(inWorkspace, tree);
-      await hookPeaks(emptyPeaks);
-      await this.#podSh(BENCH_POD, "rm -rf /__w/m /__w/e");
-      toPod.push(await this.#sample(this.#copyProcess("to-pod", BENCH_POD, tree, "/__w/m")));
-      toPodEmpty.push(
-        await this.#sample(this.#copyProcess("to-pod", BENCH_POD, emptyDir, "/__w/e")),
-      );
-      await fresh();
-      fromPod.push(await this.#sample(this.#copyProcess("from-pod", BENCH_POD, back, "/__w/m")));
-      await fresh();
-      fromPodEmpty.push(
-        await this.#sample(this.#copyProcess("from-pod", BENCH_POD, back, "/__w/e")),
-      );
-      await fresh();
-      fromPodYoung.push(
-        await this.#sample(this.#copyProcess("from-pod", BENCH_POD, back, "/__w/m"), {
-          DENO_V8_FLAGS: YOUNG_GENERATION_FLAG,
-        }),
-      );
+    const processSamples = () => ({
+      toPod: new Samples(),
+      toPodEmpty: new Samples(),
+      fromPod: new Samples(),
+      fromPodEmpty: new Samples(),
+    });
+    const processes = { this: processSamples(), before: processSamples() };
+    // This tree's copy back once more without the V8 flags its hook.sh gives: what they add.
+    const fromPodNoFlags = new Samples();
+    try {
+      for (let i = 0; i < MEMORY_REPEAT; i++) {
+        await inTurns(
+          i,
+          ...this.#trees.map((which) => async () => {
+            await job.hook.use(which);
+            await Deno.rename(tree, inWorkspace);
+            await hookPeaks(peaks[which].tree);
+            await Deno.rename(inWorkspace, tree);
+            await hookPeaks(peaks[which].empty);
+            const copy = (direction: string, host: string, pod: string, flags = true) =>
+              this.#sample(this.#copyProcess(direction, BENCH_POD, host, pod, which, flags));
+            const own = processes[which];
+            await this.#podSh(BENCH_POD, "rm -rf /__w/m /__w/e");
+            own.toPod.push(await copy("to-pod", tree, "/__w/m"));
+            own.toPodEmpty.push(await copy("to-pod", emptyDir, "/__w/e"));
+            await fresh();
+            own.fromPod.push(await copy("from-pod", back, "/__w/m"));
+            await fresh();
+            own.fromPodEmpty.push(await copy("from-pod", back, "/__w/e"));
+            if (which === "this") {
+              await fresh();
+              fromPodNoFlags.push(await copy("from-pod", back, "/__w/m", false));
+            }
+          }),
+        );
+      }
+    } finally {
+      await job.hook.use("this");
     }
     // kubectl the same ways, once.
     await this.#podSh(BENCH_POD, "mkdir -p /__w/k");
@@ -755,55 +848,67 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
       note: `runs ${mbList(values)}; empty ${mbList(empty)}${note}`,
     });
     const processNote = (ours: Samples, theirs: Sample) =>
-      `; ${round(ours.median() / 1000, 1)} s; kubectl the same way: ${
-        round(theirs.peakMb, 1)
-      } MB, ${round(theirs.ms / 1000, 1)} s`;
+      `; ${round(ours.median() / 1000, 1)} s, CPU ${round(ours.median("cpuMs"))} ms; kubectl ` +
+      `the same way: ${round(theirs.peakMb, 1)} MB, ${round(theirs.ms / 1000, 1)} s`;
     const peaksOf = (samples: Samples) => samples.all.map((s) => s.peakMb);
+    // Each tree's rows against its own empty runs; the --before rows right after this tree's.
+    const rows = (which: HookTree): Figure[] => {
+      const own = processes[which];
+      const { tree: full, empty } = peaks[which];
+      const figures = [
+        rss(`prepare_job copying ${HUGE.label} in`, full.prepare, empty.prepare),
+        rss(
+          `cleanup_job copying ${HUGE.label} back (COPY_BACK=all)`,
+          full.cleanup,
+          empty.cleanup,
+        ),
+        rss(
+          `copyToPod process, ${HUGE.label}`,
+          peaksOf(own.toPod),
+          peaksOf(own.toPodEmpty),
+          processNote(own.toPod, kubectlIn),
+        ),
+        rss(
+          `copyFromPod process, ${HUGE.label}`,
+          peaksOf(own.fromPod),
+          peaksOf(own.fromPodEmpty),
+          processNote(own.fromPod, kubectlBack),
+        ),
+      ];
+      return which === "this"
+        ? figures
+        : figures.map((f) => ({ ...f, name: `${f.name} (--before)` }));
+    };
+    const ours = rows("this");
+    const theirs = this.#before ? rows("before") : [];
     return [
-      rss(`prepare_job copying ${HUGE.label} in`, peaks.prepare, emptyPeaks.prepare),
+      ...ours.flatMap((figure, k) => theirs[k] ? [figure, theirs[k]] : [figure]),
       rss(
-        `cleanup_job copying ${HUGE.label} back (COPY_BACK=all)`,
-        peaks.cleanup,
-        emptyPeaks.cleanup,
-      ),
-      rss(
-        `copyToPod process, ${HUGE.label}`,
-        peaksOf(toPod),
-        peaksOf(toPodEmpty),
-        processNote(toPod, kubectlIn),
-      ),
-      rss(
-        `copyFromPod process, ${HUGE.label}`,
-        peaksOf(fromPod),
-        peaksOf(fromPodEmpty),
-        processNote(fromPod, kubectlBack),
-      ),
-      rss(
-        `copyFromPod process, ${HUGE.label}, DENO_V8_FLAGS=${YOUNG_GENERATION_FLAG}`,
-        peaksOf(fromPodYoung),
-        peaksOf(fromPodEmpty),
-        `; ${round(fromPodYoung.median() / 1000, 1)} s, CPU ${
-          round(fromPodYoung.median("cpuMs"))
-        } ms (without the flag ${round(fromPod.median("cpuMs"))} ms)`,
+        `copyFromPod process, ${HUGE.label}, without the V8 flags of scripts/hook.sh`,
+        peaksOf(fromPodNoFlags),
+        peaksOf(processes.this.fromPodEmpty),
+        processNote(fromPodNoFlags, kubectlBack),
       ),
     ];
   }
 
   // ---- helpers ----
 
+  /** `figure`, and with --before the same figure as that tree measured it (`before` gives its
+   * value and note). */
+  #withBefore(figure: Figure, before: () => [number, string?]): Figure[] {
+    return this.#before ? [figure, beforeFigure(figure, ...before())] : [figure];
+  }
+
   async #sim(runnerPod: string, env: Record<string, string>): Promise<BenchSim> {
     const dir = `${this.#dir}/${runnerPod}`;
     await Deno.mkdir(dir, { recursive: true });
-    // The hook under GNU time, each call's peak RSS appended to the report.
-    const hook = new URL("../scripts/hook.sh", import.meta.url).pathname;
-    const report = `${dir}/time.txt`;
-    const wrapper = `${dir}/hook.sh`;
-    await Deno.writeTextFile(
-      wrapper,
-      `exec ${GNU_TIME} -a -o '${report}' -f %M bash -e '${hook}' "$@"\n`,
-    );
+    // The hook under GNU time, each call's peak RSS appended to the report; this tree's, or the
+    // --before tree's after `hook.use("before")`.
+    const hook = await measuredHook(dir, this.#before);
+    const report = hook.report;
     const sim = await RunnerSim.create({
-      hook: wrapper,
+      hook: hook.wrapper,
       work: `${dir}/_work`,
       env: {
         KUBECONFIG: this.#cluster.kubeconfig,
@@ -816,7 +921,7 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
       },
     });
     this.#sims.push(sim);
-    return { sim, report };
+    return { sim, report, hook };
   }
 
   async #startBenchPod(): Promise<void> {
@@ -865,9 +970,21 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
     }
   }
 
-  #copyProcess(direction: string, pod: string, hostDir: string, podDir: string): string[] {
+  /** The copy process of `tree`, run with the V8 flags that tree's scripts/hook.sh gives Deno
+   * (`flags` false: without them). */
+  #copyProcess(
+    direction: string,
+    pod: string,
+    hostDir: string,
+    podDir: string,
+    tree: HookTree = "this",
+    flags = true,
+  ): string[] {
+    const root = tree === "this" ? ROOT : this.#before!;
+    const v8 = flags ? hookV8Flags(root) : [];
     return [
-      ...[Deno.execPath(), "run", "-A", "--quiet", "--no-lock", "--config", CONFIG, COPY_PROCESS],
+      ...[Deno.execPath(), "run", "-A", "--quiet", "--no-lock", ...v8],
+      ...["--config", `${root}/deno.json`, `${root}/bench/copy_process.ts`],
       ...[direction, this.#cluster.kubeconfig, "runner", pod, CONTAINER, hostDir, podDir],
     ];
   }
@@ -900,6 +1017,14 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
     return { ms, cpuMs: (user + system) * 1000, clusterCpuMs, peakMb: kib / 1024 };
   }
 
+  /** {@link #sample} of `command`, counted as `what` (see {@link #counted}) when it is this
+   * tree's. */
+  #sampleOf(which: HookTree, what: string, command: string[]): Promise<Sample> {
+    return which === "this"
+      ? this.#counted(what, () => this.#sample(command))
+      : this.#sample(command);
+  }
+
   /** Runs `fn` with the cluster's counts reset before, and keeps its counts as `what`'s. */
   async #counted<T>(what: string, fn: () => Promise<T>): Promise<T> {
     await this.#admin.request("DELETE", "/_cluster/stats");
@@ -913,6 +1038,26 @@ interface BenchSim {
   sim: RunnerSim;
   /** GNU time's report of the hook's peak RSS, one line per call. */
   report: string;
+  /** Switches the sim's hook between this tree's and the --before tree's. */
+  hook: MeasuredHook;
+}
+
+/** The `--v8-flags=...` arguments the scripts/hook.sh under `root` gives `deno run`. */
+function hookV8Flags(root: string): string[] {
+  const script = Deno.readTextFileSync(`${root}/scripts/hook.sh`);
+  return script.match(/--v8-flags=\S+/g) ?? [];
+}
+
+/** The entries `chunks` (a whole archive) hold, counted by `Counter`: this tree's counter, or
+ * the --before tree's. */
+function countWith(
+  Counter: new () => { push(chunk: Uint8Array): void; finish(): void; count: ArchiveCount },
+  chunks: Uint8Array[],
+): ArchiveCount {
+  const counter = new Counter();
+  for (const chunk of chunks) counter.push(chunk);
+  counter.finish();
+  return counter.count;
 }
 
 function jobPodOf(sim: RunnerSim): string {
@@ -924,17 +1069,6 @@ function jobPodOf(sim: RunnerSim): string {
 /** `text` as one single-quoted shell word. */
 function shellWord(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-/** `a` then `b` on even repetitions, `b` then `a` on odd ones. */
-async function inTurns(i: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
-  if (i % 2 === 0) {
-    await a();
-    await b();
-  } else {
-    await b();
-    await a();
-  }
 }
 
 /** User and system CPU of a process and of the children it reaped, from /proc (clock ticks of

@@ -3,7 +3,9 @@
  * or `copyFromPod` into the safe extractor (cleanup_job's and a step's copy back), with the hooks'
  * options, after loading the kubeconfig and connecting like a hook does. The copy benches run it
  * under GNU time, so its wall time includes what any process pays (start-up, module loading, the
- * first TLS handshake), as `kubectl` does, and its peak RSS is its own, not the cluster's.
+ * first TLS handshake, started early as src/main.ts starts it for a hook), as `kubectl` does, and
+ * its peak RSS is its own, not the cluster's. The bench runs it with the V8 flags scripts/hook.sh
+ * gives a hook.
  *
  * ```sh
  * deno run -A bench/copy_process.ts to-pod   KUBECONFIG CONTEXT POD CONTAINER HOST_DIR POD_DIR
@@ -14,6 +16,7 @@
  *
  * @module
  */
+import { warmUpTls } from "../src/kube/warm_up.ts";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeAccess } from "../src/kube/config.ts";
 import { copyFromPod, copyToPod } from "../src/transfer/copy.ts";
@@ -22,6 +25,7 @@ import { copyFromPod, copyToPod } from "../src/transfer/copy.ts";
 const EXCLUDED = [".kubehook", "_temp/_runner_hook_responses"];
 
 if (import.meta.main) {
+  warmUpTls();
   const [direction, kubeconfig, context, pod, container, hostPath, podPath] = Deno.args;
   if (!podPath || (direction !== "to-pod" && direction !== "from-pod")) {
     console.error(

@@ -124,3 +124,9 @@ export function formatTable(sections: Section[]): string {
     ...(notes.length ? ["", ...notes] : []),
   ].join("\n");
 }
+
+/** `figure` as the `--before` tree (bench/main.ts) measured it in the same run: the same goal and
+ * baseline, its own value and note. */
+export function beforeFigure(figure: Figure, value: number, note?: string): Figure {
+  return { ...figure, name: `${figure.name} (--before)`, value, note, documented: undefined };
+}

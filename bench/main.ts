@@ -10,11 +10,17 @@
  * deno task bench --only startup,step    # some sections
  * deno task bench --json figures.json    # also write the figures as JSON
  * deno task bench --only copy --large    # also the copy section's 1 GB and 2 GiB parts
+ * deno task bench --before /tmp/before    # also an earlier revision's hook, in turns with this one
  * ```
  *
  * `--large` is passed to every section's `run({ large: true })`; the `copy` section then adds
  * the 1 GB point of its size curve and peak RSS while copying a 2 GiB tree each way (about 2.5
  * minutes more, and up to 9 GiB in /dev/shm, or on disk when /dev/shm has no room).
+ *
+ * `--before DIR` names a checkout of another revision (`git worktree add DIR REV`, or `git archive
+ * REV | tar x -C DIR`): the `step`, `lifecycle` and `copy` sections then also run that tree's hook
+ * (and copy process) in turns with this tree's, in the same job and against the same baselines,
+ * and show its figures beside, marked "(--before)". A change is judged by the two in one run.
  *
  * Not part of `deno task test`: speed is measured here, never asserted in tests.
  *
@@ -25,13 +31,16 @@ import { type Figure, formatTable, type Section } from "./figure.ts";
 /** The order sections are shown in (the issues' order); sections not listed follow by name. */
 const ORDER = ["startup", "step", "lifecycle", "fail_fast", "cluster", "transfer", "copy"];
 const SUFFIX = "_bench.ts";
-const USAGE = "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE] [--large]";
+const USAGE =
+  "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE] [--large] [--before DIR]";
 
 interface Options {
   only?: string[];
   json?: string;
   /** The sections' large parts too (a section's `run` gets `{ large: true }`). */
   large?: boolean;
+  /** A checkout of another revision, measured beside this one (a section's `run` gets it). */
+  before?: string;
 }
 
 /** One section's outcome, as the JSON file holds it. */
@@ -48,12 +57,13 @@ function parseArgs(args: string[]): Options {
       continue;
     }
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
-    if (flag !== "--only" && flag !== "--json") {
+    if (flag !== "--only" && flag !== "--json" && flag !== "--before") {
       throw new Error(`unknown argument "${args[i]}"\n${USAGE}`);
     }
     const value = inline ?? args[++i];
     if (!value) throw new Error(`${flag} needs a value\n${USAGE}`);
     if (flag === "--only") options.only = value.split(",").map((s) => s.trim());
+    else if (flag === "--before") options.before = value.replace(/\/+$/, "");
     else options.json = value;
   }
   return options;
@@ -71,7 +81,11 @@ async function sectionNames(): Promise<string[]> {
   return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-async function runSection(section: string, large: boolean): Promise<SectionResult> {
+async function runSection(
+  section: string,
+  large: boolean,
+  before?: string,
+): Promise<SectionResult> {
   const started = performance.now();
   const seconds = () => Math.round((performance.now() - started) / 100) / 10;
   try {
@@ -79,7 +93,7 @@ async function runSection(section: string, large: boolean): Promise<SectionResul
     if (typeof module.run !== "function") {
       throw new Error(`bench/${section}${SUFFIX} does not export run(): Promise<Figure[]>`);
     }
-    const figures: Figure[] = await module.run({ large });
+    const figures: Figure[] = await module.run({ large, before });
     return { section, figures, seconds: seconds() };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -99,6 +113,22 @@ async function main(): Promise<number> {
     console.error((error as Error).message);
     return 2;
   }
+  if (options.before !== undefined) {
+    const needed = ["scripts/hook.sh", "bench/copy_process.ts", "deno.json"];
+    const missing = needed.filter((file) => {
+      try {
+        return !Deno.statSync(`${options.before}/${file}`).isFile;
+      } catch {
+        return true;
+      }
+    });
+    if (missing.length > 0) {
+      console.error(
+        `--before ${options.before} is not a kubehook checkout: no ${missing.join(", ")}`,
+      );
+      return 2;
+    }
+  }
   const available = await sectionNames();
   const unknown = options.only?.filter((name) => !available.includes(name)) ?? [];
   if (unknown.length > 0) {
@@ -110,19 +140,26 @@ async function main(): Promise<number> {
   const results: SectionResult[] = [];
   for (const section of available.filter((name) => options.only?.includes(name) ?? true)) {
     console.error(`bench: ${section}...`);
-    const result = await runSection(section, options.large ?? false);
+    const result = await runSection(section, options.large ?? false, options.before);
     console.error(`bench: ${section} ${result.error ? "FAILED" : "done"} in ${result.seconds} s`);
     results.push(result);
   }
   const machine = `${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}, ` +
     `deno ${Deno.version.deno}`;
-  console.log(`\nkubehook bench, ${new Date().toISOString()}, ${machine}\n`);
+  const compared = options.before ? `; "(--before)": ${options.before}` : "";
+  console.log(`\nkubehook bench, ${new Date().toISOString()}, ${machine}${compared}\n`);
   console.log(formatTable(results));
   const failed = results.filter((r) => r.error);
   for (const { section, error } of failed) console.log(`\n${section} FAILED: ${error}`);
   if (options.json) {
     const large = options.large ?? false;
-    const document = { date: new Date().toISOString(), machine, large, sections: results };
+    const document = {
+      date: new Date().toISOString(),
+      machine,
+      large,
+      before: options.before,
+      sections: results,
+    };
     await Deno.writeTextFile(options.json, JSON.stringify(document, null, 2) + "\n");
   }
   return failed.length > 0 ? 1 : 0;

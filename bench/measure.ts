@@ -64,17 +64,49 @@ export async function runMeasured(
   }
 }
 
+/** Which hook a {@link MeasuredHook} runs: this tree's, or the `--before` tree's. */
+export type HookTree = "this" | "before";
+
+/** A stand-in for scripts/hook.sh that the simulator runs as its hook. */
+export interface MeasuredHook {
+  wrapper: string;
+  /** GNU time's report: one line per call (read the last with {@link peakMbFromReport}). */
+  report: string;
+  /** Makes the next calls run `tree`'s scripts/hook.sh (this tree's at first). */
+  use(tree: HookTree): Promise<void>;
+}
+
 /** A stand-in for scripts/hook.sh that runs it under GNU time, appending each call's peak RSS to
- * `report` (read it with {@link peakMbFromReport}). Give `wrapper` to the simulator as its hook. */
-export async function measuredHook(dir: string): Promise<{ wrapper: string; report: string }> {
-  const hook = new URL("../scripts/hook.sh", import.meta.url).pathname;
+ * `report` (`timed` false: without GNU time, and no report). With `before` (the root of a
+ * checkout of another revision, `deno task bench --before DIR`), {@link MeasuredHook.use}
+ * switches between this tree's hook and that one's, so the same job measures both in turns. */
+export async function measuredHook(
+  dir: string,
+  before?: string,
+  timed = true,
+): Promise<MeasuredHook> {
+  const hooks: Record<HookTree, string> = {
+    this: new URL("../scripts/hook.sh", import.meta.url).pathname,
+    before: `${before}/scripts/hook.sh`,
+  };
   const report = `${dir}/time.txt`;
   const wrapper = `${dir}/hook.sh`;
-  await Deno.writeTextFile(
-    wrapper,
-    `exec ${GNU_TIME} -a -o '${report}' -f %M bash -e '${hook}' "$@"\n`,
-  );
-  return { wrapper, report };
+  const target = `${dir}/hook-target`;
+  const use = async (tree: HookTree) => {
+    if (tree === "before" && before === undefined) throw new Error("no --before tree was given");
+    await Deno.writeTextFile(target, hooks[tree]);
+  };
+  await use("this");
+  // bash reads the target without another process; the runner runs the hook with bash too.
+  const time = timed ? `${GNU_TIME} -a -o '${report}' -f %M ` : "";
+  await Deno.writeTextFile(wrapper, `exec ${time}bash -e "$(<'${target}')" "$@"\n`);
+  return { wrapper, report, use };
+}
+
+/** Runs each of `steps` once, starting with the one after the start of the previous round
+ * (`round` 0, 1, 2...): no side always goes first. */
+export async function inTurns(round: number, ...steps: (() => Promise<void>)[]): Promise<void> {
+  for (let k = 0; k < steps.length; k++) await steps[(round + k) % steps.length]();
 }
 
 /** The last `%M` line GNU time wrote (KiB), in MB. With `-a` a report holds one line per run. */

@@ -8,15 +8,20 @@
  * Peak RSS comes from GNU time wrapped around the hook: the simulator runs a one-line wrapper
  * that appends each run's `%M` to a report file.
  *
+ * With `--before DIR` (bench/main.ts) the other tree's hook runs every other step of the same job,
+ * in turns with this one's, and its wall time and peak RSS are shown beside.
+ *
  * Run alone: `deno run -A bench/step_bench.ts`.
  *
  * @module
  */
 import { jobContainer } from "../tests/support/runner_sim.ts";
 import { accessReviews, expectSuccess, requestBreakdown, startBenchJob } from "./bench_job.ts";
-import type { Figure } from "./figure.ts";
+import { beforeFigure, type Figure } from "./figure.ts";
 import {
   hasKubectl,
+  type HookTree,
+  inTurns,
   measuredHook,
   median,
   medianMs,
@@ -26,10 +31,12 @@ import {
 } from "./measure.ts";
 import { RUNS, UPSTREAM_START_MB, UPSTREAM_START_MS } from "./startup_bench.ts";
 
-export async function run(): Promise<Figure[]> {
+export async function run(options: { before?: string } = {}): Promise<Figure[]> {
   await requireGnuTime();
   const dir = await Deno.makeTempDir({ prefix: "kubehook-bench-step-" });
-  const { wrapper, report } = await measuredHook(dir);
+  const hook = await measuredHook(dir, options.before);
+  const { wrapper, report } = hook;
+  const trees: HookTree[] = options.before ? ["this", "before"] : ["this"];
   try {
     await using job = await startBenchJob({ runnerPod: "bench-step", hook: wrapper });
     expectSuccess(
@@ -38,26 +45,37 @@ export async function run(): Promise<Figure[]> {
     );
     // One unmeasured step first: the first sync of a job moves more than later ones do.
     expectSuccess("the first step", await job.sim.scriptStep("echo hi"));
-    const wall: number[] = [];
-    const peak: number[] = [];
+    const wall: Record<HookTree, number[]> = { this: [], before: [] };
+    const peak: Record<HookTree, number[]> = { this: [], before: [] };
     const requests: number[] = [];
     const execs: number[] = [];
     const reviews: number[] = [];
     let last;
     for (let i = 0; i < RUNS; i++) {
-      await job.resetStats();
-      const started = performance.now();
-      const step = expectSuccess("run_script_step 'echo hi'", await job.sim.scriptStep("echo hi"));
-      wall.push(performance.now() - started);
-      if (!step.stdout.includes("hi")) {
-        throw new Error(`the step's output did not reach the job log: ${step.stdout}`);
-      }
-      peak.push(peakMbFromReport(await Deno.readTextFile(report)));
-      last = await job.stats();
-      requests.push(last.total);
-      execs.push(last.execSessions);
-      reviews.push(accessReviews(last));
+      await inTurns(
+        i,
+        ...trees.map((tree) => async () => {
+          await hook.use(tree);
+          await job.resetStats();
+          const started = performance.now();
+          const step = expectSuccess(
+            "run_script_step 'echo hi'",
+            await job.sim.scriptStep("echo hi"),
+          );
+          wall[tree].push(performance.now() - started);
+          if (!step.stdout.includes("hi")) {
+            throw new Error(`the step's output did not reach the job log: ${step.stdout}`);
+          }
+          peak[tree].push(peakMbFromReport(await Deno.readTextFile(report)));
+          if (tree !== "this") return;
+          last = await job.stats();
+          requests.push(last.total);
+          execs.push(last.execSessions);
+          reviews.push(accessReviews(last));
+        }),
+      );
     }
+    await hook.use("this");
     // The same command in the same pod through kubectl, the Go client, on the same websockets.
     const kubectl = await hasKubectl()
       ? {
@@ -81,23 +99,32 @@ export async function run(): Promise<Figure[]> {
       }
       : undefined;
     expectSuccess("cleanup_job", await job.sim.cleanupJob());
+    const runs = (values: number[], unit: string) =>
+      `runs ${values.map((v) => round(v, unit === "MB" ? 1 : 0)).join(", ")} ${unit}`;
+    const wallFigure: Figure = {
+      name: `run_script_step 'echo hi': wall time (median of ${RUNS})`,
+      value: round(median(wall.this)),
+      unit: "ms",
+      goal: "≤ 1.5×",
+      ...(kubectl ? { baseline: kubectl } : {}),
+      documented: UPSTREAM_START_MS,
+      note: "upstream's figure is its start-up alone, before any request" +
+        (kubectl ? "" : "; no kubectl here, so no same-run baseline") +
+        `; ${runs(wall.this, "ms")}`,
+    };
+    const peakFigure: Figure = {
+      name: `run_script_step 'echo hi': peak RSS (median of ${RUNS})`,
+      value: round(median(peak.this), 1),
+      unit: "MB",
+      documented: UPSTREAM_START_MB,
+    };
     return [
-      {
-        name: `run_script_step 'echo hi': wall time (median of ${RUNS})`,
-        value: round(median(wall)),
-        unit: "ms",
-        goal: "≤ 1.5×",
-        ...(kubectl ? { baseline: kubectl } : {}),
-        documented: UPSTREAM_START_MS,
-        note: "upstream's figure is its start-up alone, before any request" +
-          (kubectl ? "" : "; no kubectl here, so no same-run baseline"),
-      },
-      {
-        name: `run_script_step 'echo hi': peak RSS (median of ${RUNS})`,
-        value: round(median(peak), 1),
-        unit: "MB",
-        documented: UPSTREAM_START_MB,
-      },
+      wallFigure,
+      ...(options.before
+        ? [beforeFigure(wallFigure, round(median(wall.before)), runs(wall.before, "ms"))]
+        : []),
+      peakFigure,
+      ...(options.before ? [beforeFigure(peakFigure, round(median(peak.before), 1))] : []),
       {
         name: "API requests per step (max)",
         value: Math.max(...requests),

@@ -18,7 +18,11 @@ deno_version=2.9.6
 # --no-lock: with the lockfile Deno fetches every npm package it lists at start-up, 69 of them for
 # @kubernetes/client-node, whose types alone src/ uses; without it only what runs is fetched (yaml,
 # pinned to one version in deno.json's import map).
-set -- run --quiet --no-prompt --no-lock --allow-all --config "$here/../deno.json" "$main" "$@"
+# --v8-flags: V8's young generation held at 1 MB and its old generation grown in small steps
+# (scripts/compile.ts builds the binary with the same flags): what a copy allocates is collected
+# soon instead of piling up (docs/performance.md).
+set -- run --quiet --no-prompt --no-lock --allow-all \
+  --v8-flags=--max-semi-space-size=1,--optimize-for-size --config "$here/../deno.json" "$main" "$@"
 # No call home from the runner: Deno's update check would contact dl.deno.land (through HTTPS_PROXY).
 export DENO_NO_UPDATE_CHECK=1
 deno_bin="$(command -v deno || true)"

@@ -6,6 +6,7 @@
  * @module
  */
 import meta from "../deno.json" with { type: "json" };
+import { warmUpTls } from "./kube/warm_up.ts";
 
 /** Exit code for a hook that failed before or outside a step (the runner marks the step failed). */
 const HOOK_FAILED = 1;
@@ -68,15 +69,21 @@ async function commit(): Promise<string> {
 }
 
 async function runHook(): Promise<number> {
+  warmUpTls();
   const { parseInvocation } = await import("./runner/input.ts");
   const text = await new Response(Deno.stdin.readable).text();
   const invocation = parseInvocation(text);
+  const env = Deno.env.toObject();
+  if (invocation.command === "run_script_step") {
+    // The runner's changes are listed (another process) while the step's modules load.
+    (await import("./hooks/early_sync.ts")).listChangesEarly(invocation.state, env);
+  }
   const cancel = new AbortController();
   const onSignal = () => cancel.abort(new Error("the job was cancelled"));
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const context = { env: Deno.env.toObject(), signal: cancel.signal };
+    const context = { env, signal: cancel.signal };
     switch (invocation.command) {
       case "prepare_job":
         return await (await import("./hooks/prepare_job.ts")).prepareJob(invocation, context);

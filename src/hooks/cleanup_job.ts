@@ -6,13 +6,16 @@
  *
  * @module
  */
+import type { V1Pod } from "@kubernetes/client-node";
+import { KubeApiError, KubeConnectionError } from "../kube/errors.ts";
+import { podsPath } from "../kube/paths.ts";
+import { podRemoval } from "../kube/pod_status.ts";
 import type { Invocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { endGroup, group, warning } from "../runner/workflow_commands.ts";
-import { connect, type HookContext, jobState } from "./context.ts";
+import { connect, type Connection, type HookContext, jobState } from "./context.ts";
 import { deleteJobObjects } from "./job_objects.ts";
 import { readServiceLogs, showServiceLogs } from "./service_logs.ts";
-import { bringWorkspaceBack } from "./workspace.ts";
 
 type CleanupJob = Invocation & { command: "cleanup_job" };
 
@@ -29,10 +32,21 @@ export async function cleanupJob(invocation: CleanupJob, context: HookContext): 
   if (state && settings.copyBack !== "none") {
     if (state.hasJobContainer) {
       try {
+        // Loaded only here: a cleanup with nothing to copy back does without the transfer code
+        // (5.5 ms of module loading; docs/performance.md).
+        const { bringWorkspaceBack } = await import("./workspace.ts");
         await bringWorkspaceBack(connection, state, workLayout(context.env), context);
       } catch (error) {
         // The pod may be gone already (evicted, deleted): the cleanup itself must still happen.
-        warning(`kubehook could not copy the workspace back: ${(error as Error).message}`);
+        // (An API server that cannot be reached cannot say either.)
+        const fate = error instanceof KubeConnectionError
+          ? undefined
+          : await podFate(connection.client, state.namespace, state.jobPod);
+        warning(
+          `kubehook could not copy the workspace back${
+            fate ? `: ${fate}, so what changed in it since the last step is lost` : ""
+          }: ${(error as Error).message}`,
+        );
       }
     }
   }
@@ -48,4 +62,31 @@ export async function cleanupJob(invocation: CleanupJob, context: HookContext): 
   } finally {
     endGroup();
   }
+}
+
+/** Why the job pod cannot be copied from when it is being removed or is gone (evicted, deleted),
+ * for the warning: the copy's own error says only what the exec met. */
+async function podFate(
+  client: Connection["client"],
+  namespace: string,
+  name: string,
+): Promise<string | undefined> {
+  let pod: V1Pod;
+  try {
+    pod = await client.get<V1Pod>(podsPath(namespace, name));
+  } catch (error) {
+    const gone = error instanceof KubeApiError && error.status === 404;
+    return gone ? `the job pod "${name}" was deleted` : undefined;
+  }
+  const removed = podRemoval(pod);
+  if (removed) {
+    return `the job pod "${name}" ${
+      removed.evicted ? "was evicted" : "is being deleted"
+    } (${removed.why})`;
+  }
+  if (pod.status?.phase === "Failed") {
+    return `the job pod "${name}" ${pod.status.reason === "Evicted" ? "was evicted" : "failed"} ` +
+      `(${pod.status.reason ?? "Failed"}: ${pod.status.message ?? "no message"})`;
+  }
+  return undefined;
 }

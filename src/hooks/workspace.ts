@@ -39,12 +39,9 @@ import { parentOf } from "../transfer/path_safety.ts";
 import { formatTransfer, type TransferReport } from "../transfer/progress.ts";
 import { parseReceipt } from "../transfer/receipt.ts";
 import type { Connection, HookContext, JobState } from "./context.ts";
+import { BOOKKEEPING, EXCLUDED } from "./early_sync.ts";
 
-/** kubehook's own directory under `<work>` and `/__w`. */
-const BOOKKEEPING = ".kubehook";
 const POD_WORK = "/__w";
-/** Never copied, nor deleted, in either direction. */
-const EXCLUDED = [BOOKKEEPING, "_temp/_runner_hook_responses"];
 /** More pod-only paths than this are not remembered; the pod then deletes nothing any more. */
 const MAX_POD_ONLY = 10_000;
 
@@ -201,6 +198,35 @@ export async function sendStepUpload(
   upload: StepUpload,
   signal?: AbortSignal,
 ): Promise<void> {
+  // Sending again is safe (the same entries and marks, and the step has not started), so a
+  // connection that breaks is answered by sending again, as a copy is (copy.ts).
+  const losses: string[] = [];
+  while (losses.length < UPLOAD_ATTEMPTS) {
+    signal?.throwIfAborted();
+    const lost = await sendStepUploadOnce(connection, state, upload, signal);
+    if (lost === undefined) return;
+    losses.push(lost);
+  }
+  throw new Error(
+    `kubehook could not bring the runner's changes into container "${JOB_CONTAINER_NAME}" of pod ` +
+      `${state.namespace}/${state.jobPod} before the step: the exec connection broke ` +
+      `${UPLOAD_ATTEMPTS} times (last: ${losses.at(-1)}). Check that the API server and the node ` +
+      "are reachable and stable (proxies or load balancers that cut long connections), then " +
+      "re-run the job.",
+  );
+}
+
+/** Whole sends of a step's upload tried before giving up on a broken connection. */
+const UPLOAD_ATTEMPTS = 3;
+
+/** One send of {@link sendStepUpload}: resolves when it arrived whole, with the reason when the
+ * connection broke first; throws for anything else. */
+async function sendStepUploadOnce(
+  connection: Connection,
+  state: JobState,
+  upload: StepUpload,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const session = await openExec(connection.client, {
     ...target(state),
     command: ["sh", "-c", upload.extractScript],
@@ -226,13 +252,13 @@ export async function sendStepUpload(
       `kubehook could not send the runner's changes for the step: ${packFailure.message}`,
     );
   }
-  if (result.kind === "exited" && result.exitCode === 0) return;
+  if (result.kind === "lost") return result.reason;
+  if (result.exitCode === 0) return undefined;
   const { messages } = parseReceipt(stderr);
   throw new Error(
     `kubehook could not bring the runner's changes into container "${JOB_CONTAINER_NAME}" of pod ` +
-      `${state.namespace}/${state.jobPod} before the step (${
-        result.kind === "lost" ? result.reason : `exit ${result.exitCode}`
-      }): ${messages || "no message"}. The job image needs a POSIX sh and tar.`,
+      `${state.namespace}/${state.jobPod} before the step (exit ${result.exitCode}): ` +
+      `${messages || "no message"}. The job image needs a POSIX sh and tar.`,
   );
 }
 

@@ -25,14 +25,16 @@ import { describeCall, KubeApiError, KubeConnectionError } from "./errors.ts";
 import { Channel, CLOSE_STDIN_FRAME, exitCodeFromStatus, stdinMessages } from "./exec_channels.ts";
 import { outputStream } from "./exec_output.ts";
 import { podsPath, podSubresourcePath } from "./paths.ts";
+import { podRemoval } from "./pod_status.ts";
 import { isRetryableStatus, retryDelay, sleep } from "./retry.ts";
 import { connectWebSocket, type KubeWebSocket } from "./websocket.ts";
 
 /** Offered in order of preference: only v5 can end stdin without ending the exec. */
 export const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
-/** stdin writes wait while more than this is queued on the socket. */
-const STDIN_HIGH_WATER = 4 * 1024 * 1024;
+/** stdin writes wait while more than this is queued on the socket. 1 MiB copies as fast as 4 MiB
+ * did (200 MB: 575 against 585 ms) with 3 MB less peak memory (docs/performance.md). */
+const STDIN_HIGH_WATER = 1024 * 1024;
 
 export interface ExecOptions {
   namespace: string;
@@ -49,6 +51,12 @@ export interface ExecOptions {
   /** When set, no frame for this long closes the socket and the result is lost; pair it with an
    * in-band heartbeat from the command, since quiet commands send no frames. */
   idleTimeoutMs?: number;
+  /** Takes stdout instead of `session.stdout` (which then stays empty): called for each piece as
+   * it arrives, with a view of the receive buffer that is valid only during the call, so nothing
+   * is allocated per piece. The socket is not read while it runs: a consumer that writes
+   * synchronously (the copy back's extractor) paces the command. One that throws ends the
+   * session (result: lost). */
+  stdoutSink?: (chunk: Uint8Array) => void;
 }
 
 /** How a session ended: the command's exit code, or the connection was lost before it arrived. */
@@ -171,6 +179,21 @@ async function notRunning(
     }
     return undefined;
   }
+  // An evicted or deleted pod stops its containers: that, not the container, is the cause.
+  const removed = podRemoval(pod);
+  const evicted = removed?.evicted || pod.status?.reason === "Evicted";
+  if (removed || evicted) {
+    const why = removed?.why ?? `Evicted: ${pod.status?.message ?? "no message"}`;
+    return {
+      error: new Error(
+        `Cannot ${options.command.length ? "run a command in" : "attach to"} pod ` +
+          `${options.namespace}/${options.pod}: it ${
+            evicted ? "was evicted" : "is being deleted"
+          } (${why}). Look at the namespace's events for who or what removed it.`,
+      ),
+      retryable: false,
+    };
+  }
   const name = options.container ?? pod.spec?.containers?.[0]?.name;
   const state = pod.status?.containerStatuses?.find((c) => c.name === name)?.state;
   if (!state || state.running) return undefined;
@@ -233,19 +256,29 @@ function startSession(ws: KubeWebSocket, path: string, options: ExecOptions): Ex
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
   // One reader demultiplexes both channels, and reads the socket only while both have room.
+  // Messages are views of the socket's receive buffer until the next read: the output streams
+  // queue copies, a sink takes them as they are.
+  const sink = options.stdoutSink;
   const pump = async () => {
-    const reader = ws.messages.getReader();
     try {
       while (!settled) {
         while (!settled && !(stdout.hasRoom() && stderr.hasRoom())) {
           await new Promise<void>((resolve) => wake = resolve);
         }
         if (settled) return;
-        const { value: frame, done } = await reader.read();
-        if (done) break;
+        const frame = await ws.nextMessage();
+        if (frame === null) break;
         const payload = frame.subarray(1);
-        if (frame[0] === Channel.stdout) stdout.push(payload);
-        else if (frame[0] === Channel.stderr) stderr.push(payload);
+        if (frame[0] === Channel.stdout) {
+          if (!sink) stdout.push(payload);
+          else if (payload.length) {
+            try {
+              sink(payload);
+            } catch (err) {
+              return stop(`the receiver of the output failed: ${(err as Error).message}`);
+            }
+          }
+        } else if (frame[0] === Channel.stderr) stderr.push(payload);
         else if (frame[0] === Channel.status && exit === undefined) {
           try {
             exit = exitCodeFromStatus(payload, path);
@@ -253,7 +286,6 @@ function startSession(ws: KubeWebSocket, path: string, options: ExecOptions): Ex
             exit = err as KubeApiError;
           }
           // The server closes next anyway; closing here too does not depend on it.
-          reader.releaseLock();
           await ws.close(1000);
           break;
         }

@@ -10,8 +10,9 @@
  * so the server (and the command) wait for the reader instead of memory filling up. */
 export const OUTPUT_HIGH_WATER = 1024 * 1024;
 
-/** A readable side fed by the socket; chunks are views of the received messages (no copy),
- * dropped once the reader has cancelled. `onRoom` runs when its reader wants more. */
+/** A readable side fed by the socket; chunks are copies of the received messages (which are
+ * views of the socket's receive buffer), dropped uncopied once the reader has cancelled. `onRoom`
+ * runs when its reader wants more. */
 export function outputStream(onRoom: () => void) {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let open = true;
@@ -28,7 +29,7 @@ export function outputStream(onRoom: () => void) {
     /** Whether more may be read from the socket for this stream. */
     hasRoom: () => !open || (controller.desiredSize ?? 0) > 0,
     push(bytes: Uint8Array) {
-      if (open && bytes.length) controller.enqueue(bytes);
+      if (open && bytes.length) controller.enqueue(bytes.slice());
     },
     close() {
       if (!open) return;

@@ -53,15 +53,17 @@ export function encodeFrame(
   return frame;
 }
 
-/** Decodes frames (masked or not) from a byte stream delivered in arbitrary chunks. Bytes wait in
- * one growing buffer (appended, not re-joined per chunk), and payloads are unmasked a 32-bit word
- * at a time: exec stdin is the hot path of every workspace copy. */
 /** The largest frame or message kubehook takes: the API server relays exec output in frames of a
  * few kilobytes, so anything near this is no exec stream, and gathering it would only fill memory. */
 export const MAX_MESSAGE = 16 * 1024 * 1024;
 
+/** Decodes frames (masked or not) from a byte stream delivered in arbitrary chunks. Bytes wait in
+ * one growing buffer (appended, not re-joined per chunk), and payloads are unmasked a 32-bit word
+ * at a time: exec stdin is the hot path of every workspace copy. */
 export class FrameDecoder {
-  constructor(private maxPayload = MAX_MESSAGE) {}
+  /** With `views`, payloads are views of the decoder's own buffer, valid until the next
+   * {@link push} (nothing is allocated per frame); without, each is a copy of its own. */
+  constructor(private maxPayload = MAX_MESSAGE, private options: { views?: boolean } = {}) {}
   #buffer = new Uint8Array(64 * 1024);
   #start = 0;
   #end = 0;
@@ -95,7 +97,9 @@ export class FrameDecoder {
       const maskAt = offset + header;
       const start = maskAt + (masked ? 4 : 0);
       if (this.#end < start + length) break;
-      const payload = bytes.slice(start, start + length);
+      const payload = this.options.views
+        ? bytes.subarray(start, start + length)
+        : bytes.slice(start, start + length);
       if (masked) applyMask(payload, bytes.subarray(maskAt, maskAt + 4));
       frames.push({ fin: (bytes[offset] & 0x80) !== 0, opcode: bytes[offset] & 0x0f, payload });
       this.#start = start + length;

@@ -86,9 +86,23 @@ export async function extractTar(
   target: string,
   options: ExtractOptions = {},
 ): Promise<ExtractReport> {
-  const guard = TargetGuard.open(target);
-  const tar = new TarReader();
-  const report: ExtractReport = {
+  const extractor = new TarExtractor(target, options);
+  try {
+    for await (const chunk of source) extractor.push(chunk);
+  } catch (error) {
+    extractor.close();
+    throw error;
+  }
+  return extractor.finish();
+}
+
+/** {@link extractTar} fed by hand: {@link push} each piece of the archive as it arrives (it is
+ * written before `push` returns, so the piece may be a view of a buffer that is reused next),
+ * then {@link finish}; or {@link close} after a failure. */
+export class TarExtractor {
+  readonly #guard: TargetGuard;
+  readonly #tar = new TarReader();
+  readonly #report: ExtractReport = {
     entries: 0,
     bytes: 0,
     contentBytes: 0,
@@ -96,103 +110,148 @@ export async function extractTar(
     endMarker: false,
     deleted: 0,
   };
-  const protect = (options.protect ?? []).map(normalizeName).filter((p) => typeof p === "string");
-  // Only names that contain the first component of a protected path (or of the listing) are
-  // normalised again here: a cheap filter, since admit() normalises every name anyway.
-  const watched = [...protect, ...(options.listing ? [LISTING_MEMBER] : [])]
-    .map((path) => path.split("/")[0]);
-  // What this transfer wrote exists in the pod, whatever a listing taken earlier says.
-  const written = options.listing ? new Set<string>() : undefined;
-  const listing = { parts: [] as Uint8Array[], bytes: 0, reading: false };
-  const dirs: DirMeta[] = [];
-  const links: { name: string; rel: string; abs: string }[] = [];
-  const umask = Deno.umask();
-  let file: { handle: Deno.FsFile; abs: string; entry: TarEntry } | undefined;
-  try {
-    for await (const chunk of source) {
-      report.bytes += chunk.length;
-      for (const event of tar.push(chunk)) {
-        if (event.kind === "data") {
-          if (file) {
-            writeAll(file.handle, event.bytes);
-            report.contentBytes += event.bytes.length;
-          } else if (listing.reading) {
-            listing.bytes += event.bytes.length;
-            if (listing.bytes <= MAX_LISTING_BYTES) listing.parts.push(event.bytes.slice());
-          }
-        } else if (event.kind === "entry-end") {
-          if (file) {
-            finishFile(file.handle, file.abs, file.entry, umask);
-            file = undefined;
-          }
-          listing.reading = false;
-        } else {
-          const entry = event.entry;
-          if (watched.some((part) => entry.name.includes(part) || entry.linkname.includes(part))) {
-            const name = normalizeName(entry.name);
-            if (options.listing && name === LISTING_MEMBER && entry.type === "file") {
-              listing.reading = true;
-              continue;
-            }
-            const problem = typeof name === "string"
-              ? protectedProblem(name, entry, protect)
-              : undefined;
-            if (problem) {
-              report.rejected.push({ name: entry.name, reason: problem });
-              continue;
-            }
-          }
-          const verdict = guard.admit(entry);
-          if (!verdict.ok) {
-            report.rejected.push({ name: entry.name, reason: verdict.reason });
-            continue;
-          }
-          report.entries++;
-          const { rel, abs } = verdict;
-          if (written) noteWritten(written, rel);
-          if (entry.type === "directory") {
-            if (rel !== "") {
-              makeDirectory(guard, rel, abs);
-              dirs.push({ rel, abs, mode: entry.mode, mtime: entry.mtime });
-            }
-          } else if (entry.type === "symlink") {
-            replacing(guard, rel, abs, () => Deno.symlinkSync(entry.linkname, abs));
-            links.push({ name: entry.name, rel, abs });
-          } else if (entry.type === "hardlink") {
-            replacing(guard, rel, abs, () => Deno.linkSync(verdict.linkAbs!, abs));
-          } else {
-            // O_EXCL: an existing file or link is removed first, never written through.
-            const handle = replacing(
-              guard,
-              rel,
-              abs,
-              () => Deno.openSync(abs, { write: true, createNew: true, mode: entry.mode & 0o777 }),
-            );
-            file = { handle, abs, entry };
-          }
+  readonly #protect: string[];
+  /** Only names that contain the first component of a protected path (or of the listing) are
+   * normalised again here: a cheap filter, since admit() normalises every name anyway. */
+  readonly #watched: string[];
+  readonly #listingWanted: boolean;
+  /** What this transfer wrote exists in the pod, whatever a listing taken earlier says. */
+  readonly #written: Set<string> | undefined;
+  readonly #listing = { parts: [] as Uint8Array[], bytes: 0, reading: false };
+  readonly #dirs: DirMeta[] = [];
+  readonly #links: { name: string; rel: string; abs: string }[] = [];
+  readonly #umask = Deno.umask();
+  #file: { handle: Deno.FsFile; abs: string; entry: TarEntry } | undefined;
+
+  /** Throws when `target` cannot be written to. */
+  constructor(target: string, options: ExtractOptions = {}) {
+    this.#guard = TargetGuard.open(target);
+    this.#protect = (options.protect ?? []).map(normalizeName).filter((p) => typeof p === "string");
+    this.#listingWanted = options.listing ?? false;
+    this.#watched = [...this.#protect, ...(this.#listingWanted ? [LISTING_MEMBER] : [])]
+      .map((path) => path.split("/")[0]);
+    this.#written = this.#listingWanted ? new Set<string>() : undefined;
+  }
+
+  /** Extracts what `chunk` completes. Throws `TarFormatError` when the bytes are not a tar
+   * archive, and what the file system throws. */
+  push(chunk: Uint8Array): void {
+    const report = this.#report;
+    const listing = this.#listing;
+    report.bytes += chunk.length;
+    for (const event of this.#tar.push(chunk)) {
+      if (event.kind === "data") {
+        const file = this.#file;
+        if (file) {
+          writeAll(file.handle, event.bytes);
+          report.contentBytes += event.bytes.length;
+        } else if (listing.reading) {
+          listing.bytes += event.bytes.length;
+          if (listing.bytes <= MAX_LISTING_BYTES) listing.parts.push(event.bytes.slice());
         }
+      } else if (event.kind === "entry-end") {
+        const file = this.#file;
+        if (file) {
+          this.#file = undefined;
+          finishFile(file.handle, file.abs, file.entry, this.#umask);
+        }
+        listing.reading = false;
+      } else {
+        this.#onEntry(event.entry);
       }
     }
-    report.endMarker = tar.finish().endMarker;
-  } finally {
-    file?.handle.close();
   }
-  dropEscapingLinks(guard, links, report);
-  if (written) {
-    // Before directory times are restored: removing a child changes its parent's mtime.
-    const pruned = removeUnlisted(guard, readListing(listing), { protect, written });
-    report.deleted = pruned.removed;
-    report.rejected.push(...pruned.rejected);
-    report.listed = { dirs: pruned.dirs, podOnly: pruned.podOnly };
+
+  /** At the end of the archive: throws when it ended inside an entry; otherwise removes what
+   * the pod deleted (with `listing`), restores the directories' modes and times and returns
+   * what was done. */
+  finish(): ExtractReport {
+    const report = this.#report;
+    const guard = this.#guard;
+    try {
+      report.endMarker = this.#tar.finish().endMarker;
+    } finally {
+      this.close();
+    }
+    dropEscapingLinks(guard, this.#links, report);
+    if (this.#written) {
+      // Before directory times are restored: removing a child changes its parent's mtime.
+      const pruned = removeUnlisted(guard, readListing(this.#listing), {
+        protect: this.#protect,
+        written: this.#written,
+      });
+      report.deleted = pruned.removed;
+      report.rejected.push(...pruned.rejected);
+      report.listed = { dirs: pruned.dirs, podOnly: pruned.podOnly };
+    }
+    // Deepest first, so restoring a parent's mtime is not undone by touching a child.
+    for (const dir of this.#dirs.reverse()) {
+      if (!guard.stillThere(dir.rel, "directory")) continue;
+      // Owner rwx stays: the runner must be able to clean `<work>` up after the job.
+      Deno.chmodSync(dir.abs, (dir.mode & 0o777) | 0o700);
+      Deno.utimeSync(dir.abs, dir.mtime, dir.mtime);
+    }
+    return report;
   }
-  // Deepest first, so restoring a parent's mtime is not undone by touching a child.
-  for (const dir of dirs.reverse()) {
-    if (!guard.stillThere(dir.rel, "directory")) continue;
-    // Owner rwx stays: the runner must be able to clean `<work>` up after the job.
-    Deno.chmodSync(dir.abs, (dir.mode & 0o777) | 0o700);
-    Deno.utimeSync(dir.abs, dir.mtime, dir.mtime);
+
+  /** Closes the file being written, if any (after a failure; {@link finish} does it too). */
+  close(): void {
+    this.#file?.handle.close();
+    this.#file = undefined;
   }
-  return report;
+
+  #onEntry(entry: TarEntry): void {
+    const report = this.#report;
+    const guard = this.#guard;
+    if (this.#watched.some((part) => entry.name.includes(part) || entry.linkname.includes(part))) {
+      const name = normalizeName(entry.name);
+      if (this.#listingWanted && name === LISTING_MEMBER && entry.type === "file") {
+        this.#listing.reading = true;
+        return;
+      }
+      const problem = typeof name === "string"
+        ? protectedProblem(name, entry, this.#protect)
+        : undefined;
+      if (problem) {
+        report.rejected.push({ name: entry.name, reason: problem });
+        return;
+      }
+    }
+    if (entry.type === "hardlink" && isRepeat(entry, guard.root)) {
+      // GNU tar given a path twice (a directory and something inside it, both changed) sends the
+      // second as a hard link to the first, the same name: linking a file to itself changes
+      // nothing, so it is passed over, not refused with a warning.
+      return;
+    }
+    const verdict = guard.admit(entry);
+    if (!verdict.ok) {
+      report.rejected.push({ name: entry.name, reason: verdict.reason });
+      return;
+    }
+    report.entries++;
+    const { rel, abs } = verdict;
+    if (this.#written) noteWritten(this.#written, rel);
+    if (entry.type === "directory") {
+      if (rel !== "") {
+        makeDirectory(guard, rel, abs);
+        this.#dirs.push({ rel, abs, mode: entry.mode, mtime: entry.mtime });
+      }
+    } else if (entry.type === "symlink") {
+      replacing(guard, rel, abs, () => Deno.symlinkSync(entry.linkname, abs));
+      this.#links.push({ name: entry.name, rel, abs });
+    } else if (entry.type === "hardlink") {
+      replacing(guard, rel, abs, () => Deno.linkSync(verdict.linkAbs!, abs));
+    } else {
+      // O_EXCL: an existing file or link is removed first, never written through.
+      const handle = replacing(
+        guard,
+        rel,
+        abs,
+        () => Deno.openSync(abs, { write: true, createNew: true, mode: entry.mode & 0o777 }),
+      );
+      this.#file = { handle, abs, entry };
+    }
+  }
 }
 
 /** Why `entry` (named `name`) would touch a path kubehook never syncs: the path itself, a
@@ -279,4 +338,11 @@ function noteWritten(written: Set<string>, rel: string): void {
 
 function writeAll(handle: Deno.FsFile, bytes: Uint8Array): void {
   for (let pos = 0; pos < bytes.length;) pos += handle.writeSync(bytes.subarray(pos));
+}
+
+/** A hard link to its own name, where a regular file of that name is already in the target. */
+function isRepeat(entry: TarEntry, root: string): boolean {
+  const name = normalizeName(entry.name);
+  return typeof name === "string" && name !== "" && normalizeName(entry.linkname) === name &&
+    lstatOrNull(`${root}/${name}`)?.isFile === true;
 }

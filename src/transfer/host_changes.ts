@@ -55,12 +55,48 @@ export interface HostChanges {
   dirs: string[];
 }
 
-/** What changed at or after `since` under `root`, by ctime. `exclude` paths (relative) are
- * skipped with everything below them. */
-export async function listHostChanges(
+/** Listings started ahead by {@link prefetchHostChanges}, by their arguments. */
+const prefetched = new Map<string, Promise<HostChanges>>();
+
+function prefetchKey(root: string, since: SyncMark, exclude: string[] = []): string {
+  return JSON.stringify([root, since.timeMs, exclude]);
+}
+
+/** Starts {@link listHostChanges} now, in a process of its own, for a caller that asks for the
+ * same listing later in this process (it then gets this one): a step hook starts it before its
+ * own modules load. Nothing must write to `root` in between; the runner waits for the hook. */
+export function prefetchHostChanges(
   root: string,
   since: SyncMark,
   options: { exclude?: string[] } = {},
+): void {
+  const key = prefetchKey(root, since, options.exclude);
+  const listing = listHostChanges(root, since, options);
+  // A failure is the caller's to see when it asks; until then it is not an unhandled one.
+  listing.catch(() => {});
+  prefetched.set(key, listing);
+}
+
+/** What changed at or after `since` under `root`, by ctime. `exclude` paths (relative) are
+ * skipped with everything below them. */
+export function listHostChanges(
+  root: string,
+  since: SyncMark,
+  options: { exclude?: string[] } = {},
+): Promise<HostChanges> {
+  const key = prefetchKey(root, since, options.exclude);
+  const early = prefetched.get(key);
+  if (early) {
+    prefetched.delete(key);
+    return early;
+  }
+  return walkHostChanges(root, since, options);
+}
+
+async function walkHostChanges(
+  root: string,
+  since: SyncMark,
+  options: { exclude?: string[] },
 ): Promise<HostChanges> {
   // find's -newerct is strict and the mark is rounded down to the millisecond: one microsecond
   // earlier makes it "at or after".
@@ -134,10 +170,19 @@ export function hostListings(root: string, dirs: string[], podOnly: string[] = [
   return listings;
 }
 
+/** Runs GNU find in the C locale: its `-path` tests then compare bytes. In the runner's UTF-8
+ * locale each test decodes the whole absolute path of every entry first: the change detection
+ * of a 20,000-file tree took 32 ms, 21–25 ms in the C locale (bench/copy_bench.ts). The names
+ * it prints are the same bytes either way. */
 async function find(args: string[]): Promise<string[]> {
   let output: Deno.CommandOutput;
   try {
-    output = await new Deno.Command("find", { args, stdout: "piped", stderr: "piped" }).output();
+    output = await new Deno.Command("find", {
+      args,
+      env: { LC_ALL: "C" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new Error(

@@ -63,11 +63,12 @@ export class PackError extends Error {
 /** The records tar writes (`--blocking-factor=128`), and so the most one pipe read returns. */
 const CHUNK_SIZE = 64 * 1024;
 
-/** Starts GNU tar on `root`. Throws when `root` cannot be read. */
+/** Starts GNU tar on `root`. Rejects when `root` cannot be read or tar cannot start. */
+// deno-lint-ignore require-await -- async so that every failure is a rejection, as callers expect
 export async function packHostTree(root: string, options: PackOptions = {}): Promise<HostArchive> {
   const exclude = (options.exclude ?? []).map(trimSlashes);
   const entryless = new Set((options.entryless ?? []).map(trimSlashes));
-  const names = options.paths ?? await wholeTreeNames(root, exclude, entryless);
+  const names = options.paths ?? wholeTreeNames(root, exclude, entryless);
   const args = [
     "--create",
     "--file=-",
@@ -171,17 +172,18 @@ export async function packHostTree(root: string, options: PackOptions = {}): Pro
 
 /** The names tar packs recursively for the whole tree: the entries directly under `root`, minus
  * excluded ones, with each entryless directory replaced by its own entries (and so on down);
- * sorted for a stable archive. */
-async function wholeTreeNames(
+ * sorted for a stable archive. Read synchronously: reading 200 entries one async call each took
+ * 5–12 ms before tar could start, synchronously under 1 ms. */
+function wholeTreeNames(
   root: string,
   exclude: string[],
   entryless: Set<string>,
   dir = "",
-): Promise<string[]> {
+): string[] {
   const names: string[] = [];
   let entries: Deno.DirEntry[];
   try {
-    entries = await Array.fromAsync(Deno.readDir(dir ? `${root}/${dir}` : root));
+    entries = [...Deno.readDirSync(dir ? `${root}/${dir}` : root)];
   } catch (error) {
     // An entryless directory the host does not have: nothing to pack.
     if (dir && error instanceof Deno.errors.NotFound) return [];
@@ -191,7 +193,7 @@ async function wholeTreeNames(
     const name = dir ? `${dir}/${entry.name}` : entry.name;
     if (exclude.includes(name)) continue;
     if (entry.isDirectory && entryless.has(name)) {
-      names.push(...await wholeTreeNames(root, exclude, entryless, name));
+      names.push(...wholeTreeNames(root, exclude, entryless, name));
     } else names.push(name);
   }
   return names;

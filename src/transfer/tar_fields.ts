@@ -42,22 +42,30 @@ export function parsePax(data: Uint8Array, at: number): Record<string, string> {
   return records;
 }
 
-/** Checks the header checksum (unsigned, or signed as some old tars wrote it). */
-export function verifyChecksum(block: Uint8Array, at: number): void {
-  const stored = readNumber(block, 148, 8, "checksum", at);
+/** Checks the checksum of the 512-byte header at `off` in `bytes` (unsigned, or signed as some
+ * old tars wrote it); `at` is its offset in the archive, for the message. */
+export function verifyChecksum(bytes: Uint8Array, at: number, off = 0): void {
+  const stored = readNumber(bytes, off + 148, 8, "checksum", at);
   // The checksum field counts as eight spaces. The unsigned sum (what every tar since POSIX.1
   // writes) is checked first in branch-free loops: this runs for every header of every copy.
-  let unsigned = 8 * 0x20;
-  for (let i = 0; i < 148; i++) unsigned += block[i];
-  for (let i = 156; i < block.length; i++) unsigned += block[i];
+  const unsigned = 8 * 0x20 + byteSum(bytes, off, off + 148) + byteSum(bytes, off + 156, off + 512);
   if (stored === unsigned) return;
   let signed = unsigned;
-  for (let i = 0; i < block.length; i++) if ((i < 148 || i >= 156) && block[i] > 127) signed -= 256;
+  for (let i = 0; i < 512; i++) if ((i < 148 || i >= 156) && bytes[off + i] > 127) signed -= 256;
   if (stored !== signed) {
     throw new TarFormatError(
       `the header at byte ${at} has an invalid checksum (not a tar stream?)`,
     );
   }
+}
+
+/** The sum of `bytes[from..to)` (`to - from` a multiple of 4), four bytes a step. */
+function byteSum(bytes: Uint8Array, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i += 4) {
+    sum += bytes[i] + bytes[i + 1] + bytes[i + 2] + bytes[i + 3];
+  }
+  return sum;
 }
 
 /** Reads an octal field, or a base-256 one (high bit set) as GNU tar writes for large values. */

@@ -33,10 +33,10 @@ import {
 
 export { TarFormatError };
 
-const BLOCK = 512;
+export const BLOCK = 512;
 /** PAX and GNU long-name records larger than this in all (before one entry) are refused: real
  * ones are a few KiB. */
-const MAX_META_BYTES = 1024 * 1024;
+export const MAX_META_BYTES = 1024 * 1024;
 
 /** What an entry is, from its typeflag. */
 export type TarEntryType =
@@ -86,7 +86,7 @@ const TYPES: Record<string, TarEntryType> = {
 };
 
 /** Types whose size field does not announce content (as in Go's archive/tar). */
-const HEADER_ONLY = new Set(["1", "2", "3", "4", "5", "6"]);
+export const HEADER_ONLY: ReadonlySet<string> = new Set(["1", "2", "3", "4", "5", "6"]);
 
 type State =
   | { at: "header" }
@@ -150,18 +150,12 @@ export class TarReader {
   /** Call at the end of the input. Throws when it ended inside a header or an entry. Returns
    * whether the input ended with an end-of-archive block (false for an empty input). */
   finish(): { endMarker: boolean } {
-    const inHeader = this.#state.at === "header" &&
-      (this.#headerFill === 0 || this.#header.subarray(0, this.#headerFill).every((b) => b === 0));
-    if (!inHeader) {
-      throw new TarFormatError(
-        `the input ended at byte ${this.#offset}, in the middle of ${
-          this.#state.at === "header" ? "a header" : "an entry"
-        } (the sender stopped early or the connection was cut)`,
-      );
-    }
-    if (this.#longName !== undefined || this.#longLink !== undefined || "path" in this.#pax) {
-      throw new TarFormatError(`the input ended at byte ${this.#offset} after a long-name record`);
-    }
+    checkEnd(
+      this.#offset,
+      this.#state.at === "header",
+      this.#header.subarray(0, this.#headerFill),
+      this.#longName !== undefined || this.#longLink !== undefined || "path" in this.#pax,
+    );
     return { endMarker: this.#lastWasZeroBlock };
   }
 
@@ -234,5 +228,26 @@ export class TarReader {
     else if (flag === "x") this.#pax = { ...this.#pax, ...parsePax(data, this.#offset) };
     // "g" (global) records only carry defaults kubehook does not use.
     this.#longNamesOk &&= names.ok;
+  }
+}
+
+/** Throws unless an archive may end at `offset`: between members (`atHeader`, with no more than
+ * zero bytes of the next header read: `partialHeader`) and not after a long-name record that
+ * still waits for its member (`pendingName`). */
+export function checkEnd(
+  offset: number,
+  atHeader: boolean,
+  partialHeader: Uint8Array,
+  pendingName: boolean,
+): void {
+  if (!atHeader || !partialHeader.every((b) => b === 0)) {
+    throw new TarFormatError(
+      `the input ended at byte ${offset}, in the middle of ${
+        atHeader ? "a header" : "an entry"
+      } (the sender stopped early or the connection was cut)`,
+    );
+  }
+  if (pendingName) {
+    throw new TarFormatError(`the input ended at byte ${offset} after a long-name record`);
   }
 }

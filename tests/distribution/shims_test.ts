@@ -5,6 +5,7 @@
  * `scripts/hook.sh` running kubehook from source fetches only the npm packages that run.
  */
 import assert from "node:assert/strict";
+import { V8_FLAGS } from "../../scripts/compile.ts";
 import { hasNode, hookJs, includes, root, run, withTempDir, writeExecutable } from "./support.ts";
 
 Deno.test("hook.sh from source fetches no npm package that src/ imports for its types only", () =>
@@ -20,6 +21,22 @@ Deno.test("hook.sh from source fetches no npm package that src/ imports for its 
     ).catch(() => []);
     // yaml runs (templates, kubeconfig); @kubernetes/client-node and its 68 dependencies do not.
     assert.deepEqual(fetched.filter((name) => name !== "yaml"), []);
+  }));
+
+Deno.test("hook.sh from source gives Deno the V8 flags the release binary is compiled with", () =>
+  withTempDir(async (dir) => {
+    // A `deno` that prints the arguments hook.sh runs it with.
+    await writeExecutable(`${dir}/deno`, `#!/bin/sh\nprintf '%s\\n' "$@"\n`);
+    const result = await run("sh", [`${root}scripts/hook.sh`, "--version"], {
+      env: { PATH: `${dir}:/usr/bin:/bin` },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const args = result.stdout.split("\n");
+    assert.ok(args.includes(`--v8-flags=${V8_FLAGS}`), result.stdout);
+    // Deno's own flags come before the program; what follows it is the program's.
+    assert.ok(
+      args.indexOf(`--v8-flags=${V8_FLAGS}`) < args.indexOf(`${root}scripts/../src/main.ts`),
+    );
   }));
 
 Deno.test({
