@@ -190,7 +190,10 @@ Deno.test("Dockerfile actions are built in the cluster, once", async (t) => {
         await run.hook.waitForOutput(/build-started/);
         await hc.cluster.addFaults({ kind: "evict", pod: await builderPod(hc, runnerPod) });
         const log = assertHookFailed(await run.result);
-        assert.match(log, /The build's pod (was evicted|went away) while it ran .*run the job again/);
+        assert.match(
+          log,
+          /The build's pod (was evicted|went away) while it ran .*run the job again/,
+        );
       }),
     env,
   );

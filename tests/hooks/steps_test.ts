@@ -185,6 +185,27 @@ Deno.test("a job container runs steps like the runner expects", async (t) => {
     },
   );
 
+  await hc.job(t, "a step that unpacks an archive: the tree comes back whole, no warning", async ({
+    sim,
+  }) => {
+    assertHookOk(
+      await sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
+      "prepare_job",
+    );
+    // Unpacked directories keep their old mtimes but are new (their ctime): each is "moved in"
+    // and sent whole, so a file below two of them is in the pod's archive twice.
+    const step = await sim.scriptStep(
+      "mkdir -p /tmp/src/a/b/c && echo deep > /tmp/src/a/b/c/f && echo top > /tmp/src/a/g && " +
+        "touch -d 2020-01-01 /tmp/src/a/b/c /tmp/src/a/b /tmp/src/a && " +
+        "tar cf /tmp/x.tar -C /tmp/src a && tar xf /tmp/x.tar",
+    );
+    assertHookOk(step, "the step");
+    assert.doesNotMatch(logOf(step), /warning/i);
+    assert.equal(await Deno.readTextFile(`${sim.workspace}/a/b/c/f`), "deep\n");
+    assert.equal(await Deno.readTextFile(`${sim.workspace}/a/g`), "top\n");
+    assertHookOk(await sim.cleanupJob(), "cleanup_job");
+  });
+
   await hc.job(t, "an image whose tar drops an entry of the upload: the step never starts", async ({
     sim,
   }) => {
