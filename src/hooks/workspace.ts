@@ -25,7 +25,9 @@ import {
   type CopyFromPodOptions,
   copyToPod,
   type PodTarget,
+  stallWatchdog,
 } from "../transfer/copy.ts";
+import { byteTap } from "../transfer/counting.ts";
 import {
   hostListings,
   listHostChanges,
@@ -233,9 +235,14 @@ async function sendStepUploadOnce(
     stdin: upload.stream !== undefined,
     signal,
   });
+  // Nothing moving for the heartbeat deadline (the pod neither reads nor answers) is a broken
+  // connection like any other: without it a stalled upload waited for ever.
+  using watchdog = stallWatchdog(connection.settings.heartbeatDeadlineMs, session);
   let packFailure: PackError | undefined;
   const sending = upload.stream
-    ? upload.stream().then((stream) => stream.pipeTo(session.stdin!)).catch((error) => {
+    ? upload.stream().then((stream) =>
+      stream.pipeThrough(byteTap(watchdog.poke).stream).pipeTo(session.stdin!)
+    ).catch((error) => {
       if (error instanceof PackError && !error.outputClosed) packFailure = error;
       session.close();
     })
@@ -252,7 +259,11 @@ async function sendStepUploadOnce(
       `kubehook could not send the runner's changes for the step: ${packFailure.message}`,
     );
   }
-  if (result.kind === "lost") return result.reason;
+  if (result.kind === "lost") {
+    return watchdog.stalled
+      ? `nothing moved for ${connection.settings.heartbeatDeadlineMs / 1000} s`
+      : result.reason;
+  }
   if (result.exitCode === 0) return undefined;
   const { messages } = parseReceipt(stderr);
   throw new Error(
@@ -434,15 +445,24 @@ async function runIn(
     command: ["sh", "-c", script],
     stdin: false,
   });
+  // These commands take milliseconds: one that does not end within the heartbeat deadline will
+  // not (a stalled connection), and must not hold the hook for ever.
+  const deadlineMs = connection.settings.heartbeatDeadlineMs;
+  using watchdog = stallWatchdog(deadlineMs, session);
   const [result, stdout, stderr] = await Promise.all([
     session.result,
     new Response(session.stdout).text(),
     new Response(session.stderr).text(),
   ]);
   if (result.kind !== "exited" || result.exitCode !== 0) {
+    const why = watchdog.stalled
+      ? `no answer within ${deadlineMs / 1000} s`
+      : result.kind === "lost"
+      ? result.reason
+      : `exit ${result.exitCode}`;
     throw new Error(
       `A setup command in container "${where.container}" of pod ${where.namespace}/${where.pod} ` +
-        `failed (${result.kind === "lost" ? result.reason : `exit ${result.exitCode}`}): ` +
+        `failed (${why}): ` +
         `${stderr.trim() || "no message"}. The job image needs a POSIX sh with touch and cat.`,
     );
   }

@@ -83,7 +83,7 @@ export function copyToPod(
       archive.done.catch(() => {});
       throw err;
     });
-    using watchdog = stallWatchdog(options, session);
+    using watchdog = stallWatchdog(options.stallTimeoutMs ?? 60_000, session);
     const sent = sendArchive(archive, session.stdin!, {
       gzip: options.gzip,
       onWire: watchdog.poke,
@@ -160,7 +160,7 @@ export function copyFromPod(
       extractor?.close();
       throw err;
     });
-    using watchdog = stallWatchdog(options, session);
+    using watchdog = stallWatchdog(options.stallTimeoutMs ?? 60_000, session);
     poke = watchdog.poke;
     // An extraction that fails while the stream goes on failed on its own (a corrupt archive, a
     // full disk): that is the error. One that fails once it ended may have read a cut stream:
@@ -291,20 +291,26 @@ async function withAttempts(
   );
 }
 
-/** Closes the session when no byte has moved for `stallTimeoutMs`: its result is then "lost",
- * and the copy is repeated. `poke` is called for every chunk that moves, so it only notes the
- * time (re-arming a timer per 64 KiB chunk was 130,000 timers for an 8 GiB copy); a check every
- * quarter of the timeout (at most every second) looks at it. `using` stops the check on every
- * way out of the attempt. */
-function stallWatchdog(options: CommonOptions, session: ExecSession) {
-  const ms = options.stallTimeoutMs ?? 60_000;
+/** Closes the session when no byte has moved for `ms`: its result is then "lost" (`stalled`
+ * says why), and the caller repeats or reports it. `poke` is called for every chunk that moves,
+ * so it only notes the time (re-arming a timer per 64 KiB chunk was 130,000 timers for an 8 GiB
+ * copy); a check every quarter of the timeout (at most every second) looks at it. `using` stops
+ * the check on every way out. */
+export function stallWatchdog(ms: number, session: { close(): void }) {
   let last = performance.now();
+  let stalled = false;
   const timer = setInterval(() => {
-    if (performance.now() - last >= ms) session.close();
+    if (performance.now() - last < ms) return;
+    stalled = true;
+    session.close();
   }, Math.max(10, Math.min(1000, ms / 4)));
   return {
     poke() {
       last = performance.now();
+    },
+    /** Whether the watchdog closed the session. */
+    get stalled() {
+      return stalled;
     },
     [Symbol.dispose]: () => clearInterval(timer),
   };

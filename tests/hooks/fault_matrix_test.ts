@@ -32,9 +32,6 @@
  *   copy's stall is noticed by its watchdog after a fixed 60 s (src/transfer/copy.ts), not the
  *   heartbeat deadline, so each such row would take over a minute (the SIGKILL rows below kill a
  *   hook stalled there instead);
- * - a stall of a container step's upload: that exec has no watchdog at all (sendStepUpload in
- *   src/hooks/workspace.ts), so run_container_step waits for ever (a probe was still waiting after
- *   150 s); by reading, so does prepare_job's short setup exec after the copy in (runIn);
  * - after a step's hook was killed, that step's change to a file the runner sent with it: the
  *   killed hook never told the runner the upload was delivered, so the next step sends the
  *   runner's copy again, over the step's change (its other files do come back; the rows below
@@ -769,6 +766,9 @@ const ROWS: Row[] = [
   ...goingOn("container step", [
     ["exec drop of its upload", "sent again: exit code, output once, one run", [
       drop(0, AIM.extract),
+    ]],
+    ["exec stall of its upload", "noticed at the heartbeat deadline, sent again", [
+      stall(0, AIM.extract),
     ]],
     ["exec drop of its copy back", "copied again: exit code, files", [drop(1200, AIM.pack)]],
     ["log stream drop after 200 bytes", "resumed: exit code, output once", [
