@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { KubeClient } from "../kube/client.ts";
+import type { KubeClient, Labelled } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { sleep } from "../kube/retry.ts";
 
@@ -32,8 +32,9 @@ export function isQuotaRefusal(error: unknown): error is KubeApiError {
     /exceeded quota/.test(error.serverMessage);
 }
 
-/** POSTs `body` to `path`, waiting while a ResourceQuota refuses it. */
-export async function createWithinQuota<T>(
+/** POSTs `body` to `path`, waiting while a ResourceQuota refuses it, and repeating after an
+ * answer that leaves open whether it was made (KubeClient.createNamed). */
+export async function createWithinQuota<T extends Labelled>(
   client: KubeClient,
   path: string,
   body: T,
@@ -43,7 +44,7 @@ export async function createWithinQuota<T>(
   let nextReport = started;
   for (let delay = FIRST_RETRY_MS;; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
     try {
-      return await client.create(path, body, wait.signal);
+      return await client.createNamed(path, body, wait.signal);
     } catch (error) {
       if (!isQuotaRefusal(error)) throw error;
       const now = Date.now();

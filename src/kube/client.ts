@@ -50,6 +50,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** An object with the metadata {@link KubeClient.createNamed} compares. */
+export interface Labelled {
+  metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown };
+}
+
 /** A list response (`PodList`, `SecretList`, ...). */
 export interface KubeList<T> {
   apiVersion?: string;
@@ -180,6 +185,26 @@ export class KubeClient {
   /** POSTs `body` to the collection at `path` and returns the stored object. */
   create<T>(path: string, body: T, signal?: AbortSignal): Promise<T> {
     return this.request<T>("POST", path, { body, signal });
+  }
+
+  /** {@link create} for an object kubehook names and labels itself, repeated after an answer
+   * that leaves open whether it was made (500, 503, 504, a connection broken after sending). A
+   * repeat the server refuses because the object exists takes that object when it is the one
+   * sent — every label of `body`, and not being deleted — as a repeat of a create is. */
+  async createNamed<T extends Labelled>(path: string, body: T, signal?: AbortSignal): Promise<T> {
+    try {
+      return await this.request<T>("POST", path, { body, signal, idempotent: true });
+    } catch (error) {
+      const name = body.metadata?.name;
+      if (!(error instanceof KubeApiError && error.status === 409) || !name) throw error;
+      const existing = await this.get<T>(`${path}/${encodeURIComponent(name)}`, { signal })
+        .catch(() => undefined);
+      const labels = Object.entries(body.metadata?.labels ?? {});
+      const ours = existing && !existing.metadata?.deletionTimestamp && labels.length > 0 &&
+        labels.every(([key, value]) => existing.metadata?.labels?.[key] === value);
+      if (!ours) throw error;
+      return existing;
+    }
   }
 
   /** Deletes the object at `path`; resolves undefined when it was already gone. */

@@ -485,21 +485,20 @@ const ROWS: Row[] = [
     ["API 429 burst on creating the pod", "retried, the job goes on", [
       apiError(429, "POST", "/pods$", 2),
     ]],
+    ["API 503 on creating the pod", "repeated, the job goes on", [
+      apiError(503, "POST", "/pods$"),
+    ]],
+    [
+      "API 503 after the pod was created (the answer lost, not the work)",
+      "repeated; the pod that exists is the job's own: the job goes on",
+      [{ ...apiError(503, "POST", "/pods$"), applied: true }],
+    ],
     [
       "API 500 and 503 burst on listing leftovers and reading the runner pod",
       "retried, the job goes on",
       (job) => [apiError(503, "GET", "/pods$", 2), apiError(500, "GET", `/pods/${job.runnerPod}$`)],
     ],
   ]),
-  {
-    phase: "pod creation",
-    fault: "API 503 on creating the pod",
-    outcome: "prepare_job fails naming the call and the 503 (a POST is not repeated)",
-    run: prepareFails(
-      [apiError(503, "POST", "/pods$")],
-      /Could not create pods in namespace "default": 503 ServiceUnavailable/,
-    ),
-  },
   {
     phase: "pod creation",
     fault: "connection refused for the whole hook",

@@ -268,20 +268,6 @@ export function startFront(options: FrontOptions): Front {
         }
         const route = resolveRoute(url);
         if (head.headers.get("authorization")) stats.countRequest(requestKey(head.method, route));
-        const injected = faults.takeApiError(head.method, url.pathname);
-        if (injected !== undefined) {
-          const { status } = serverError(
-            injected,
-            `injected fault: ${head.method} ${url.pathname} failed on purpose`,
-          );
-          const retry = status.details?.retryAfterSeconds;
-          await writer.write(
-            jsonResponse(injected, status, retry === undefined ? "" : `Retry-After: ${retry}\r\n`),
-          );
-          return;
-        }
-        const streaming = route.kind === "resource" && route.subresource !== undefined &&
-          ["exec", "attach", "log"].includes(route.subresource);
         const connect = () =>
           Deno.connectTls({
             hostname: options.upstream.hostname,
@@ -289,6 +275,33 @@ export function startFront(options: FrontOptions): Front {
             caCerts: [options.upstream.caPem],
             alpnProtocols: ["http/1.1"],
           });
+        const injected = faults.takeApiError(head.method, url.pathname);
+        if (injected !== undefined) {
+          if (injected.applied) {
+            // Carried out first, on a connection of its own, its answer dropped: the answer is
+            // lost, not the work.
+            const once = await connect();
+            const up = once.writable.getWriter();
+            await up.write(concat([closing(head.raw), body]));
+            up.releaseLock();
+            await once.readable.pipeTo(new WritableStream()).catch(() => {});
+          }
+          const { status } = serverError(
+            injected.status,
+            `injected fault: ${head.method} ${url.pathname} failed on purpose`,
+          );
+          const retry = status.details?.retryAfterSeconds;
+          await writer.write(
+            jsonResponse(
+              injected.status,
+              status,
+              retry === undefined ? "" : `Retry-After: ${retry}\r\n`,
+            ),
+          );
+          return;
+        }
+        const streaming = route.kind === "resource" && route.subresource !== undefined &&
+          ["exec", "attach", "log"].includes(route.subresource);
         if (!streaming) {
           if (!upstream) {
             const opened = await connect();

@@ -10,8 +10,9 @@
  * many matching sessions pass before the fault acts. A test can so cut a step's copy back rather
  * than its start (`{ kind: "exec-drop", afterBytes: 100, command: "pack_exit" }`). `api-error`
  * is aimed by `method` and a `path` regular expression, and takes a `skip` too (matching requests
- * that pass first). Each fault counts what it matches on its own: a session or request another
- * fault hit counts too.
+ * that pass first); with `applied` the server carries the request out before it answers the
+ * error. Each fault counts what it matches on its own: a session or request another fault hit
+ * counts too.
  *
  * @module
  */
@@ -37,6 +38,9 @@ export type Fault =
     method?: string;
     path?: string;
     skip?: number;
+    /** The server does the work, then answers the error: an answer lost after the fact, which
+     * leaves the client not knowing whether its create happened. */
+    applied?: boolean;
   }
   | { kind: "pod-start-delay"; ms: number; count?: number }
   | { kind: "unschedulable"; count: number }
@@ -90,6 +94,9 @@ export function parseFault(input: unknown): Fault {
         "exec-stall take it",
     );
   }
+  if (raw.applied !== undefined && raw.kind !== "api-error") {
+    throw badRequest(`fault ${JSON.stringify(input)}: "applied" is taken by api-error only`);
+  }
   if (raw.skip !== undefined && !aimable) {
     throw badRequest(
       `fault ${JSON.stringify(input)}: "skip" is taken by exec-drop, exec-stall and api-error only`,
@@ -134,6 +141,7 @@ export function parseFault(input: unknown): Fault {
         ...(method ? { method } : {}),
         ...(path !== undefined ? { path } : {}),
         ...(raw.skip !== undefined ? { skip: number(raw, "skip") } : {}),
+        ...(raw.applied === true ? { applied: true } : {}),
       };
     }
     case "pod-start-delay":
@@ -221,12 +229,14 @@ export class Faults {
       ?.afterBytes;
   }
 
-  /** The status an api-error fault imposes on this request, if one matches. */
-  takeApiError(method: string, path: string): number | undefined {
-    return this.#take((f): f is Extract<Fault, { kind: "api-error" }> =>
+  /** The status an api-error fault imposes on this request, if one matches, and whether the
+   * request is to be carried out first (`applied`). */
+  takeApiError(method: string, path: string): { status: number; applied: boolean } | undefined {
+    const fault = this.#take((f): f is Extract<Fault, { kind: "api-error" }> =>
       f.kind === "api-error" && (!f.method || f.method === method) &&
       (f.path === undefined || new RegExp(f.path).test(path))
-    )?.status;
+    );
+    return fault && { status: fault.status, applied: fault.applied === true };
   }
 
   /** The start delay for the next pod, if a pod-start-delay fault is active. */

@@ -19,7 +19,7 @@ Deno.test("faults: api-error matches method and path regex", () => {
   faults.add({ kind: "api-error", status: 429, method: "post", path: "/pods$", count: 1 });
   assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/default/pods"), undefined);
   assert.equal(faults.takeApiError("POST", "/api/v1/namespaces/default/pods/x"), undefined);
-  assert.equal(faults.takeApiError("POST", "/api/v1/namespaces/default/pods"), 429);
+  assert.equal(faults.takeApiError("POST", "/api/v1/namespaces/default/pods")?.status, 429);
   assert.equal(faults.takeApiError("POST", "/api/v1/namespaces/default/pods"), undefined);
 });
 
@@ -91,8 +91,8 @@ Deno.test("faults: an api-error with skip lets that many matching requests pass"
   faults.add({ kind: "api-error", status: 503, method: "GET", path: "/exec$", skip: 1, count: 2 });
   assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p"), undefined);
   assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p/exec"), undefined);
-  assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p/exec"), 503);
-  assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p/exec"), 503);
+  assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p/exec")?.status, 503);
+  assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p/exec")?.status, 503);
   assert.equal(faults.takeApiError("GET", "/api/v1/namespaces/d/pods/p/exec"), undefined);
 });
 
@@ -115,4 +115,16 @@ Deno.test("faults: selectors are checked, and refused on faults that are not exe
     );
   }
   assert.deepEqual(faults.list(), []);
+});
+
+Deno.test("faults: an applied api-error is carried out first; only api-error takes it", () => {
+  const faults = new Faults();
+  faults.add({ kind: "api-error", status: 503, method: "POST", applied: true, count: 1 });
+  faults.add({ kind: "api-error", status: 500, method: "POST", count: 1 });
+  assert.deepEqual(faults.takeApiError("POST", "/p"), { status: 503, applied: true });
+  assert.deepEqual(faults.takeApiError("POST", "/p"), { status: 500, applied: false });
+  assert.throws(
+    () => faults.add({ kind: "exec-drop", afterBytes: 1, count: 1, applied: true }),
+    (error: ApiError) => /"applied" is taken by api-error only/.test(error.message),
+  );
 });

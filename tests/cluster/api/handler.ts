@@ -134,9 +134,28 @@ async function dispatch(
   context.stats.countRequest(requestKey(request.method, route));
   const injected = context.faults.takeApiError(request.method, path);
   if (injected !== undefined) {
-    throw serverError(injected, `injected fault: ${request.method} ${path} failed on purpose`);
+    // Carried out first: the answer is lost, not the work.
+    if (injected.applied) {
+      await (await routed(context, request, url, route, user, upgrade))?.body?.cancel();
+    }
+    throw serverError(
+      injected.status,
+      `injected fault: ${request.method} ${path} failed on purpose`,
+    );
   }
+  return await routed(context, request, url, route, user, upgrade);
+}
 
+/** Serves a request that passed authentication and the fault check. */
+async function routed(
+  context: HandlerContext,
+  request: Request,
+  url: URL,
+  route: ReturnType<typeof resolveRoute>,
+  user: User,
+  upgrade: RawUpgrade | undefined,
+): Promise<Response | null> {
+  const path = url.pathname;
   if (route.kind === "nonresource") {
     const hostPort = new URL(context.url()).host;
     const document = path.startsWith("/openapi/")
