@@ -11,8 +11,13 @@ import type { KubeClient } from "../kube/client.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { followLog } from "../kube/follow_log.ts";
 import { podsPath } from "../kube/paths.ts";
-import { podRemoval, PULL_FAILURES, TERMINAL_WAITING } from "../kube/pod_status.ts";
-import { latestWarning, watchPod } from "../kube/watch_pod.ts";
+import {
+  podRemoval,
+  PULL_FAILURES,
+  SETTLING_WAITING,
+  TERMINAL_WAITING,
+} from "../kube/pod_status.ts";
+import { latestWarning, settle, watchPod } from "../kube/watch_pod.ts";
 
 /** The container to watch. */
 export interface ActionRun {
@@ -121,7 +126,17 @@ async function waitForStart(run: ActionRun): Promise<void> {
           `The ${role(run)}'s pod ${run.namespace}/${run.pod} was deleted before it started.`,
         );
       }
-      const state = run.statusOf(pod)?.state;
+      let state = run.statusOf(pod)?.state;
+      const settling = (p: V1Pod) =>
+        SETTLING_WAITING.has(run.statusOf(p)?.state?.waiting?.reason ?? "");
+      if (settling(pod)) {
+        pod = await settle(
+          run.client,
+          { namespace: run.namespace, name: run.pod, signal },
+          settling,
+        );
+        state = run.statusOf(pod)?.state;
+      }
       if (state?.running || state?.terminated) return true;
       const reason = state?.waiting?.reason;
       if (reason && TERMINAL_WAITING.has(reason)) {
@@ -148,7 +163,11 @@ async function waitForStart(run: ActionRun): Promise<void> {
 
 async function startFailure(run: ActionRun, reason: string, message?: string): Promise<Error> {
   const event = await latestWarning(run.client, run.namespace, run.pod);
-  const told = event?.message?.trim() ?? message ?? reason;
+  // A pull's own words are in its event (the runtime's error); any other reason's in the
+  // container's status: the newest Warning may be about something else (a DNS fallback).
+  const told = PULL_FAILURES.has(reason)
+    ? event?.message?.trim() ?? message ?? reason
+    : message?.trim() || event?.message?.trim() || reason;
   if (PULL_FAILURES.has(reason)) {
     return new Error(
       `The ${

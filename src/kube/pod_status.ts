@@ -19,6 +19,13 @@ export const TERMINAL_WAITING: ReadonlySet<string> = new Set([
   "RunContainerError",
 ]);
 
+/** Terminal waiting reasons that may still clear by themselves for a moment after a pod starts:
+ * the kubelet reads the Secrets a container's environment names from a cache, which may not hold
+ * one created just before the pod (`secret "x" not found`), and tries again after its back-off
+ * (10 s at first). A wait gives them {@link SETTLE_MS} before it believes them. */
+export const SETTLING_WAITING: ReadonlySet<string> = new Set(["CreateContainerConfigError"]);
+export const SETTLE_MS = 30_000;
+
 /** Waiting reasons that mean the image could not be fetched. */
 export const PULL_FAILURES: ReadonlySet<string> = new Set([
   "ErrImagePull",

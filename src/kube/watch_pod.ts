@@ -9,7 +9,15 @@ import type { CoreV1Event, V1Pod } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { KubeApiError } from "./errors.ts";
 import { eventsPath, podsPath, podSubresourcePath } from "./paths.ts";
-import { classifyPod, podRemoval, type PodVerdict, PULL_FAILURES } from "./pod_status.ts";
+import {
+  classifyPod,
+  podRemoval,
+  type PodVerdict,
+  PULL_FAILURES,
+  SETTLE_MS,
+  SETTLING_WAITING,
+} from "./pod_status.ts";
+import { sleep } from "./retry.ts";
 
 /** How to wait. */
 export interface WaitOptions {
@@ -75,6 +83,24 @@ export async function watchPod<T>(
   }
 }
 
+/** Reads the pod again every second while `settling(pod)` holds, for at most {@link SETTLE_MS}:
+ * a reason the kubelet may still clear is believed only when it lasts, and a watch sees no change
+ * while the kubelet retries. Resolves with the last pod read. */
+export async function settle(
+  client: KubeClient,
+  target: { namespace: string; name: string; signal?: AbortSignal },
+  settling: (pod: V1Pod) => boolean,
+): Promise<V1Pod> {
+  const until = Date.now() + SETTLE_MS;
+  for (;;) {
+    await sleep(1000, target.signal);
+    const pod = await client.get<V1Pod>(podsPath(target.namespace, target.name), {
+      signal: target.signal,
+    });
+    if (!settling(pod) || Date.now() >= until) return pod;
+  }
+}
+
 /** Events by which a node autoscaler says it is adding a node for a pod: cluster-autoscaler's,
  * and Karpenter's nomination of a node it launches. */
 const SCALE_UP = new Set(["TriggeredScaleUp", "Nominated"]);
@@ -129,6 +155,13 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
         );
       }
       verdict = classifyPod(pod);
+      if (verdict.state === "failed" && SETTLING_WAITING.has(verdict.reason)) {
+        pod = await settle(client, { namespace, name, signal }, (p) => {
+          const v = classifyPod(p);
+          return v.state === "failed" && SETTLING_WAITING.has(v.reason);
+        });
+        verdict = classifyPod(pod);
+      }
       if (verdict.state === "running") return pod;
       if (verdict.state === "failed") throw await podStartError(client, options, pod, verdict);
       why = verdict.why;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
 import type { Container } from "../../src/runner/input.ts";
 import { jobContainer, serviceContainer } from "../support/runner_sim.ts";
-import { assertHookFailed, assertHookOk, HookCluster, logOf } from "./hook_cluster.ts";
+import { assertHookFailed, assertHookOk, HookCluster, logOf, NAMESPACE } from "./hook_cluster.ts";
 
 /** The local cluster's private registry and the only credentials it accepts. */
 const PRIVATE_JOB_IMAGE = "registry.local/private/tools:1.0";
@@ -179,6 +179,62 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
     },
     { ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: PREPARE_TIMEOUT_SECONDS },
   );
+  // A Secret the job container's environment names (through the template), made only once the
+  // kubelet has said it is missing: the kubelet tries again, and kubehook waits for that instead
+  // of failing at the first CreateContainerConfigError, as a Secret made just before the pod can
+  // be missing from the kubelet's cache for a moment. Never made, it fails, in the kubelet's words.
+  const template = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    template,
+    "spec:\n  containers:\n    - name: $job\n      env:\n        - name: FROM_SECRET\n" +
+      "          valueFrom: { secretKeyRef: { name: late-secret, key: v } }\n",
+  );
+  const secrets = `/api/v1/namespaces/${NAMESPACE}/secrets`;
+  try {
+    await hc.job(t, "a Secret the environment names, made late: waited for", async ({ sim }) => {
+      const run = sim.start("prepare_job", { container: jobContainer("busybox"), services: [] });
+      let ended = false;
+      run.result.then(() => ended = true);
+      for (let reason = ""; reason !== "CreateContainerConfigError" && !ended;) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const pods = await hc.api<{ items: V1Pod[] }>(
+          "GET",
+          `/api/v1/namespaces/${NAMESPACE}/pods`,
+        );
+        reason = pods.items[0]?.status?.containerStatuses?.find((c) => c.name === "job")?.state
+          ?.waiting?.reason ?? "";
+      }
+      await hc.api("POST", secrets, {
+        metadata: { name: "late-secret" },
+        stringData: { v: "late" },
+      });
+      try {
+        assertHookOk(await run.result, "prepare_job");
+        const step = await sim.scriptStep('echo "from the secret: $FROM_SECRET"');
+        assert.match(step.stdout, /^from the secret: late$/m);
+        assertHookOk(await sim.cleanupJob(), "cleanup_job");
+      } finally {
+        await hc.api("DELETE", `${secrets}/late-secret`);
+      }
+    }, { ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: template });
+
+    await hc.job(
+      t,
+      "a Secret the environment names, never made: fails naming it",
+      async ({ sim }) => {
+        const log = assertHookFailed(
+          await sim.prepareJob({ container: jobContainer("busybox"), services: [] }),
+          "prepare_job",
+        );
+        assert.match(log, /CreateContainerConfigError/);
+        assert.match(log, /secret "late-secret" not found/);
+        assertHookOk(await sim.cleanupJob(), "cleanup_job");
+      },
+      { ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: template },
+    );
+  } finally {
+    await Deno.remove(template);
+  }
 });
 
 /** The registry password may appear only in `::add-mask::` commands, which the runner hides. */
