@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type ExtractOptions, extractTar, TarExtractor } from "../../src/transfer/extract.ts";
 import { buildArchive, type BuildEntry, chunked } from "./tar_builder.ts";
-import { snapshot } from "./tree.ts";
+import { type Snapshot, snapshot } from "./tree.ts";
 
 interface Scene {
   base: string;
@@ -331,8 +331,16 @@ Deno.test("TarExtractor fed views of one reused buffer extracts what extractTar 
   ];
   const archive = buildArchive(entries);
   await withScene(async (scene) => {
+    // The directories the pax path implies carry the time they were made, which differs between
+    // the two extractions when a second boundary falls between them.
+    const named = (snap: Snapshot): Snapshot =>
+      Object.fromEntries(
+        Object.entries(snap).map((
+          [path, v],
+        ) => [path, path.startsWith("long") ? { ...v, mtime: undefined } : v]),
+      );
     const streamed = await extractTar(chunked(archive, 333), scene.target);
-    const byStream = await snapshot(scene.target);
+    const byStream = named(await snapshot(scene.target));
     await Deno.remove(scene.target, { recursive: true });
     await Deno.mkdir(scene.target);
     const extractor = new TarExtractor(scene.target);
@@ -344,7 +352,7 @@ Deno.test("TarExtractor fed views of one reused buffer extracts what extractTar 
       buffer.fill(0xff);
     }
     const pushed = extractor.finish();
-    assert.deepEqual(await snapshot(scene.target), byStream);
+    assert.deepEqual(named(await snapshot(scene.target)), byStream);
     assert.deepEqual(pushed, streamed);
     assert.deepEqual(rejectedNames(pushed), ["../escape"]);
   });
