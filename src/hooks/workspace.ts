@@ -167,13 +167,17 @@ export async function stepUpload(
       prune = ` && ${podPruneScript(POD_WORK, `${POD_WORK}/${relDir}/listing`, sync.podMark)}`;
     }
     debug(
-      `step upload: ${changed.paths.length} changed entries under ${layout.work}, ` +
+      `step upload: ${
+        changed.paths.length + changed.rawPaths.length
+      } changed entries under ${layout.work}, ` +
         `${listings.length} directories listed`,
     );
     // `--no-recursion`: one entry per path, known before sending, so the pod checks the count.
+    const { rawPaths } = changed;
     const expect = {
-      entries: paths.length,
-      nameNewlines: paths.reduce((n, path) => n + path.split("\n").length - 1, 0),
+      entries: paths.length + rawPaths.length,
+      nameNewlines: paths.reduce((n, path) => n + path.split("\n").length - 1, 0) +
+        rawPaths.reduce((n, raw) => n + raw.filter((b) => b === 0x0a).length, 0),
     };
     return {
       extractScript: `${podWindowEndScript(windowEnd(id))} && ${
@@ -181,7 +185,7 @@ export async function stepUpload(
       }${prune} && ${podMarkScript(podMark(id))}`,
       stream: async () => {
         // A failed pack errors the stream with tar's own message (host_pack.ts).
-        return (await packHostTree(layout.work, { paths })).stream;
+        return (await packHostTree(layout.work, { paths, rawPaths })).stream;
       },
       dispose,
     };

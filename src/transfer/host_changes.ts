@@ -50,6 +50,10 @@ export async function syncMarkNow(): Promise<SyncMark> {
 export interface HostChanges {
   /** Paths relative to the root, parents before children, to be archived without recursion. */
   paths: string[];
+  /** The same for names that are not UTF-8 (a Latin-1 `café` from an action's tarball), as the
+   * bytes they are: a Deno string would hold U+FFFD instead, a name tar cannot find. Every one
+   * follows its parent in `paths` (find lists parents first). */
+  rawPaths: Uint8Array[];
   /** The directories among them, and the root itself ("") when it changed: the ones whose
    * children the pod compares with {@link hostListings}. */
   dirs: string[];
@@ -118,18 +122,32 @@ async function walkHostChanges(
     ")",
   ]);
   const paths = new Set<string>();
+  const rawPaths = new RawPaths();
   const dirs: string[] = [];
-  const moved: string[] = [];
+  const moved: Uint8Array[] = [];
   for (const item of listed) {
-    const path = item.slice(1);
-    if (item[0] !== "C") dirs.push(path);
-    if (path === "") continue; // the root itself is never archived
-    paths.add(path);
-    if (item[0] === "R") moved.push(path);
+    const kind = item[0];
+    const bytes = item.subarray(1);
+    if (bytes.length === 0) {
+      if (kind !== C) dirs.push(""); // the root itself is never archived
+      continue;
+    }
+    const path = utf8(bytes);
+    if (path === undefined) rawPaths.add(bytes);
+    else {
+      paths.add(path);
+      // A directory whose name is not UTF-8 gets no listing: the pod keeps what is in it.
+      if (kind !== C) dirs.push(path);
+    }
+    if (kind === R) moved.push(bytes);
   }
   for (const dir of moved) {
+    const name = utf8(dir);
+    // find takes its start as a string: one that is not UTF-8 is reached from the nearest parent
+    // that is, and what find prints is narrowed to what lies below it.
+    const start = name ?? nearestReadableParent(dir);
     const below = await find([
-      `${root}/${dir}`,
+      start ? `${root}/${start}` : root,
       "-mindepth",
       "1",
       "!",
@@ -138,9 +156,19 @@ async function walkHostChanges(
       "-printf",
       "%P\\0",
     ]);
-    for (const path of below) paths.add(`${dir}/${path}`);
+    // From a parent, what lies below the directory is printed as "<the rest of its path>/…".
+    const prefix = name === undefined
+      ? joined(dir.subarray(start ? ENCODER.encode(start).length + 1 : 0), new Uint8Array())
+      : new Uint8Array();
+    for (const item of below) {
+      if (!startsWithBytes(item, prefix)) continue;
+      const bytes = joined(dir, item.subarray(prefix.length));
+      const path = utf8(bytes);
+      if (path === undefined) rawPaths.add(bytes);
+      else paths.add(path);
+    }
   }
-  return { paths: [...paths], dirs };
+  return { paths: [...paths], rawPaths: rawPaths.list(), dirs };
 }
 
 /** The children of each of `dirs` (relative to `root`) as they are now, plus the `podOnly` paths
@@ -174,7 +202,7 @@ export function hostListings(root: string, dirs: string[], podOnly: string[] = [
  * locale each test decodes the whole absolute path of every entry first: the change detection
  * of a 20,000-file tree took 32 ms, 21–25 ms in the C locale (bench/copy_bench.ts). The names
  * it prints are the same bytes either way. */
-async function find(args: string[]): Promise<string[]> {
+async function find(args: string[]): Promise<Uint8Array[]> {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command("find", {
@@ -196,9 +224,68 @@ async function find(args: string[]): Promise<string[]> {
     const text = new TextDecoder().decode(output.stderr).trim();
     throw new Error(`Cannot list workspace changes under ${args[0]}: find failed: ${text}`);
   }
-  const text = new TextDecoder().decode(output.stdout);
-  return text ? text.slice(0, -1).split("\0") : [];
+  // Split as bytes: a name need not be UTF-8.
+  const items: Uint8Array[] = [];
+  let start = 0;
+  for (let end = output.stdout.indexOf(0); end >= 0; end = output.stdout.indexOf(0, start)) {
+    items.push(output.stdout.subarray(start, end));
+    start = end + 1;
+  }
+  return items;
 }
+
+const ENCODER = new TextEncoder();
+const STRICT = new TextDecoder("utf-8", { fatal: true });
+/** find's `-printf` kinds: a changed entry, a changed directory, a moved directory. */
+const [C, R] = ["C", "R"].map((kind) => kind.charCodeAt(0));
+const SLASH = 0x2f;
+
+/** `bytes` as text, or undefined when they are not UTF-8. */
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return STRICT.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `dir/name` as bytes. */
+function joined(dir: Uint8Array, name: Uint8Array): Uint8Array {
+  const out = new Uint8Array(dir.length + 1 + name.length);
+  out.set(dir);
+  out[dir.length] = SLASH;
+  out.set(name, dir.length + 1);
+  return out;
+}
+
+function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
+}
+
+/** The longest leading run of whole components of `path` that is UTF-8 ("" for none). */
+function nearestReadableParent(path: Uint8Array): string {
+  let readable = "";
+  for (let end = path.indexOf(SLASH); end >= 0; end = path.indexOf(SLASH, end + 1)) {
+    const parent = utf8(path.subarray(0, end));
+    if (parent === undefined) break;
+    readable = parent;
+  }
+  return readable;
+}
+
+/** Names that are not UTF-8, each once, in the order first seen. */
+class RawPaths {
+  #seen = new Map<string, Uint8Array>();
+  add(bytes: Uint8Array): void {
+    // Latin-1 gives every byte a character of its own: a key that tells any two names apart.
+    const key = LATIN1.decode(bytes);
+    if (!this.#seen.has(key)) this.#seen.set(key, bytes.slice());
+  }
+  list(): Uint8Array[] {
+    return [...this.#seen.values()];
+  }
+}
+const LATIN1 = new TextDecoder("latin1");
 
 /** find's -path takes a glob; the paths here are literal. */
 function escapeGlob(path: string): string {

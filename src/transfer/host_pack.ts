@@ -25,6 +25,8 @@ export interface PackOptions {
   /** Paths relative to the root, archived without their contents (an incremental sync, from
    * `listHostChanges`). Undefined: the whole tree, every top-level entry with its contents. */
   paths?: string[];
+  /** More such paths, as bytes: names that are not UTF-8 (`listHostChanges`'s `rawPaths`). */
+  rawPaths?: Uint8Array[];
   /** Paths relative to the root left out of a whole-tree archive (with everything below them). */
   exclude?: string[];
   /** Directories (relative to the root) a whole-tree archive packs without an entry of their own;
@@ -103,7 +105,7 @@ export async function packHostTree(root: string, options: PackOptions = {}): Pro
     }
     throw err;
   }
-  const list = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
+  const list = nulSeparated(names, options.rawPaths ?? []);
   const writing = (async () => {
     const writer = child.stdin.getWriter();
     try {
@@ -197,6 +199,19 @@ function wholeTreeNames(
     } else names.push(name);
   }
   return names;
+}
+
+/** tar's list of names: each followed by a NUL. */
+function nulSeparated(names: string[], rawNames: Uint8Array[]): Uint8Array {
+  const encoded = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
+  const list = new Uint8Array(encoded.length + rawNames.reduce((n, raw) => n + raw.length + 1, 0));
+  list.set(encoded);
+  let at = encoded.length;
+  for (const raw of rawNames) {
+    list.set(raw, at);
+    at += raw.length + 1; // the NUL: the array starts zeroed
+  }
+  return list;
 }
 
 function trimSlashes(path: string): string {

@@ -115,4 +115,25 @@ Deno.test("deletions cross the step sync both ways", async (t) => {
       assertHookOk(await sim.cleanupJob(), "cleanup_job");
     },
   );
+
+  await hc.job(t, "a name the runner wrote that is not UTF-8 reaches the next step", async ({
+    sim,
+  }) => {
+    assertHookOk(
+      await sim.prepareJob({ container: jobContainer("debian:12"), services: [] }),
+      "prepare_job",
+    );
+    // A Latin-1 name, as an action's tarball may hold one (Deno cannot write it; sh can). Its
+    // listing used to be decoded to U+FFFD, a name tar could not find: the step failed.
+    const written = await new Deno.Command("sh", {
+      args: ["-c", `printf latin1 > "$(printf 'caf\\351')"`],
+      cwd: sim.workspace,
+    }).output();
+    assert.ok(written.success);
+    const step = await sim.scriptStep(`cat "$(printf 'caf\\351')"; echo; ls | od -An -c\n`);
+    assertHookOk(step, "the next step");
+    assert.match(step.stdout, /^latin1$/m);
+    assert.match(step.stdout, /c +a +f +351/);
+    assertHookOk(await sim.cleanupJob(), "cleanup_job");
+  });
 });

@@ -1,6 +1,7 @@
 /** Host change detection: what the runner changed under `<work>` since a sync mark. */
 import assert from "node:assert/strict";
 import { hostListings, listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
+import { packHostTree } from "../../src/transfer/host_pack.ts";
 
 async function withWork(fn: (work: string) => Promise<void>): Promise<void> {
   const work = await Deno.makeTempDir({ prefix: "kubehook-changes-" });
@@ -30,7 +31,7 @@ Deno.test("nothing listed when nothing changed since the mark", async () => {
     }
     await nextTick();
     const mark = await syncMarkNow();
-    assert.deepEqual(await listHostChanges(work, mark), { paths: [], dirs: [] });
+    assert.deepEqual(await listHostChanges(work, mark), { paths: [], rawPaths: [], dirs: [] });
   });
 });
 
@@ -128,7 +129,7 @@ Deno.test("deletions show as changed directories, listed with what they hold now
     await Deno.remove(`${work}/repo/gone.txt`);
     await Deno.remove(`${work}/repo/old dir`, { recursive: true });
     const changed = await listHostChanges(work, mark);
-    assert.deepEqual(changed, { paths: ["repo"], dirs: ["repo"] });
+    assert.deepEqual(changed, { paths: ["repo"], rawPaths: [], dirs: ["repo"] });
     assert.deepEqual(hostListings(work, changed.dirs, ["repo/agent.sock", "other/link"]), [
       { dir: "repo", names: ["kept.txt", "agent.sock"] },
     ]);
@@ -147,5 +148,56 @@ Deno.test("sockets are not listed: tar cannot archive them", async () => {
     } finally {
       listener.close();
     }
+  });
+});
+
+Deno.test("names that are not UTF-8 are listed as their bytes, and tar packs them", async () => {
+  await withWork(async (work) => {
+    // Latin-1 names, as an action's tarball may hold them: Deno cannot even write them, so sh does.
+    const sh = (script: string) =>
+      new Deno.Command("sh", { args: ["-c", script], cwd: work, env: { LC_ALL: "C" } }).output();
+    await sh(
+      `mkdir -p "old/$(printf 'd\\351j\\340')/in" && echo x > "old/$(printf 'd\\351j\\340')/in/f"`,
+    );
+    await sh("mkdir -p valid && touch -d @1500000000 valid");
+    await nextTick();
+    const mark = await syncMarkNow();
+    await sh(`printf x > "$(printf 'caf\\351')" && printf y > "valid/$(printf '\\377\\nz')"`);
+    // Moved: a directory whose name is not UTF-8, and one whose is, each with what they hold.
+    await sh(`mkdir moved && mv "old/$(printf 'd\\351j\\340')" "moved/$(printf 'd\\351j\\340')"`);
+    await sh("mv valid renamed");
+    const changed = await listHostChanges(work, mark);
+    const latin1 = (bytes: Uint8Array) => new TextDecoder("latin1").decode(bytes);
+    assert.deepEqual(changed.rawPaths.map(latin1).sort(), [
+      "café",
+      "moved/déjà",
+      "moved/déjà/in",
+      "moved/déjà/in/f",
+      "renamed/\xff\nz",
+    ]);
+    assert.deepEqual(changed.paths.sort(), ["moved", "old", "renamed"]);
+    // No listing for a directory not UTF-8; listings of its parents leave it alone (hostListings).
+    assert.deepEqual(changed.dirs.sort(), ["", "moved", "old", "renamed"]);
+
+    const archive = await packHostTree(work, { paths: changed.paths, rawPaths: changed.rawPaths });
+    const listing = new Deno.Command("tar", {
+      args: ["--list", "--quoting-style=escape", "--file=-"],
+      env: { LC_ALL: "C" },
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    await archive.stream.pipeTo(listing.stdin);
+    const names = new TextDecoder().decode((await listing.output()).stdout).trim().split("\n");
+    assert.deepEqual(await archive.done, { warnings: "" });
+    assert.deepEqual(names.sort(), [
+      "caf\\351",
+      "moved/",
+      "moved/d\\351j\\340/",
+      "moved/d\\351j\\340/in/",
+      "moved/d\\351j\\340/in/f",
+      "old/",
+      "renamed/",
+      "renamed/\\377\\nz",
+    ]);
   });
 });
