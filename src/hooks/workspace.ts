@@ -14,7 +14,7 @@
  */
 import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import type { WorkLayout } from "../runner/layout.ts";
-import { openExec } from "../kube/exec.ts";
+import { execIn, openExec } from "../kube/exec.ts";
 import { runtimeCreatedWorkDirs } from "../pod/action_directories.ts";
 import { STEP_READY_FILE } from "../pod/step_pod.ts";
 import { workspacePathOf } from "../pod/job_plan.ts";
@@ -93,7 +93,7 @@ export async function bringWorkspaceIn(
   let link: LinkEstimate | undefined;
   if (copying) {
     host = await syncMarkNow();
-    const transfer = await copyToPod(connection.client, target(state), {
+    const transfer = await copyToPod(execIn(connection.client), target(state), {
       hostPath: layout.work,
       podPath: POD_WORK,
       gzip: chooseGzip(connection.settings.compression, undefined),
@@ -334,7 +334,7 @@ export async function bringWorkspaceBack(
   group("Copying the workspace back from the job pod");
   try {
     report(
-      await copyFromPod(connection.client, target(state), {
+      await copyFromPod(execIn(connection.client), target(state), {
         hostPath: layout.work,
         podPath: POD_WORK,
         gzip: chooseGzip(connection.settings.compression, sync.link),
@@ -360,7 +360,7 @@ export async function copyWorkInto(
   signal: AbortSignal,
 ): Promise<string> {
   report(
-    await copyToPod(connection.client, target, {
+    await copyToPod(execIn(connection.client), target, {
       hostPath: layout.work,
       podPath: POD_WORK,
       gzip: chooseGzip(connection.settings.compression, undefined),
@@ -393,7 +393,7 @@ async function stepChangesBack(
   layout: WorkLayout,
   marks: Pick<CopyFromPodOptions, "since" | "window" | "next">,
 ): Promise<TransferReport> {
-  const transfer = await copyFromPod(connection.client, where, {
+  const transfer = await copyFromPod(execIn(connection.client), where, {
     hostPath: layout.work,
     podPath: POD_WORK,
     gzip: false,

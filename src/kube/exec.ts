@@ -81,6 +81,16 @@ export interface ExecSession {
   close(): void;
 }
 
+/** Opens an exec session, as {@link openExec} does on a client. The workspace copies take one
+ * instead of a client, so that the same code runs against a pod and, in tests, against a local
+ * process (tests/transfer/local_pod.ts). */
+export type ExecOpener = (options: ExecOptions) => Promise<ExecSession>;
+
+/** The {@link ExecOpener} of `client`: exec in the pods it reaches. */
+export function execIn(client: KubeClient): ExecOpener {
+  return (options) => openExec(client, options);
+}
+
 /** Starts `command` in the container and resolves once the WebSocket is open. A failed upgrade
  * throws the API server's real answer (403 with the missing permission, 404 for a missing pod)
  * as a {@link KubeApiError}; 429/5xx answers and connection failures are retried first, which is

@@ -7,19 +7,19 @@
  * copy again (a few times), then by an error that names both paths, the pod and the cause.
  *
  * The step hooks use the same pieces (pod_scripts.ts, receipt.ts, extract.ts) inside their own
- * combined exec; these functions are for prepare_job and cleanup_job.
+ * combined exec; these functions are for prepare_job and cleanup_job. They take the way to open
+ * an exec rather than a client, so tests run them unchanged against a local process.
  *
  * @example
  * ```ts
- * const report = await copyToPod(client, { namespace, pod, container: "job" }, {
+ * const report = await copyToPod(execIn(client), { namespace, pod, container: "job" }, {
  *   hostPath: layout.work, podPath: "/__w", gzip: false,
  *   exclude: ["_temp/_runner_hook_responses"],
  * });
  * ```
  * @module
  */
-import type { KubeClient } from "../kube/client.ts";
-import { type ExecResult, type ExecSession, openExec } from "../kube/exec.ts";
+import type { ExecOpener, ExecResult, ExecSession } from "../kube/exec.ts";
 import { gunzipStream } from "./compression.ts";
 import { byteTap } from "./counting.ts";
 import { type ExtractReport, extractTar, TarExtractor } from "./extract.ts";
@@ -65,15 +65,16 @@ export class TransferError extends Error {
   }
 }
 
-/** Copies `hostPath` (all of it, or `paths`) into `podPath` in the container. */
+/** Copies `hostPath` (all of it, or `paths`) into `podPath` in the container, through execs
+ * that `exec` opens. */
 export function copyToPod(
-  client: KubeClient,
+  exec: ExecOpener,
   target: PodTarget,
   options: CopyToPodOptions,
 ): Promise<TransferReport> {
   return withAttempts("to-pod", target, options, async () => {
     const archive = await packHostTree(options.hostPath, options);
-    const session = await openExec(client, {
+    const session = await exec({
       ...target,
       command: ["sh", "-c", podExtractScript(options.podPath, { gzip: options.gzip })],
       stdin: true,
@@ -120,9 +121,10 @@ export function copyToPod(
   });
 }
 
-/** Copies what changed in `podPath` (since `since`, or everything) into `hostPath`. */
+/** Copies what changed in `podPath` (since `since`, or everything) into `hostPath`, through execs
+ * that `exec` opens. */
 export function copyFromPod(
-  client: KubeClient,
+  exec: ExecOpener,
   target: PodTarget,
   options: CopyFromPodOptions,
 ): Promise<TransferReport> {
@@ -141,7 +143,7 @@ export function copyFromPod(
     const wire = byteTap(() => poke());
     /** The extractor's own failure, while the stream went on (the session is ended then). */
     let failed: Error | undefined;
-    const session = await openExec(client, {
+    const session = await exec({
       ...target,
       command: ["sh", "-c", podPackChangedScript(options.podPath, options)],
       stdin: false,
