@@ -11,6 +11,10 @@ import { warmUpTls } from "./kube/warm_up.ts";
 /** Exit code for a hook that failed before or outside a step (the runner marks the step failed). */
 const HOOK_FAILED = 1;
 
+/** The runner kills a hook 2.5 s after its second signal (SIGTERM, 7.5 s after SIGINT): a hook
+ * not ended this long after it stops itself, saying so, rather than vanish without a word. */
+const LAST_SIGNAL_GRACE_MS = 2_000;
+
 const HELP = `kubehook ${meta.version}: GitHub Actions runner container hooks for Kubernetes.
 
 Usage:
@@ -79,7 +83,24 @@ async function runHook(): Promise<number> {
     (await import("./hooks/early_sync.ts")).listChangesEarly(invocation.state, env);
   }
   const cancel = new AbortController();
-  const onSignal = () => cancel.abort(new Error("the job was cancelled"));
+  let signals = 0;
+  const onSignal = () => {
+    // The first signal cancels: every wait of the hook ends, and it stops what it started. The
+    // second one finds it still at that (a stop that itself hangs): it ends on its own deadline.
+    if (++signals === 1) return cancel.abort(new Error("the job was cancelled"));
+    if (signals === 2) setTimeout(giveUp, LAST_SIGNAL_GRACE_MS);
+  };
+  const giveUp = async () => {
+    const { error: annotate } = await import("./runner/workflow_commands.ts");
+    annotate(
+      `kubehook: the job was cancelled and ${invocation.command} had not ended ` +
+        `${LAST_SIGNAL_GRACE_MS / 1000} s after the runner's second signal: it stops now, before ` +
+        "the runner kills it. cleanup_job, which the runner runs after every job, deletes what " +
+        "the job made; the job pod and its secrets are also owned by the runner's pod, and go " +
+        "with it. With ACTIONS_STEP_DEBUG=true the log shows where the hook waited.",
+    );
+    Deno.exit(HOOK_FAILED);
+  };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {

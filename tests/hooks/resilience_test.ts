@@ -111,6 +111,34 @@ Deno.test("steps survive broken exec connections and cancellation", async (t) =>
       );
     });
 
+    await t.step(
+      "a stop that hangs: the runner's second signal ends the hook, saying so",
+      async () => {
+        // The stop's own exec goes silent: the hook still waits on it when the runner escalates.
+        await hc.cluster.addFaults({
+          kind: "exec-stall",
+          afterBytes: 0,
+          command: "kill -TERM",
+          count: 1,
+        });
+        const run = await sim.startScriptStep(`echo started\nexec ${SLEEPER}\n`);
+        await run.hook.waitForOutput("started");
+        run.hook.signal("SIGINT");
+        await run.hook.waitForOutput("cancelling the step");
+        run.hook.signal("SIGTERM");
+        const escalate = setTimeout(() => run.hook.signal("SIGKILL"), 20_000);
+        const exit = await run.hook.finished.finally(() => clearTimeout(escalate));
+        const result = await run.result;
+        assert.deepEqual(await hc.faultsLeft(), [], "the stop's exec was never stalled");
+        assert.equal(exit.signal, null, `the runner had to kill the hook:\n${logOf(result)}`);
+        assert.equal(result.code, 1, logOf(result));
+        assert.match(
+          logOf(result),
+          /::error::kubehook: the job was cancelled and run_script_step had not ended 2 s after the runner's second signal/,
+        );
+      },
+    );
+
     assertHookOk(await sim.cleanupJob(), "cleanup_job");
   }, QUICK_HEARTBEAT);
 });
