@@ -46,6 +46,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeAccess } from "../src/kube/config.ts";
+import { execIn } from "../src/kube/exec.ts";
 import { podsPath } from "../src/kube/paths.ts";
 import { encodeFrame, Opcode } from "../src/kube/websocket_frames.ts";
 import { copyFromPod } from "../src/transfer/copy.ts";
@@ -632,7 +633,7 @@ ${this.#kubectl(BENCH_POD, "-i")} tar x -C /__w/a`,
     await Deno.mkdir(back, { recursive: true });
     const copyBack = (job: BenchSim) =>
       timed(() =>
-        copyFromPod(this.#admin, {
+        copyFromPod(execIn(this.#admin), {
           namespace: this.#namespace,
           pod: jobPodOf(job.sim),
           container: CONTAINER,

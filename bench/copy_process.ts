@@ -19,6 +19,7 @@
 import { warmUpTls } from "../src/kube/warm_up.ts";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeAccess } from "../src/kube/config.ts";
+import { execIn } from "../src/kube/exec.ts";
 import { copyFromPod, copyToPod } from "../src/transfer/copy.ts";
 
 /** What prepare_job and cleanup_job leave out (src/hooks/workspace.ts). */
@@ -39,8 +40,8 @@ if (import.meta.main) {
   const common = { hostPath, podPath, gzip: false, exclude: EXCLUDED };
   try {
     const report = direction === "to-pod"
-      ? await copyToPod(client, target, common)
-      : await copyFromPod(client, target, { ...common, listing: true });
+      ? await copyToPod(execIn(client), target, common)
+      : await copyFromPod(execIn(client), target, { ...common, listing: true });
     console.log(JSON.stringify(report));
   } finally {
     client.close();

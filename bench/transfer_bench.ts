@@ -22,7 +22,7 @@ import { startClusterProcess } from "./cluster_process.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import { KubeClient } from "../src/kube/client.ts";
 import { loadKubeAccess } from "../src/kube/config.ts";
-import { openExec } from "../src/kube/exec.ts";
+import { execIn, openExec } from "../src/kube/exec.ts";
 import { podsPath } from "../src/kube/paths.ts";
 import { gzipStream } from "../src/transfer/compression.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../src/transfer/copy.ts";
@@ -70,7 +70,7 @@ export async function run(): Promise<Figure[]> {
         await median(async () => {
           await exec(client, pod, "rm -rf /__w/bench");
           return await timed(() =>
-            copyToPod(client, pod, { hostPath: dir, podPath: "/__w/bench", gzip })
+            copyToPod(execIn(client), pod, { hostPath: dir, podPath: "/__w/bench", gzip })
           );
         });
       // The same archive into `cat >/dev/null`: what the exec connection alone costs (the
@@ -117,7 +117,7 @@ export async function run(): Promise<Figure[]> {
       await Deno.remove(back, { recursive: true }).catch(() => {});
       await Deno.mkdir(back);
       return await timed(() =>
-        copyFromPod(client, pod, { hostPath: back, podPath: "/__w/bench", gzip: false })
+        copyFromPod(execIn(client), pod, { hostPath: back, podPath: "/__w/bench", gzip: false })
       );
     });
     figures.push({

@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import type { ExecOpener, ExecResult, ExecSession } from "../kube/exec.ts";
+import type { ExecOpener, ExecResult } from "../kube/exec.ts";
 import { gunzipStream } from "./compression.ts";
 import { byteTap } from "./counting.ts";
 import { type ExtractReport, extractTar, TarExtractor } from "./extract.ts";

@@ -9,7 +9,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { startTestCluster } from "../cluster/harness.ts";
 import { KubeClient } from "../../src/kube/client.ts";
 import { loadKubeAccess } from "../../src/kube/config.ts";
-import { openExec } from "../../src/kube/exec.ts";
+import { execIn, openExec } from "../../src/kube/exec.ts";
 import { podsPath } from "../../src/kube/paths.ts";
 import { copyFromPod, copyToPod, type PodTarget } from "../../src/transfer/copy.ts";
 import { listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
@@ -23,6 +23,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
   await using cluster = await startTestCluster();
   const access = await loadKubeAccess({ KUBECONFIG: cluster.kubeconfigPath });
   const client = new KubeClient(access, { retry: { baseDelayMs: 20 } });
+  const exec = execIn(client);
   const namespace = access.namespace;
   const base = await Deno.makeTempDir({ prefix: "kubehook-transfer-cluster-" });
   const target = (image: keyof typeof IMAGES): PodTarget => ({
@@ -78,7 +79,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         const host = await fresh(`${image}/host`);
         const back = await fresh(`${image}/back`);
         await makeFidelityTree(host);
-        const sent = await copyToPod(client, target(image), {
+        const sent = await copyToPod(exec, target(image), {
           hostPath: host,
           podPath: "/__w",
           gzip: image === "debian",
@@ -86,7 +87,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         const original = await snapshot(host);
         assert.equal(sent.entries, Object.keys(original).length);
         assert.equal(sent.attempts, 1);
-        const got = await copyFromPod(client, target(image), {
+        const got = await copyFromPod(exec, target(image), {
           hostPath: back,
           podPath: "/__w",
           gzip: image === "busybox",
@@ -104,7 +105,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
       const back = await fresh("incremental/back");
       for (let i = 0; i < 200; i++) await Deno.writeTextFile(`${host}/f${i}.txt`, `${i}`);
       await Deno.mkdir(`${host}/_temp/_runner_file_commands`, { recursive: true });
-      await copyToPod(client, pod, { hostPath: host, podPath: "/__w/inc", gzip: false });
+      await copyToPod(exec, pod, { hostPath: host, podPath: "/__w/inc", gzip: false });
       await new Promise((resolve) => setTimeout(resolve, 20)); // the runner's next write is later
       const mark = await syncMarkNow();
       await Deno.writeTextFile(`${host}/_temp/step.sh`, "echo step");
@@ -112,7 +113,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
       await Deno.writeTextFile(`${host}/f7.txt`, "seven");
       const { paths } = await listHostChanges(host, mark);
       assert.equal(paths.length, 5); // _temp, step.sh, the file-command dir and file, f7.txt
-      const sent = await copyToPod(client, pod, {
+      const sent = await copyToPod(exec, pod, {
         hostPath: host,
         podPath: "/__w/inc",
         paths,
@@ -128,7 +129,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         "cd /__w/inc && echo out > new.txt && echo 'A=1' >> _temp/_runner_file_commands/set_env_1",
       );
       assert.equal(step.code, 0, step.stderr);
-      const got = await copyFromPod(client, pod, {
+      const got = await copyFromPod(exec, pod, {
         hostPath: back,
         podPath: "/__w/inc",
         since: marker,
@@ -159,7 +160,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         afterBytes: 1,
         count: 1,
       }]);
-      const sent = await copyToPod(client, target("debian"), {
+      const sent = await copyToPod(exec, target("debian"), {
         hostPath: host,
         podPath: "/__w/faults",
         gzip: false,
@@ -171,7 +172,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         afterBytes: 80_000,
         count: 1,
       }]);
-      const got = await copyFromPod(client, target("debian"), {
+      const got = await copyFromPod(exec, target("debian"), {
         hostPath: back,
         podPath: "/__w/faults",
         gzip: false,
@@ -190,7 +191,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         await Deno.writeTextFile(`${host}/a`, "a");
         await cluster.addFaults({ kind: "exec-drop", afterBytes: 0, count: 2 });
         await assert.rejects(
-          copyToPod(client, target("debian"), {
+          copyToPod(exec, target("debian"), {
             hostPath: host,
             podPath: "/__w/b",
             gzip: false,
@@ -217,7 +218,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
       assert.equal((await sh(pod, fake)).code, 0);
       try {
         await assert.rejects(
-          copyToPod(client, pod, { hostPath: host, podPath: "/__w/fail", gzip: false }),
+          copyToPod(exec, pod, { hostPath: host, podPath: "/__w/fail", gzip: false }),
           (err: Error) => {
             assert.match(err.message, /tar in the pod exited with code 2/);
             assert.match(err.message, /simulated failure/);
@@ -244,7 +245,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
       const scene = await fresh("corrupt");
       try {
         await assert.rejects(
-          copyFromPod(client, pod, { hostPath: scene, podPath: "/__w/faults", gzip: false }),
+          copyFromPod(exec, pod, { hostPath: scene, podPath: "/__w/faults", gzip: false }),
           (err: Error) => {
             assert.equal(err.name, "TransferError", err.message);
             assert.match(err.message, /checksum/i);
@@ -290,7 +291,7 @@ Deno.test("workspace transfer against the local cluster", async (t) => {
         await Deno.writeTextFile(`${scene}/target/real/kept`, "in a directory the archive holds");
         await Deno.writeTextFile(`${scene}/target/stale`, "not in the pod's listing");
         try {
-          const got = await copyFromPod(client, pod, {
+          const got = await copyFromPod(exec, pod, {
             hostPath: `${scene}/target`,
             podPath: "/__w/faults",
             gzip: false,

@@ -1,15 +1,18 @@
 /**
  * Deletions and verified uploads without a cluster, with GNU tools and with busybox alone:
- * a pack with a listing removes on the host what the pod deleted (and nothing else), the pod's
- * prune fragment removes what the host's listing does not name (but keeps the pod's own news,
- * protected paths, and never works through a link), and the extract fragment refuses an upload
- * whose entry count it was told and tar did not list.
+ * `copyFromPod` with a listing removes on the host what the pod deleted (and nothing else), the
+ * pod's prune fragment removes what the host's listing does not name (but keeps the pod's own
+ * news, protected paths, and never works through a link), and the extract fragment refuses an
+ * upload whose entry count it was told and tar did not list.
  */
 import assert from "node:assert/strict";
 import { hostListings, listHostChanges, syncMarkNow } from "../../src/transfer/host_changes.ts";
-import { podMarkScript, podPackChangedScript } from "../../src/transfer/pod_scripts.ts";
+import { packHostTree } from "../../src/transfer/host_pack.ts";
+import { podExtractScript, podMarkScript } from "../../src/transfer/pod_scripts.ts";
 import { podPruneListing, podPruneScript } from "../../src/transfer/pod_prune.ts";
-import { bringBack, type Flavor, localPod, sendToPod, withDirs } from "./local_pod.ts";
+import { parseReceipt, type SentCount } from "../../src/transfer/receipt.ts";
+import { sendArchive } from "../../src/transfer/send_archive.ts";
+import { bringBack, type Flavor, localPod, withDirs } from "./local_pod.ts";
 import { makeFidelityTree, snapshot } from "./tree.ts";
 
 const HOUR_AGO = new Date(Date.now() - 3600_000);
@@ -41,8 +44,37 @@ async function oddTree(...roots: string[]): Promise<void> {
 
 async function sh(flavor: Flavor, script: string): Promise<void> {
   await using pod = await localPod(flavor);
-  const { code, stderr } = await pod.run(script).done;
+  const { code, stderr } = await pod.run(script);
   assert.equal(code, 0, stderr);
+}
+
+/** Sends `paths` of `host` into `pod` through the extract fragment told to `expect` them, as a
+ * step's upload is checked in the pod. That check is not `copyToPod`'s (the host checks its
+ * receipt) but a step's exec's, so this runs the fragment itself, on the local pod's exec. */
+async function sendExpecting(
+  flavor: Flavor,
+  host: string,
+  pod: string,
+  paths: string[],
+  expect: SentCount,
+) {
+  await using local = await localPod(flavor);
+  const archive = await packHostTree(host, { paths });
+  const session = await local.exec({
+    ...local.target,
+    command: ["sh", "-c", podExtractScript(pod, { gzip: false, expect })],
+    stdin: true,
+  });
+  const sent = sendArchive(archive, session.stdin!, { gzip: false });
+  const [result, , stderr] = await Promise.all([
+    session.result,
+    session.stdout.cancel(),
+    new Response(session.stderr).text(),
+    archive.done,
+    sent.done.catch(() => {}),
+  ]);
+  if (result.kind === "lost") throw new Error(`the local exec was lost: ${result.reason}`);
+  return { code: result.exitCode, messages: parseReceipt(stderr).messages, count: sent.count };
 }
 
 function names(tree: Record<string, unknown>): string[] {
@@ -61,19 +93,15 @@ for (const flavor of ["gnu", "busybox"] as const) {
         await Deno.remove(`${pod}/${gone}`, { recursive: true });
       }
       await Deno.writeTextFile(`${pod}/sub/new.txt`, "new");
-      const script = podPackChangedScript(pod, {
+      // `exclude` is also what the host's extractor protects.
+      const got = await bringBack(flavor, pod, back, {
         since: marker,
         exclude: [".kubehook"],
         listing: true,
         gzip: flavor === "busybox",
       });
-      const got = await bringBack(flavor, script, back, flavor === "busybox", {
-        protect: [".kubehook"],
-        listing: true,
-      });
-      assert.equal(got.code, 0, got.messages);
-      assert.deepEqual(got.report.rejected, []);
-      assert.equal(got.report.deleted, 5);
+      assert.deepEqual(got.rejected, []);
+      assert.equal(got.deleted, 5);
       const expected = names(await snapshot(pod)).filter((p) => !p.startsWith(".kubehook"));
       assert.deepEqual(
         names(await snapshot(back)),
@@ -83,7 +111,7 @@ for (const flavor of ["gnu", "busybox"] as const) {
           ...expected,
         ].sort(),
       );
-      assert.deepEqual(got.report.listed?.podOnly, []);
+      assert.deepEqual(got.listed?.podOnly, []);
     });
   });
 
@@ -109,15 +137,8 @@ for (const flavor of ["gnu", "busybox"] as const) {
       await Deno.utime(`${pod}/../moved`, HOUR_AGO, HOUR_AGO);
       await Deno.rename(`${pod}/../moved`, `${pod}/sub/moved`);
       await Deno.remove(`${pod}/sub/x`);
-      const got = await bringBack(
-        flavor,
-        podPackChangedScript(pod, { since: marker, listing: true, gzip: false }),
-        back,
-        false,
-        { listing: true },
-      );
-      assert.equal(got.code, 0, got.messages);
-      assert.equal(got.report.deleted, 41);
+      const got = await bringBack(flavor, pod, back, { since: marker, listing: true });
+      assert.equal(got.deleted, 41);
       const listed = names(await snapshot(pod)).filter((p) => !p.startsWith(".kubehook"));
       assert.deepEqual(names(await snapshot(back)), listed);
     });
@@ -132,16 +153,13 @@ for (const flavor of ["gnu", "busybox"] as const) {
       await Deno.mkdir(`${back}/_temp/_runner_hook_responses`, { recursive: true });
       await Deno.writeTextFile(`${back}/_temp/_runner_hook_responses/r.json`, "");
       await Deno.symlink("/etc/hostname", `${pod}/abs-link`);
-      const got = await bringBack(
-        flavor,
-        podPackChangedScript(pod, { listing: true, gzip: false }),
-        back,
-        false,
-        { protect: [".kubehook", "_temp/_runner_hook_responses"], listing: true },
-      );
-      assert.equal(got.code, 0, got.messages);
-      assert.equal(got.report.deleted, 2);
-      assert.deepEqual(got.report.listed?.podOnly, ["abs-link"]);
+      // As cleanup_job's copy back: what it leaves out in the pod, the host's extractor protects.
+      const got = await bringBack(flavor, pod, back, {
+        exclude: [".kubehook", "_temp/_runner_hook_responses"],
+        listing: true,
+      });
+      assert.equal(got.deleted, 2);
+      assert.deepEqual(got.listed?.podOnly, ["abs-link"]);
       assert.deepEqual(
         names(await snapshot(back)),
         [
@@ -209,14 +227,14 @@ for (const flavor of ["gnu", "busybox"] as const) {
       await makeFidelityTree(host);
       const paths = names(await snapshot(host));
       const sent = { entries: paths.length, nameNewlines: paths.join("").split("\n").length - 1 };
-      const ok = await sendToPod(flavor, host, pod, { paths, expect: sent });
+      const ok = await sendExpecting(flavor, host, pod, paths, sent);
       assert.equal(ok.code, 0, ok.messages);
       assert.equal(ok.count.entries, sent.entries);
       // One more than tar lists in either flavor (busybox lists a newline in a name as two lines).
       const claimed = sent.entries + sent.nameNewlines + 1;
-      const short = await sendToPod(flavor, host, pod, {
-        paths,
-        expect: { entries: claimed, nameNewlines: 0 },
+      const short = await sendExpecting(flavor, host, pod, paths, {
+        entries: claimed,
+        nameNewlines: 0,
       });
       assert.notEqual(short.code, 0);
       assert.match(short.messages, /^kubehook: tar in the pod listed \d+ entries but /m);

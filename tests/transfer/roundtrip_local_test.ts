@@ -1,10 +1,11 @@
 /**
- * Host → "pod" → host without a cluster: the host packer feeds the pod-side extract fragment run
- * locally with GNU tools and with busybox alone; the pod-side pack fragment feeds the host's safe
- * extractor. Trees are compared byte for byte, with modes, mtimes and links.
+ * Host → "pod" → host without a cluster: `copyToPod` and `copyFromPod` against a "pod" that is a
+ * local process with GNU tools or with busybox alone (local_pod.ts). Trees are compared byte for
+ * byte, with modes, mtimes and links.
  */
 import assert from "node:assert/strict";
-import { podMarkScript, podPackChangedScript } from "../../src/transfer/pod_scripts.ts";
+import { TransferError } from "../../src/transfer/copy.ts";
+import { podMarkScript } from "../../src/transfer/pod_scripts.ts";
 import { bringBack, localPod, sendToPod, withDirs } from "./local_pod.ts";
 import { makeFidelityTree, type Snapshot, snapshot, withoutDirMtimes } from "./tree.ts";
 
@@ -17,20 +18,20 @@ for (const flavor of ["gnu", "busybox"] as const) {
     Deno.test(`${flavor}${gzip ? " + gzip" : ""}: every fidelity case survives host → pod → host`, async () => {
       await withDirs(async ({ host, pod, back }) => {
         await makeFidelityTree(host);
+        // A copy that fails (tar's exit, the receipt's count) throws.
         const sent = await sendToPod(flavor, host, pod, { gzip });
-        assert.equal(sent.code, 0, sent.messages);
-        assert.equal(sent.problem, undefined);
         const original = await snapshot(host);
-        assert.equal(sent.count.entries, Object.keys(original).length);
+        assert.equal(sent.entries, Object.keys(original).length);
+        assert.equal(sent.attempts, 1, "the local exec was lost");
         // busybox tar sets a directory's mtime before writing into it, so only GNU tar keeps it.
         const comparable = flavor === "gnu" ? (s: Snapshot) => s : withoutDirMtimes;
         assert.deepEqual(comparable(await snapshot(pod)), comparable(original));
 
-        const got = await bringBack(flavor, podPackChangedScript(pod, { gzip }), back, gzip);
-        assert.equal(got.code, 0, got.messages);
-        assert.deepEqual(got.receipt, { pack_exit: 0 });
+        // Throws unless the pod's receipt says pack_exit=0 and the shell exited with 0.
+        const got = await bringBack(flavor, pod, back, { gzip });
         // Only the absolute link is refused on the way back (the pod is not trusted).
-        assert.deepEqual(got.report.rejected.map((r) => r.name), ["./abs-link"]);
+        assert.deepEqual(got.rejected.map((r) => r.name), ["./abs-link"]);
+        assert.equal(got.attempts, 1, "the local exec was lost");
         assert.deepEqual(
           comparable(await snapshot(back)),
           comparable(without(original, "abs-link")),
@@ -52,13 +53,13 @@ Deno.test("gnu: only what changed after the marker comes back, moved directories
     for (const p of ["staging/pkg/index.js", "staging/pkg", "staging", "repo/b.txt"]) {
       await Deno.utime(`${host}/${p}`, 1_500_000_000, 1_500_000_000);
     }
-    assert.equal((await sendToPod("gnu", host, pod)).code, 0);
+    await sendToPod("gnu", host, pod);
     // prepare_job and the first step are separate hook calls, further apart than the 20 ms the
     // marker is backdated by (see podMarkScript).
     await new Promise((resolve) => setTimeout(resolve, 30));
     const marker = `${pod}/../kubehook/step-1`;
     await using runner = await localPod("gnu");
-    assert.equal((await runner.run(podMarkScript(marker)).done).code, 0);
+    assert.equal((await runner.run(podMarkScript(marker))).code, 0);
     // A moved directory is recognised by a ctime after the marker's: the step starts at least a
     // clock tick (≤ 10 ms) after the marker, as the step's own launch takes longer than that.
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -71,17 +72,7 @@ Deno.test("gnu: only what changed after the marker comes back, moved directories
     await Deno.rename(`${pod}/staging/pkg`, `${pod}/repo/pkg`);
     await Deno.writeTextFile(`${pod}/_temp/_runner_file_commands/set_env_1`, "A=1\n");
 
-    const got = await bringBack(
-      "gnu",
-      podPackChangedScript(pod, {
-        since: marker,
-        always: ["_temp/_runner_file_commands"],
-        gzip: false,
-      }),
-      back,
-      false,
-    );
-    assert.equal(got.code, 0, got.messages);
+    await bringBack("gnu", pod, back, { since: marker, always: ["_temp/_runner_file_commands"] });
     assert.deepEqual(Object.keys(await snapshot(back)).sort(), [
       "_temp",
       "_temp/_runner_file_commands",
@@ -105,31 +96,25 @@ Deno.test("busybox: changed files come back by mtime; unchanged ones do not", as
     await Deno.writeTextFile(`${host}/repo/old.txt`, "old");
     await Deno.utime(`${host}/repo/old.txt`, 1_500_000_000, 1_500_000_000);
     await Deno.utime(`${host}/repo`, 1_500_000_000, 1_500_000_000);
-    assert.equal((await sendToPod("busybox", host, pod)).code, 0);
+    await sendToPod("busybox", host, pod);
     const marker = `${pod}/../kubehook/m`;
     await using runner = await localPod("busybox");
-    assert.equal((await runner.run(podMarkScript(marker)).done).code, 0);
+    assert.equal((await runner.run(podMarkScript(marker))).code, 0);
     await Deno.writeTextFile(`${pod}/repo/new.txt`, "new");
-    const got = await bringBack(
-      "busybox",
-      podPackChangedScript(pod, { since: marker, exclude: ["repo/skip"], gzip: true }),
-      back,
-      true,
-    );
-    assert.equal(got.code, 0, got.messages);
+    await bringBack("busybox", pod, back, { since: marker, exclude: ["repo/skip"], gzip: true });
     assert.deepEqual(Object.keys(await snapshot(back)).sort(), ["repo", "repo/new.txt"]);
   });
 });
 
 for (const flavor of ["gnu", "busybox"] as const) {
-  Deno.test(`${flavor}: a failing tar in the pod fails the fragment and the receipt says so`, async () => {
+  Deno.test(`${flavor}: a failing tar in the pod fails the copy and the receipt says so`, async () => {
     await withDirs(async ({ host, pod }) => {
       await Deno.writeTextFile(`${host}/f`, "x");
       await Deno.mkdir(`${pod}/f`, { recursive: true }); // a directory where a file must go
       await Deno.writeTextFile(`${pod}/f/keep`, "blocks the replacement");
-      const sent = await sendToPod(flavor, host, pod);
-      assert.notEqual(sent.code, 0);
-      assert.match(sent.problem ?? "", /tar in the pod exited with code [1-9]/);
+      const failed = await sendToPod(flavor, host, pod).then(() => undefined, (err) => err);
+      assert.ok(failed instanceof TransferError, `the copy did not fail so: ${failed}`);
+      assert.match(failed.message, /: tar in the pod exited with code [1-9]/);
     });
   });
 }
