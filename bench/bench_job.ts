@@ -1,5 +1,5 @@
 /**
- * What the hook benches share: a local cluster, a runner simulator that calls the hook with the
+ * What the hook benches share: a cluster of the tier the bench runs on (`--real`: the real one), a runner simulator that calls the hook with the
  * `runner` context (the permissions kubehook's documented Role grants), and the cluster's request
  * counts (`/_cluster/stats`), so a bench can tell what one hook call cost the API server.
  *
@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type Cluster, startCluster } from "../tests/cluster/harness.ts";
+import { type ClusterAccess, startTestCluster } from "../tests/cluster/harness.ts";
 import type { StatsSnapshot } from "../tests/cluster/api/stats.ts";
 import { type HookResult, RunnerSim } from "../tests/support/runner_sim.ts";
 
@@ -24,7 +24,7 @@ const ACCESS_REVIEWS = "create selfsubjectaccessreviews.authorization.k8s.io";
 
 /** A cluster with a runner simulator; `await using` stops both. */
 export interface BenchJob extends AsyncDisposable {
-  cluster: Cluster;
+  cluster: ClusterAccess;
   sim: RunnerSim;
   /** The request counts since the last reset. */
   stats(): Promise<StatsSnapshot>;
@@ -36,7 +36,7 @@ export interface BenchJob extends AsyncDisposable {
 export async function startBenchJob(
   options: { runnerPod: string; hook?: string; env?: Record<string, string> },
 ): Promise<BenchJob> {
-  const cluster = await startCluster();
+  const cluster = await startTestCluster();
   let sim: RunnerSim;
   try {
     sim = await RunnerSim.create({
@@ -57,7 +57,7 @@ export async function startBenchJob(
     const response = await cluster.fetch("/_cluster/stats", { method });
     if (!response.ok) {
       throw new Error(
-        `The local cluster refused ${method} /_cluster/stats: ${await response.text()}`,
+        `The cluster refused ${method} /_cluster/stats: ${await response.text()}`,
       );
     }
     return await response.json();

@@ -2,9 +2,13 @@
  * The local cluster in a process of its own (`deno task cluster`), as an API server is: benches
  * that measure the cluster's memory, or a transfer through it, must not share the bench's own
  * thread with it (in-process, the API server's TLS and WebSocket work slowed a 200 MB copy 1.8×).
+ * With `--real` (bench/main.ts), the real tier's process: `pid` is then its front door's, not the
+ * API server's.
  *
  * @module
  */
+
+import { testTier } from "../tests/cluster/harness.ts";
 
 const CLUSTER_MAIN = new URL("../tests/cluster/main.ts", import.meta.url).pathname;
 
@@ -20,7 +24,16 @@ export interface ClusterProcess extends AsyncDisposable {
 export async function startClusterProcess(dir: string): Promise<ClusterProcess> {
   const kubeconfig = `${dir}/kubeconfig`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLUSTER_MAIN, "--kubeconfig", kubeconfig, "--state-dir", `${dir}/state`],
+    args: [
+      "run",
+      "-A",
+      CLUSTER_MAIN,
+      ...(testTier() === "real" ? ["--real"] : []),
+      "--kubeconfig",
+      kubeconfig,
+      "--state-dir",
+      `${dir}/state`,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

@@ -11,6 +11,7 @@
  * deno task bench --json figures.json    # also write the figures as JSON
  * deno task bench --only copy --large    # also the copy section's 1 GB and 2 GiB parts
  * deno task bench --before /tmp/before    # also an earlier revision's hook, in turns with this one
+ * deno task bench --real                  # against the real tier (tests/realcluster), not the embedded cluster
  * ```
  *
  * `--large` is passed to every section's `run({ large: true })`; the `copy` section then adds
@@ -22,6 +23,11 @@
  * (and copy process) in turns with this tree's, in the same job and against the same baselines,
  * and show its figures beside, marked "(--before)". A change is judged by the two in one run.
  *
+ * The `job` section (bench/job_bench.ts) is a whole job, prepare_job, three `run:` steps and
+ * cleanup_job in a 2,000-file checkout, against the same job scripted with kubectl (apply, wait,
+ * `tar | kubectl exec -i`, exec, `kubectl exec tar c | tar x`, delete), phase by phase; it takes
+ * neither `--large` nor `--before` (about 40 seconds).
+ *
  * Not part of `deno task test`: speed is measured here, never asserted in tests.
  *
  * @module
@@ -29,10 +35,10 @@
 import { type Figure, formatTable, type Section } from "./figure.ts";
 
 /** The order sections are shown in (the issues' order); sections not listed follow by name. */
-const ORDER = ["startup", "step", "lifecycle", "fail_fast", "cluster", "transfer", "copy"];
+const ORDER = ["startup", "step", "lifecycle", "job", "fail_fast", "cluster", "transfer", "copy"];
 const SUFFIX = "_bench.ts";
 const USAGE =
-  "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE] [--large] [--before DIR]";
+  "usage: deno task bench [--only SECTION[,SECTION...]] [--json FILE] [--large] [--before DIR] [--real]";
 
 interface Options {
   only?: string[];
@@ -41,6 +47,8 @@ interface Options {
   large?: boolean;
   /** A checkout of another revision, measured beside this one (a section's `run` gets it). */
   before?: string;
+  /** Against the real tier (tests/realcluster) instead of the embedded cluster. */
+  real?: boolean;
 }
 
 /** One section's outcome, as the JSON file holds it. */
@@ -54,6 +62,10 @@ function parseArgs(args: string[]): Options {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--large") {
       options.large = true;
+      continue;
+    }
+    if (args[i] === "--real") {
+      options.real = true;
       continue;
     }
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
@@ -137,6 +149,9 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  // Every section starts its clusters through tests/cluster/harness.ts, which reads the tier here.
+  if (options.real) Deno.env.set("KUBEHOOK_TEST_CLUSTER", "real");
+  const tier = options.real ? "the real tier" : "the embedded cluster";
   const results: SectionResult[] = [];
   for (const section of available.filter((name) => options.only?.includes(name) ?? true)) {
     console.error(`bench: ${section}...`);
@@ -147,7 +162,9 @@ async function main(): Promise<number> {
   const machine = `${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}, ` +
     `deno ${Deno.version.deno}`;
   const compared = options.before ? `; "(--before)": ${options.before}` : "";
-  console.log(`\nkubehook bench, ${new Date().toISOString()}, ${machine}${compared}\n`);
+  console.log(
+    `\nkubehook bench on ${tier}, ${new Date().toISOString()}, ${machine}${compared}\n`,
+  );
   console.log(formatTable(results));
   const failed = results.filter((r) => r.error);
   for (const { section, error } of failed) console.log(`\n${section} FAILED: ${error}`);
@@ -157,6 +174,7 @@ async function main(): Promise<number> {
       date: new Date().toISOString(),
       machine,
       large,
+      tier: options.real ? "real" : "embedded",
       before: options.before,
       sections: results,
     };
