@@ -206,7 +206,11 @@ Deno.test({
           const expected = Array.from({ length: LINES }, (_, i) => `step ${step} line ${i}`);
           if (JSON.stringify(lines) !== JSON.stringify(expected)) {
             problems.push(
-              where(`step ${step}'s output was lost or repeated:\n${lines.join("\n")}`),
+              where(
+                `step ${step}'s output was lost or repeated (faults queued for its call: ${
+                  JSON.stringify(plan.faults[step + 1] ?? null)
+                }):\n${lines.join("\n")}\n${logOf(outcome.result)}`,
+              ),
             );
           }
           const ran = await Deno.readTextFile(`${sim.workspace}/ran-${step}`).catch(() => "");
