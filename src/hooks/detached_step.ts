@@ -83,6 +83,7 @@ export async function runDetachedStep(step: DetachedStep): Promise<number> {
       command,
       upload,
       started,
+      shown,
       (n) => shown += n,
       () => started = true,
     );
@@ -120,6 +121,7 @@ async function follow(
   command: string[],
   upload: (() => Promise<ReadableStream<Uint8Array>>) | undefined,
   resuming: boolean,
+  shownBefore: number,
   onShown: (bytes: number) => void,
   onStarted: () => void,
 ): Promise<Outcome> {
@@ -168,17 +170,19 @@ async function follow(
       startedHere = true;
       onStarted();
     });
+    let shownHere = 0;
     const output = session.stdout.pipeTo(
       new WritableStream({
         async write(chunk) {
           await step.output(chunk);
+          shownHere += chunk.byteLength;
           onShown(chunk.byteLength);
         },
       }),
     ).catch(() => {});
     const result = await session.result;
     await Promise.all([uploading, output]);
-    const { exitCode, messages } = await control;
+    const { exitCode, outputSize, messages } = await control;
     if (packFailure) {
       return {
         kind: "failed",
@@ -186,7 +190,18 @@ async function follow(
       };
     }
     if (step.signal.aborted) return { kind: "cancelled" };
-    if (exitCode !== undefined) return { kind: "exit", code: exitCode };
+    if (exitCode !== undefined) {
+      const missing = outputMissing(outputSize, shownBefore + shownHere);
+      if (missing === 0) return { kind: "exit", code: exitCode };
+      // The exit marker came, the end of the output did not: the resume prints it (and the
+      // marker again).
+      return {
+        kind: "lost",
+        reason: `${
+          result.kind === "lost" ? result.reason : "the session ended"
+        } with the last ${missing} bytes of the step's output not received`,
+      };
+    }
     const gone = await podLoss(step);
     if (gone) return { kind: "failed", message: gone };
     if (result.kind === "lost") return { kind: "lost", reason: result.reason };
@@ -257,21 +272,30 @@ async function podLoss(step: DetachedStep, secondLook = false): Promise<string |
   return undefined;
 }
 
+/** How many bytes of the step's output, `size` by the follower's exit marker, did not arrive when
+ * `shown` did. The marker travels on stderr, a pipe of its own that the kubelet reads apart from
+ * stdout: it can overtake the last of the output, and a connection cut between the two keeps the
+ * code and loses that output. Undefined `size` (no marker): nothing known to be missing. */
+export function outputMissing(size: number | undefined, shown: number): number {
+  return size === undefined ? 0 : Math.max(0, size - shown);
+}
+
 /** Reads the follower's stderr: heartbeats are dropped, the start and exit markers are noted, any
  * other line (the extraction's own errors) is kept for the failure message and shown. */
 async function readControl(
   stderr: ReadableStream<Uint8Array>,
   onStarted: () => void,
-): Promise<{ exitCode?: number; messages: string[] }> {
+): Promise<{ exitCode?: number; outputSize?: number; messages: string[] }> {
   const messages: string[] = [];
   let exitCode: number | undefined;
+  let outputSize: number | undefined;
   let pending = "";
   const take = (line: string) => {
     // The upload's receipt: tar's failure already ends the script before the step starts.
     if (line === "kubehook-alive" || line === "" || line.startsWith(RECEIPT_PREFIX)) return;
     if (line === "kubehook-started") return onStarted();
-    const exit = /^kubehook-exit (\d+)$/.exec(line);
-    if (exit) exitCode = Number(exit[1]);
+    const exit = /^kubehook-exit (\d+) (\d+)$/.exec(line);
+    if (exit) [exitCode, outputSize] = [Number(exit[1]), Number(exit[2])];
     else if (messages.length < MAX_CONTROL_MESSAGES) messages.push(line);
   };
   try {
@@ -290,7 +314,7 @@ async function readControl(
     // A cut connection ends the stream with an error; what arrived so far still counts.
   }
   take(pending);
-  return { exitCode, messages };
+  return { exitCode, outputSize, messages };
 }
 
 /** Cancels a running step: its process group gets TERM, then KILL; resolves with the code the runner

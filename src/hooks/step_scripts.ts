@@ -5,8 +5,9 @@
  * drives them from the host.
  *
  * Markers on the follower's stderr: `kubehook-started` once the step runs, `kubehook-alive` while
- * it is quiet, `kubehook-exit N` at the end (the script then exits with N too), and
- * `kubehook-missing` when the step's directory is gone.
+ * it is quiet, `kubehook-exit N SIZE` at the end (the script then exits with N too; SIZE is the
+ * step's whole output in bytes: stderr is a pipe of its own, so the marker may overtake the last of
+ * stdout), and `kubehook-missing` when the step's directory is gone.
  *
  * @module
  */
@@ -39,7 +40,7 @@ while :; do
   [ "$fin" = 1 ] && break
 done
 code=$(cat "$d/code")
-echo "kubehook-exit $code" >&2
+echo "kubehook-exit $code $off" >&2
 exit "$code"
 `;
 
