@@ -44,6 +44,9 @@ export interface DetachedStep {
   output: (chunk: Uint8Array) => Promise<void>;
   /** Receives kubehook's own messages about reconnecting. */
   log: (line: string) => void;
+  /** Called once, when the step's first exec is open (before the step starts): what may overlap
+   * the step starts then. */
+  onOpened?: () => void;
 }
 
 /** The directory in the job container that holds this step's bookkeeping. */
@@ -146,6 +149,7 @@ async function follow(
     const unopened = error instanceof Error ? error : new Error(String(error));
     return { kind: "lost", reason: unopened.message, unopened };
   }
+  if (!resuming) step.onOpened?.();
   const onAbort = () => session.close();
   step.signal.addEventListener("abort", onAbort, { once: true });
   try {

@@ -1,10 +1,11 @@
 /**
  * run_script_step: runs one `run:` step (or a JavaScript action) in the job container.
  *
- * Two exec round trips in the normal case: the first carries what changed under `<work>` plus the
+ * Two exec sessions in the normal case: the first carries what changed under `<work>` plus the
  * step's environment into the pod, starts the step detached and streams its output; the second
- * brings the file-command files and the step's changes back to the host. The hook exits with the
- * step's own exit code.
+ * brings the file-command files and the step's changes back to the host. The second is opened as
+ * soon as the first is and waits in the pod for the step's end (kube/armed_exec.ts), so its
+ * set-up is not on the way. The hook exits with the step's own exit code.
  *
  * @module
  */
@@ -16,7 +17,8 @@ import { warning } from "../runner/workflow_commands.ts";
 import { connect, type HookContext, jobState } from "./context.ts";
 import { runDetachedStep } from "./detached_step.ts";
 import { stepEnvironment } from "./step_environment.ts";
-import { bringStepChangesBack, stepUpload } from "./workspace.ts";
+import { armStepChangesBack, bringStepChangesBack, stepUpload } from "./workspace.ts";
+import type { ArmedExec } from "../kube/armed_exec.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import { writeFully } from "../bytes.ts";
 
@@ -49,6 +51,8 @@ export async function runScriptStep(
   const encoder = new TextEncoder();
   let code = 1;
   let failure: unknown;
+  // The copy back's exec is opened while the step runs, so it starts the moment the step ends.
+  let armed: ArmedExec | undefined;
   try {
     code = await runDetachedStep({
       client,
@@ -65,6 +69,7 @@ export async function runScriptStep(
       signal: context.signal,
       output: (chunk) => writeFully(Deno.stdout, chunk),
       log: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
+      onOpened: () => armed ??= armStepChangesBack(connection, state, layout, id),
     });
   } catch (error) {
     failure = error;
@@ -72,11 +77,13 @@ export async function runScriptStep(
   // File commands must reach the host also when the step failed or was cancelled.
   try {
     await upload.dispose();
-    state.sync = await bringStepChangesBack(connection, state, layout, id);
+    state.sync = await bringStepChangesBack(connection, state, layout, id, armed?.exec);
   } catch (error) {
     // When the step itself could not run, that is the news; this failure follows from it.
     if (failure === undefined) failure = error;
     else warning(`kubehook could not bring the step's files back: ${(error as Error).message}`);
+  } finally {
+    armed?.[Symbol.dispose]();
   }
   const response: StateResponse = { state: { ...state } };
   await writeResponse(invocation.responseFile, response);

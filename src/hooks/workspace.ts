@@ -14,13 +14,15 @@
  */
 import { debug, endGroup, group, warning } from "../runner/workflow_commands.ts";
 import type { WorkLayout } from "../runner/layout.ts";
-import { execIn, openExec } from "../kube/exec.ts";
+import type { ArmedExec } from "../kube/armed_exec.ts";
+import { execIn, type ExecOpener, openExec } from "../kube/exec.ts";
 import { runtimeCreatedWorkDirs } from "../pod/action_directories.ts";
 import { STEP_READY_FILE } from "../pod/step_pod.ts";
 import { workspacePathOf } from "../pod/job_plan.ts";
 import { JOB_CONTAINER_NAME } from "../pod/names.ts";
 import { chooseGzip, type LinkEstimate, updateLinkEstimate } from "../transfer/compression.ts";
 import {
+  armCopyFromPod,
   copyFromPod,
   type CopyFromPodOptions,
   copyToPod,
@@ -285,21 +287,44 @@ export async function bringStepChangesBack(
   state: JobState,
   layout: WorkLayout,
   id: string,
+  exec: ExecOpener = execIn(connection.client),
 ): Promise<SyncState | undefined> {
   const sync = state.sync;
   if (!sync) return undefined;
-  // Stamped in the pod before packing: cleanup then brings back only what changed after this.
-  const next = podMark(`${id}-back`);
-  const transfer = await stepChangesBack(connection, target(state), layout, {
-    since: podMark(id),
-    window: { from: sync.podMark, to: windowEnd(id) },
-    next,
-  });
+  const marks = stepBackMarks(sync, id);
+  const transfer = await stepChangesBack(connection, target(state), layout, marks, exec);
   return {
     host: await syncMarkNow(),
-    podMark: next,
+    podMark: marks.next,
     link: updateLinkEstimate(sync.link, transfer),
     podOnly: nextPodOnly(sync.podOnly, transfer.listed),
+  };
+}
+
+/** Opens the exec of {@link bringStepChangesBack} for step `id` now, while the step runs: given
+ * its opener once the step has ended, the copy back starts at once. Undefined without a sync. */
+export function armStepChangesBack(
+  connection: Connection,
+  state: JobState,
+  layout: WorkLayout,
+  id: string,
+): ArmedExec | undefined {
+  if (!state.sync) return undefined;
+  return armCopyFromPod(
+    execIn(connection.client),
+    target(state),
+    stepBackOptions(layout, stepBackMarks(state.sync, id)),
+  );
+}
+
+/** Where a step's copy back starts and ends in the pod's time: the step's own marker, the window
+ * since the last sync, and the marker stamped in the pod before packing (cleanup then brings back
+ * only what changed after it). */
+function stepBackMarks(sync: SyncState, id: string) {
+  return {
+    since: podMark(id),
+    window: { from: sync.podMark, to: windowEnd(id) },
+    next: podMark(`${id}-back`),
   };
 }
 
@@ -392,21 +417,29 @@ async function stepChangesBack(
   where: PodTarget,
   layout: WorkLayout,
   marks: Pick<CopyFromPodOptions, "since" | "window" | "next">,
+  exec: ExecOpener = execIn(connection.client),
 ): Promise<TransferReport> {
-  const transfer = await copyFromPod(execIn(connection.client), where, {
-    hostPath: layout.work,
-    podPath: POD_WORK,
-    gzip: false,
-    exclude: EXCLUDED,
-    listing: true,
-    ...marks,
-  });
+  const transfer = await copyFromPod(exec, where, stepBackOptions(layout, marks));
   if (transfer.entries > 0 || transfer.deleted > 0 || transfer.rejected.length > 0) {
     group("kubehook: the step's changes, back to the runner");
     report(transfer);
     endGroup();
   }
   return transfer;
+}
+
+function stepBackOptions(
+  layout: WorkLayout,
+  marks: Pick<CopyFromPodOptions, "since" | "window" | "next">,
+): CopyFromPodOptions {
+  return {
+    hostPath: layout.work,
+    podPath: POD_WORK,
+    gzip: false,
+    exclude: EXCLUDED,
+    listing: true,
+    ...marks,
+  };
 }
 
 /** Brings what the runner changed since the last sync into the job container (after a step that

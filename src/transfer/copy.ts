@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import { type ArmedExec, armExec } from "../kube/armed_exec.ts";
 import type { ExecOpener, ExecResult } from "../kube/exec.ts";
 import { gunzipStream } from "./compression.ts";
 import { byteTap } from "./counting.ts";
@@ -145,7 +146,7 @@ export function copyFromPod(
     let failed: Error | undefined;
     const session = await exec({
       ...target,
-      command: ["sh", "-c", podPackChangedScript(options.podPath, options)],
+      command: packCommand(options),
       stdin: false,
       signal: options.signal,
       stdoutSink: extractor && ((chunk) => {
@@ -224,6 +225,28 @@ export function copyFromPod(
       },
     };
   });
+}
+
+/** Opens now the exec that {@link copyFromPod} with the same target and options will open (see
+ * kube/armed_exec.ts): given the returned opener, that copy starts at once. Dispose it when the
+ * copy does not happen. */
+export function armCopyFromPod(
+  exec: ExecOpener,
+  target: PodTarget,
+  options: CopyFromPodOptions,
+): ArmedExec {
+  return armExec(exec, {
+    ...target,
+    command: packCommand(options),
+    stdin: false,
+    signal: options.signal,
+    // copyFromPod takes the output through a sink unless it is compressed: this marks one.
+    stdoutSink: options.gzip ? undefined : () => {},
+  });
+}
+
+function packCommand(options: CopyFromPodOptions): string[] {
+  return ["sh", "-c", podPackChangedScript(options.podPath, options)];
 }
 
 /** `source` as it is, calling `ended` once it ends or fails (its connection ended). */

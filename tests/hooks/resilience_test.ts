@@ -112,6 +112,33 @@ Deno.test("steps survive broken exec connections and cancellation", async (t) =>
     });
 
     await t.step(
+      "the copy back's exec waits in the pod while the step runs, then is gone",
+      async () => {
+        const jobPod = String(sim.state?.jobPod);
+        const run = await sim.startScriptStep(
+          "echo started\nuntil [ -e /tmp/kh-armed-go ]; do sleep 0.05; done\necho done > armed.txt\n",
+        );
+        await run.hook.waitForOutput("started");
+        const armed = async () =>
+          [...(await processes(hc, jobPod)).values()].filter((cmd) =>
+            cmd.includes("kubehook-armed")
+          );
+        // Opened once the pod says the step started: wait for it to show (bounded, not timed).
+        let waiting: string[] = [];
+        for (let i = 0; i < 100 && waiting.length === 0; i++) {
+          waiting = await armed();
+          if (waiting.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        assert.equal(waiting.length, 1, "no copy back waiting in the pod while the step ran");
+        await hc.execInPod(jobPod, "touch /tmp/kh-armed-go");
+        const result = await run.result;
+        assertHookOk(result, "the step");
+        assert.equal(await Deno.readTextFile(`${sim.workspace}/armed.txt`), "done\n");
+        assert.deepEqual(await armed(), [], "the armed copy back outlived its step");
+      },
+    );
+
+    await t.step(
       "a stop that hangs: the runner's second signal ends the hook, saying so",
       async () => {
         // The stop's own exec goes silent: the hook still waits on it when the runner escalates.
