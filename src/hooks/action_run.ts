@@ -41,12 +41,37 @@ export interface ActionRun {
  * the pod is lost, saying which and why; an abort of `signal` rejects with its reason. */
 export async function followAction(run: ActionRun): Promise<number> {
   await waitForStart(run);
+  // The pod as last seen, kept by a watch while the container runs: an evicted pod can be gone
+  // (404) by the time its container's end is read, and only its last state says it was evicted.
+  const watching = new AbortController();
+  const seen: { pod?: V1Pod } = {};
+  const watched = watchPod(
+    run.client,
+    {
+      namespace: run.namespace,
+      name: run.pod,
+      signal: AbortSignal.any([run.signal, watching.signal]),
+    },
+    (pod) => void (pod && (seen.pod = pod)),
+  ).catch(() => {});
+  try {
+    return await followToEnd(run, seen);
+  } finally {
+    watching.abort();
+    await watched;
+  }
+}
+
+async function followToEnd(run: ActionRun, seen: { pod?: V1Pod }): Promise<number> {
   const where = `container "${run.container}" of pod ${run.namespace}/${run.pod}`;
   const terminated = async () => {
     let pod: V1Pod;
     try {
       pod = await run.client.get<V1Pod>(podsPath(run.namespace, run.pod), { signal: run.signal });
     } catch (error) {
+      if (error instanceof KubeApiError && error.status === 404) {
+        throw new Error(removalMessage(run, where, seen.pod));
+      }
       throw new Error(`The ${role(run)}'s pod went away while it ran (${where}): ${error}`);
     }
     return run.statusOf(pod)?.state?.terminated ?? lost(pod, `${role(run)}'s ${where}`);
@@ -65,7 +90,9 @@ export async function followAction(run: ActionRun): Promise<number> {
   // A failure may be the program's own, or its pod being removed (an evicted Kaniko exits 2 on
   // SIGTERM): only the first is the program's result. A kubelet that kills first and says why
   // after is waited for only when a signal killed the container.
-  const removed = end.exitCode !== 0 ? await removal(run, where, end.exitCode < 128) : undefined;
+  const removed = end.exitCode !== 0
+    ? await removal(run, where, seen, end.exitCode < 128)
+    : undefined;
   if (removed) throw new Error(removed);
   return end.exitCode & 255;
 }
@@ -76,6 +103,7 @@ export async function followAction(run: ActionRun): Promise<number> {
 async function removal(
   run: ActionRun,
   where: string,
+  seen: { pod?: V1Pod },
   secondLook = false,
 ): Promise<string | undefined> {
   let pod: V1Pod | undefined;
@@ -84,21 +112,29 @@ async function removal(
   } catch (error) {
     // Gone is an answer; an API that does not answer is not: the exit code stands.
     if (!(error instanceof KubeApiError && error.status === 404)) return undefined;
+    return removalMessage(run, where, seen.pod);
   }
+  if (removalOf(pod)) return removalMessage(run, where, pod);
+  if (secondLook) return undefined;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return await removal(run, where, seen, true);
+}
+
+/** Why `pod` is being removed (evicted, deleted), or undefined. */
+function removalOf(pod: V1Pod | undefined): { evicted: boolean; why?: string } | undefined {
   const removed = pod && podRemoval(pod);
   const evicted = removed?.evicted || pod?.status?.reason === "Evicted";
   const why = removed?.why ??
     (evicted ? `Evicted: ${pod?.status?.message ?? "no message"}` : undefined);
-  if (!pod || why) {
-    return `The ${role(run)}'s pod ${
-      evicted ? "was evicted" : "went away"
-    } while it ran (${where}` +
-      `${why ? `; ${why}` : ""}): its result is lost with it. Look at the namespace's events for ` +
-      "who or what removed it, and run the job again.";
-  }
-  if (secondLook) return undefined;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  return await removal(run, where, true);
+  return why ? { evicted, why } : undefined;
+}
+
+/** The step's pod was removed, or is gone: `pod` is its last state known (undefined: none). */
+function removalMessage(run: ActionRun, where: string, pod: V1Pod | undefined): string {
+  const removed = removalOf(pod);
+  return `The ${role(run)}'s pod ${removed?.evicted ? "was evicted" : "went away"} while it ran (` +
+    `${where}${removed?.why ? `; ${removed.why}` : ""}): its result is lost with it. Look at the ` +
+    "namespace's events for who or what removed it, and run the job again.";
 }
 
 function role(run: ActionRun): string {
