@@ -29,12 +29,9 @@ import { LISTING_MEMBER } from "./dir_listing.ts";
 import { parentOf } from "./path_safety.ts";
 import { acceptedLines, countProblem, RECEIPT_PREFIX, type SentCount } from "./receipt.ts";
 
-/** Where GNU tar's listing goes during an extraction (in kubehook's bookkeeping, never synced):
- * a file of each extraction's own (the shell's PID), since an attempt cut off by a broken
- * connection may still run in the pod beside the next one, and ending, removed a shared file from
- * under the other's count. */
+/** Where GNU tar's listing goes during an extraction (in kubehook's bookkeeping, never synced). */
 const INDEX_DIR = ".kubehook";
-const INDEX_FILE = "tar-index.$$";
+const INDEX_FILE = "tar-index";
 
 /** Options of {@link podExtractScript}. */
 export interface ExtractScriptOptions {
