@@ -21,6 +21,7 @@
  * ```
  * @module
  */
+import { concat } from "../bytes.ts";
 import type { DirListing } from "./dir_listing.ts";
 import { parentOf } from "./path_safety.ts";
 
@@ -158,11 +159,11 @@ async function walkHostChanges(
     ]);
     // From a parent, what lies below the directory is printed as "<the rest of its path>/…".
     const prefix = name === undefined
-      ? joined(dir.subarray(start ? ENCODER.encode(start).length + 1 : 0), new Uint8Array())
+      ? concat([dir.subarray(start ? ENCODER.encode(start).length + 1 : 0), SLASH_BYTE])
       : new Uint8Array();
     for (const item of below) {
       if (!startsWithBytes(item, prefix)) continue;
-      const bytes = joined(dir, item.subarray(prefix.length));
+      const bytes = concat([dir, SLASH_BYTE, item.subarray(prefix.length)]);
       const path = utf8(bytes);
       if (path === undefined) rawPaths.add(bytes);
       else paths.add(path);
@@ -239,6 +240,7 @@ const STRICT = new TextDecoder("utf-8", { fatal: true });
 /** find's `-printf` kinds: a changed entry, a changed directory, a moved directory. */
 const [C, R] = ["C", "R"].map((kind) => kind.charCodeAt(0));
 const SLASH = 0x2f;
+const SLASH_BYTE = Uint8Array.of(SLASH);
 
 /** `bytes` as text, or undefined when they are not UTF-8. */
 function utf8(bytes: Uint8Array): string | undefined {
@@ -247,15 +249,6 @@ function utf8(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `dir/name` as bytes. */
-function joined(dir: Uint8Array, name: Uint8Array): Uint8Array {
-  const out = new Uint8Array(dir.length + 1 + name.length);
-  out.set(dir);
-  out[dir.length] = SLASH;
-  out.set(name, dir.length + 1);
-  return out;
 }
 
 function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {

@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import { concat } from "../bytes.ts";
 
 /** What to put in the archive. */
 export interface PackOptions {
@@ -203,15 +204,11 @@ function wholeTreeNames(
 
 /** tar's list of names: each followed by a NUL. */
 function nulSeparated(names: string[], rawNames: Uint8Array[]): Uint8Array {
-  const encoded = new TextEncoder().encode(names.map((n) => `${n}\0`).join(""));
-  const list = new Uint8Array(encoded.length + rawNames.reduce((n, raw) => n + raw.length + 1, 0));
-  list.set(encoded);
-  let at = encoded.length;
-  for (const raw of rawNames) {
-    list.set(raw, at);
-    at += raw.length + 1; // the NUL: the array starts zeroed
-  }
-  return list;
+  const nul = new Uint8Array(1);
+  return concat([
+    new TextEncoder().encode(names.map((n) => `${n}\0`).join("")),
+    ...rawNames.flatMap((raw) => [raw, nul]),
+  ]);
 }
 
 function trimSlashes(path: string): string {
