@@ -29,9 +29,17 @@ import { LISTING_MEMBER } from "./dir_listing.ts";
 import { parentOf } from "./path_safety.ts";
 import { acceptedLines, countProblem, RECEIPT_PREFIX, type SentCount } from "./receipt.ts";
 
-/** Where GNU tar's listing goes during an extraction (in kubehook's bookkeeping, never synced). */
+/** Where GNU tar's listing goes during an extraction: in kubehook's bookkeeping (never synced),
+ * in a directory of the extraction's own (the shell's PID). An attempt cut off by a broken
+ * connection may still run in the pod beside the next one: a shared listing file was removed by the
+ * first to end from under the other's count, and the first to end removed the emptied bookkeeping
+ * directory while the other was about to use it. */
 const INDEX_DIR = ".kubehook";
 const INDEX_FILE = "tar-index";
+/** How often making the extraction's directory is tried: each failure is another attempt's
+ * `rmdir` of the bookkeeping directory between the two `mkdir`s of `mkdir -p`, which that attempt
+ * does once, as it ends. */
+const MKDIR_TRIES = 5;
 
 /** Options of {@link podExtractScript}. */
 export interface ExtractScriptOptions {
@@ -49,18 +57,21 @@ export interface ExtractScriptOptions {
  * GNU tar writes `-v` to a pipe one line at a time, which made extracting 20,000 small files
  * 40 % slower; `TAR_OPTIONS` (read by GNU tar only) sends its listing to a file instead, written
  * in large blocks, and the file is counted after tar. busybox tar ignores `TAR_OPTIONS` and
- * lists to the pipe as before. Either way one of the two is empty. The file is in kubehook's
- * bookkeeping directory, never synced, and removed when it is empty. */
+ * lists to the pipe as before. Either way one of the two is empty. The file is in a directory
+ * of this extraction's own in kubehook's bookkeeping (never synced); both are removed afterwards,
+ * the bookkeeping directory only when nothing else is in it (a plain copy). */
 export function podExtractScript(dir: string, options: ExtractScriptOptions): string {
   const source = options.gzip ? "gzip -dc | " : "";
   const bookkeeping = quote(`${dir}/${INDEX_DIR}`);
+  const own = `${bookkeeping}/x.$$`;
   const extract = [
-    `mkdir -p ${bookkeeping} && rm -f ${bookkeeping}/${INDEX_FILE} && {`,
-    `  kh_r=$( { { cd ${bookkeeping} && ${source}TAR_OPTIONS=--index-file=${INDEX_FILE} ` +
+    // Tried again quietly; the last try's error is told.
+    `{ ${Array(MKDIR_TRIES).fill(`mkdir -p ${own}`).join(" 2>/dev/null || ")}; } && ` +
+    `rm -f ${own}/${INDEX_FILE} && {`,
+    `  kh_r=$( { { cd ${own} && ${source}TAR_OPTIONS=--index-file=${INDEX_FILE} ` +
     `tar -x -v -p -o -f - -C ${quote(dir)} 2>&4; echo "tar_exit=$?" >&3; ` +
     `cat ${INDEX_FILE} 2>/dev/null; rm -f ${INDEX_FILE}; } | { echo "lines=$(wc -l)"; } >&3; } 3>&1 )`,
-    // The bookkeeping directory goes again when nothing else is in it (a plain copy).
-    `} 4>&2 && { rmdir ${bookkeeping} 2>/dev/null; true; } &&`,
+    `} 4>&2 && { rmdir ${own} ${bookkeeping} 2>/dev/null; true; } &&`,
     `echo ${RECEIPT_PREFIX} $kh_r >&2 && case "$kh_r" in *tar_exit=0*) true ;; *) false ;; esac`,
   ].join("\n");
   if (!options.expect) return extract;
