@@ -90,31 +90,32 @@ export async function bringWorkspaceIn(
   layout: WorkLayout,
   context: HookContext,
 ): Promise<{ sync?: SyncState; isAlpine: boolean }> {
-  const copying = connection.settings.workspace === "copy";
-  let host: SyncMark | undefined;
-  let link: LinkEstimate | undefined;
-  if (copying) {
-    host = await syncMarkNow();
-    const transfer = await copyToPod(execIn(connection.client), target(state), {
-      hostPath: layout.work,
-      podPath: POD_WORK,
-      gzip: chooseGzip(connection.settings.compression, undefined),
-      exclude: EXCLUDED,
-      entryless: runtimeCreatedWorkDirs(workspacePathOf(layout)),
-      signal: context.signal,
-    });
-    report(transfer);
-    link = updateLinkEstimate(undefined, transfer);
-  }
   const mark = podMark("prepare");
-  const { stdout } = await execText(
-    connection,
-    state,
-    // The image controls the file: only its start is read.
-    `${podMarkScript(mark)} && { head -c 65536 /etc/os-release 2>/dev/null; true; }`,
-  );
-  const isAlpine = /^ID="?alpine"?$/m.test(stdout);
-  return { sync: host ? { host, podMark: mark, link } : undefined, isAlpine };
+  // The image controls the file: only its start is read.
+  const markAndOs = `${
+    podMarkScript(mark)
+  } && { head -c 65536 /etc/os-release 2>/dev/null; true; }`;
+  const isAlpine = (osRelease: string) => /^ID="?alpine"?$/m.test(osRelease);
+  if (connection.settings.workspace !== "copy") {
+    const { stdout } = await execText(connection, state, markAndOs);
+    return { isAlpine: isAlpine(stdout) };
+  }
+  const host = await syncMarkNow();
+  // The marker is stamped in the copy's exec, after the extraction.
+  const transfer = await copyToPod(execIn(connection.client), target(state), {
+    hostPath: layout.work,
+    podPath: POD_WORK,
+    gzip: chooseGzip(connection.settings.compression, undefined),
+    exclude: EXCLUDED,
+    entryless: runtimeCreatedWorkDirs(workspacePathOf(layout)),
+    signal: context.signal,
+    followUp: markAndOs,
+  });
+  report(transfer);
+  return {
+    sync: { host, podMark: mark, link: updateLinkEstimate(undefined, transfer) },
+    isAlpine: isAlpine(transfer.followUpOutput ?? ""),
+  };
 }
 
 /** What a step's first exec carries into the pod. */

@@ -52,7 +52,13 @@ interface CommonOptions {
 
 /** `paths`: only these (from `listHostChanges`), default everything; `exclude`: left out of a
  * whole copy; `entryless`: directories the pod has and may not let its user change. */
-export interface CopyToPodOptions extends CommonOptions, PackOptions {}
+export interface CopyToPodOptions extends CommonOptions, PackOptions {
+  /** A pod-side fragment run in the copy's exec once the archive is extracted, saving the round
+   * trip of an exec of its own (prepare_job stamps its first marker this way). Run again when
+   * the copy is repeated, so it must be idempotent; what it prints on stdout (the last 64 KiB) is
+   * the report's `followUpOutput`. */
+  followUp?: string;
+}
 
 export type CopyFromPodOptions =
   & CommonOptions
@@ -77,7 +83,7 @@ export function copyToPod(
     const archive = await packHostTree(options.hostPath, options);
     const session = await exec({
       ...target,
-      command: ["sh", "-c", podExtractScript(options.podPath, { gzip: options.gzip })],
+      command: ["sh", "-c", extractAndFollowUp(options)],
       stdin: true,
       signal: options.signal,
     }).catch((err) => {
@@ -93,8 +99,14 @@ export function copyToPod(
     // A write error is not a verdict: busybox tar exits before the host has sent the archive's
     // trailing zero padding. The receipt and the exit code are the verdict.
     const sending = sent.done.catch(() => {});
-    session.stdout.cancel();
-    const [result, stderr] = await Promise.all([session.result, boundedText(session.stderr)]);
+    const output = options.followUp === undefined
+      ? session.stdout.cancel().then(() => undefined)
+      : boundedText(session.stdout);
+    const [result, stderr, followUpOutput] = await Promise.all([
+      session.result,
+      boundedText(session.stderr),
+      output,
+    ]);
     await sending;
     if (result.kind === "lost") archive.kill();
     const packed = await archive.done.then((r) => r, (err: Error) => err);
@@ -117,9 +129,16 @@ export function copyToPod(
         deleted: 0,
         rejected: [],
         warnings: packed.warnings,
+        followUpOutput,
       },
     };
   });
+}
+
+/** The script of a copy into the pod: the extraction, then the follow-up if it succeeded. */
+function extractAndFollowUp(options: CopyToPodOptions): string {
+  const extract = podExtractScript(options.podPath, { gzip: options.gzip });
+  return options.followUp === undefined ? extract : `${extract} && {\n${options.followUp}\n}`;
 }
 
 /** Copies what changed in `podPath` (since `since`, or everything) into `hostPath`, through execs
@@ -276,7 +295,14 @@ function noticingEnd(
 /** What one attempt moved; the rest of the report is the same for every attempt. */
 type Counts = Pick<
   TransferReport,
-  "entries" | "contentBytes" | "wireBytes" | "deleted" | "listed" | "rejected" | "warnings"
+  | "entries"
+  | "contentBytes"
+  | "wireBytes"
+  | "deleted"
+  | "listed"
+  | "rejected"
+  | "warnings"
+  | "followUpOutput"
 >;
 type Attempt = { counts: Counts } | { lost: string };
 

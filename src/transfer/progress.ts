@@ -38,6 +38,8 @@ export interface TransferReport {
   rejected: RejectedEntry[];
   /** tar's warnings (files that changed while read). */
   warnings: string;
+  /** To-pod with a follow-up (`CopyToPodOptions.followUp`): what it printed. */
+  followUpOutput?: string;
 }
 
 /** One summary line, the detail lines and the warnings. */
