@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { bundleTo } from "../tests/distribution/support.ts";
 import type { Figure } from "./figure.ts";
 import {
   emptyDenoProgram,
@@ -43,11 +44,8 @@ export async function run(): Promise<Figure[]> {
 async function measure(dir: string): Promise<Figure[]> {
   // As released without a compiled binary: the bundle, one file with everything in it.
   const bundle = `${dir}/kubehook.js`;
-  const bundled = await new Deno.Command("deno", {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, "src/main.ts"],
-    cwd: repo,
-  }).output();
-  if (!bundled.success) throw new Error(new TextDecoder().decode(bundled.stderr));
+  const bundled = await bundleTo(bundle);
+  if (bundled.code !== 0) throw new Error(bundled.stderr);
   const empty = {
     value: round(await medianMs(await emptyDenoProgram(dir), RUNS)),
     source: "an empty Deno program",

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
 
 /** The hex SHA-256 of the build of `dockerfile` (relative to `contextDir`) with `extra`. */
 export async function contextDigest(
@@ -20,6 +20,9 @@ export async function contextDigest(
   dockerfile: string,
   extra: readonly string[],
 ): Promise<string> {
+  // Imported here: a static import of a node: module would, in the bundle (which hoists every
+  // import to its top), start Deno's Node compatibility layer in every hook (~20 ms).
+  const { createHash } = await import("node:crypto");
   const hash = createHash("sha256");
   // Every field ends in NUL, which no path or argument holds: no two inputs hash the same bytes.
   const field = (text: string) => hash.update(text + "\0");

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import type { KubeAccess } from "../kube/config.ts";
 import { containerOf } from "../runner/input.ts";
 import { readEverySetting, type Settings } from "../runner/settings.ts";
@@ -39,6 +38,9 @@ const DOCTOR_RETRY = { attempts: 2, budgetMs: 3_000 };
 
 /** Runs `kubehook doctor`; resolves with the exit code. */
 export async function doctor(rest: string[]): Promise<number> {
+  // Imported here: a static import of a node: module would, in the bundle (which hoists every
+  // import to its top), start Deno's Node compatibility layer in every hook (~20 ms).
+  const { parseArgs } = await import("node:util");
   try {
     const { values } = parseArgs({
       args: rest,

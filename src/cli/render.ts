@@ -7,7 +7,6 @@
  * @module
  */
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
-import { parseArgs } from "node:util";
 import { InputError, type Invocation, parseInvocation } from "../runner/input.ts";
 import { workLayout } from "../runner/layout.ts";
 import { readSettings, type Settings } from "../runner/settings.ts";
@@ -52,6 +51,8 @@ file:line), 2 wrong arguments.
 /** Runs `kubehook render`; resolves with the exit code. */
 export async function render(rest: string[]): Promise<number> {
   let options: { input?: string; template?: string; help?: boolean };
+  // Imported here: see doctor.ts.
+  const { parseArgs } = await import("node:util");
   try {
     options = parseArgs({
       args: rest,

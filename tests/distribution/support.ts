@@ -81,3 +81,19 @@ export async function writeExecutable(path: string, text: string): Promise<void>
   await Deno.writeTextFile(path, text);
   await Deno.chmod(path, 0o755);
 }
+
+/** Makes the bundle at `out` exactly as `deno task bundle` does (its command, from deno.json,
+ * with only the output file changed). */
+export async function bundleTo(out: string): Promise<Result> {
+  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  const [deno, ...args] = (config.tasks.bundle as string).split(" ");
+  assert.equal(
+    deno,
+    "deno",
+    `deno.json's bundle task no longer starts with deno: ${config.tasks.bundle}`,
+  );
+  const output = args.indexOf("-o") + 1;
+  assert.ok(output > 0, `deno.json's bundle task names no -o file: ${config.tasks.bundle}`);
+  args[output] = out;
+  return await run(Deno.execPath(), ["--quiet", ...args], { cwd: root });
+}
