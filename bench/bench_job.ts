@@ -33,6 +33,9 @@ export interface BenchJob extends AsyncDisposable {
 
 /** Starts a cluster and a simulator whose hook calls act as `runnerPod`. `hook` replaces
  * scripts/hook.sh (a wrapper that measures it, say); `env` adds hook settings. */
+/** The runner image the bench's jobs take their externals from (both clusters have it). */
+export const RUNNER_IMAGE = "ghcr.io/actions/actions-runner:latest";
+
 export async function startBenchJob(
   options: { runnerPod: string; hook?: string; env?: Record<string, string> },
 ): Promise<BenchJob> {
@@ -45,7 +48,7 @@ export async function startBenchJob(
         KUBECONFIG: cluster.kubeconfigPath,
         KUBEHOOK_CONTEXT: "runner",
         ACTIONS_RUNNER_POD_NAME: options.runnerPod,
-        ACTIONS_RUNNER_IMAGE: "ghcr.io/actions/actions-runner:latest",
+        ACTIONS_RUNNER_IMAGE: RUNNER_IMAGE,
         ...options.env,
       },
     });

@@ -31,14 +31,23 @@
  *
  * Figures: the whole job's wall time (median of {@link JOBS}), each phase's beside kubectl's
  * (prepare, the steps, cleanup), and the job's API requests and exec sessions on both sides (the
- * cluster's `/_cluster/stats`).
+ * cluster's `/_cluster/stats`). And what kubehook's pod has that the script's has not: the
+ * script's pod started (`apply` + `wait Ready`) with kubehook's externals init container against
+ * without, in turns, {@link JOBS} times each.
  *
  * Run alone: `deno run -A bench/job_bench.ts`.
  *
  * @module
  */
 import { type HookResult, jobContainer, type RunnerSim } from "../tests/support/runner_sim.ts";
-import { expectSuccess, requestBreakdown, startBenchJob, type StatsSnapshot } from "./bench_job.ts";
+import { EXTERNALS_VOLUME, externalsInit } from "../src/pod/job_pod.ts";
+import {
+  expectSuccess,
+  requestBreakdown,
+  RUNNER_IMAGE,
+  startBenchJob,
+  type StatsSnapshot,
+} from "./bench_job.ts";
 import type { Figure } from "./figure.ts";
 import { hasKubectl, inTurns, median, round, timed } from "./measure.ts";
 
@@ -157,7 +166,27 @@ async function measure(dir: string): Promise<Figure[]> {
   for (let i = 0; i < JOBS; i++) {
     await inTurns(i, () => kubehookJob(true), () => kubectlJob(true));
   }
-  return figures(samples, stats as Required<typeof stats>, checkout, wholeBack);
+  const starts = { init: [] as number[], plain: [] as number[] };
+  for (let i = 0; i < JOBS; i++) {
+    await inTurns(
+      i,
+      async () => void starts.init.push(await kubectl.podStart(true)),
+      async () => void starts.plain.push(await kubectl.podStart(false)),
+    );
+  }
+  return [
+    ...figures(samples, stats as Required<typeof stats>, checkout, wholeBack),
+    {
+      name:
+        `kubectl's pod with kubehook's externals init container: apply + wait Ready (median of ${JOBS})`,
+      value: round(median(starts.init)),
+      unit: "ms",
+      baseline: { value: round(median(starts.plain)), source: "the same pod without it" },
+      note: `with: ${starts.init.map((ms) => round(ms)).join(", ")} ms; without: ` +
+        `${starts.plain.map((ms) => round(ms)).join(", ")} ms (what kubehook's prepare_job pays ` +
+        "for the externals JavaScript actions need, and the script's job does without)",
+    },
+  ];
 }
 
 /** One kubehook job: each hook call's wall time. */
@@ -214,7 +243,7 @@ class KubectlScript {
       phases[phase] = performance.now() - started;
       return output;
     };
-    await step("apply", `${k} apply -f -`, JSON.stringify(kubectlPod()));
+    await step("apply", `${k} apply -f -`, JSON.stringify(kubectlPod(false)));
     await step("wait Ready", `${k} wait --for=condition=Ready pod/${KUBECTL_POD} --timeout=300s`);
     await step(
       "copy in",
@@ -247,6 +276,18 @@ class KubectlScript {
     return phases;
   }
 
+  /** The script's pod started (apply + wait Ready; deleted after, untimed), with kubehook's
+   * externals init container or without: its wall time in ms. */
+  async podStart(withExternals: boolean): Promise<number> {
+    const k = `kubectl --context runner`;
+    const ms = await timed(async () => {
+      await this.#sh("apply", `${k} apply -f -`, JSON.stringify(kubectlPod(withExternals)));
+      await this.#sh("wait", `${k} wait --for=condition=Ready pod/${KUBECTL_POD} --timeout=300s`);
+    });
+    await this.#sh("delete", `${k} delete pod ${KUBECTL_POD} --grace-period=0 --force --wait=true`);
+    return ms;
+  }
+
   /** Runs `command` in bash with pipefail; throws with its output when it fails. */
   async #sh(what: string, command: string, stdin?: string): Promise<string> {
     const child = new Deno.Command("bash", {
@@ -274,9 +315,10 @@ class KubectlScript {
   }
 }
 
-/** The kubectl script's pod: the job image sleeping, a workspace volume at `/__w`. */
-function kubectlPod() {
-  return {
+/** The kubectl script's pod: the job image sleeping, a workspace volume at `/__w`; with
+ * `withExternals`, also kubehook's externals init container and its volume. */
+function kubectlPod(withExternals: boolean) {
+  const pod = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: KUBECTL_POD, labels: { app: "bench-job-kubectl" } },
@@ -288,7 +330,16 @@ function kubectlPod() {
         command: ["sleep", "infinity"],
         volumeMounts: [{ name: "work", mountPath: "/__w" }],
       }],
-      volumes: [{ name: "work", emptyDir: {} }],
+      volumes: [{ name: "work", emptyDir: {} }] as { name: string; emptyDir: object }[],
+    },
+  };
+  if (!withExternals) return pod;
+  return {
+    ...pod,
+    spec: {
+      ...pod.spec,
+      initContainers: [externalsInit(RUNNER_IMAGE)],
+      volumes: [...pod.spec.volumes, { name: EXTERNALS_VOLUME, emptyDir: {} }],
     },
   };
 }

@@ -217,7 +217,7 @@ function jobMounts(source: WorkspaceSource, workspacePath: string): V1VolumeMoun
 /** Copies the runner image's externals (node20, node20_alpine, ...) into the externals volume.
  * `-R`, not `-a`: the image's user (runner, 1001) does not own the volume's root, so preserving
  * its times fails with "Operation not permitted" on real clusters and here alike. */
-function externalsInit(runnerImage: string): V1Container {
+export function externalsInit(runnerImage: string): V1Container {
   return {
     name: EXTERNALS_INIT_CONTAINER,
     image: runnerImage,
