@@ -40,6 +40,7 @@
  * @module
  */
 import { type HookResult, jobContainer, type RunnerSim } from "../tests/support/runner_sim.ts";
+import type { V1Pod } from "@kubernetes/client-node";
 import { EXTERNALS_VOLUME, externalsInit } from "../src/pod/job_pod.ts";
 import {
   expectSuccess,
@@ -220,6 +221,13 @@ async function kubehookPhases(sim: RunnerSim): Promise<Phases> {
   return phases;
 }
 
+/** The script's kubectl commands: its pod applied from stdin, waited for, deleted (and waited
+ * for: cleanup_job waits too; `--force` to send a grace period of 0, as kubehook does). */
+const KUBECTL = "kubectl --context runner";
+const APPLY = `${KUBECTL} apply -f -`;
+const WAIT_READY = `${KUBECTL} wait --for=condition=Ready pod/${KUBECTL_POD} --timeout=300s`;
+const DELETE = `${KUBECTL} delete pod ${KUBECTL_POD} --grace-period=0 --force --wait=true`;
+
 /** The job as a careful person scripts it with kubectl. */
 class KubectlScript {
   #env: Record<string, string>;
@@ -235,16 +243,15 @@ class KubectlScript {
     wholeBack: (copy: () => Promise<unknown>) => Promise<void>,
   ): Promise<Phases> {
     const phases: Phases = {};
-    const k = `kubectl --context runner`;
-    const exec = `${k} exec ${KUBECTL_POD} -c job --`;
+    const exec = `${KUBECTL} exec ${KUBECTL_POD} -c job --`;
     const step = async (phase: string, command: string, stdin?: string) => {
       const started = performance.now();
       const output = await this.#sh(phase, command, stdin);
       phases[phase] = performance.now() - started;
       return output;
     };
-    await step("apply", `${k} apply -f -`, JSON.stringify(kubectlPod(false)));
-    await step("wait Ready", `${k} wait --for=condition=Ready pod/${KUBECTL_POD} --timeout=300s`);
+    await step("apply", APPLY, JSON.stringify(kubectlPod(false)));
+    await step("wait Ready", WAIT_READY);
     await step(
       "copy in",
       `tar c -C ${workspace} . | ${exec.replace(" exec ", " exec -i ")} ` +
@@ -272,19 +279,18 @@ class KubectlScript {
     } finally {
       await Deno.remove(whole, { recursive: true });
     }
-    await step("delete", `${k} delete pod ${KUBECTL_POD} --grace-period=0 --force --wait=true`);
+    await step("delete", DELETE);
     return phases;
   }
 
   /** The script's pod started (apply + wait Ready; deleted after, untimed), with kubehook's
    * externals init container or without: its wall time in ms. */
   async podStart(withExternals: boolean): Promise<number> {
-    const k = `kubectl --context runner`;
     const ms = await timed(async () => {
-      await this.#sh("apply", `${k} apply -f -`, JSON.stringify(kubectlPod(withExternals)));
-      await this.#sh("wait", `${k} wait --for=condition=Ready pod/${KUBECTL_POD} --timeout=300s`);
+      await this.#sh("apply", APPLY, JSON.stringify(kubectlPod(withExternals)));
+      await this.#sh("wait Ready", WAIT_READY);
     });
-    await this.#sh("delete", `${k} delete pod ${KUBECTL_POD} --grace-period=0 --force --wait=true`);
+    await this.#sh("delete", DELETE);
     return ms;
   }
 
@@ -317,8 +323,8 @@ class KubectlScript {
 
 /** The kubectl script's pod: the job image sleeping, a workspace volume at `/__w`; with
  * `withExternals`, also kubehook's externals init container and its volume. */
-function kubectlPod(withExternals: boolean) {
-  const pod = {
+function kubectlPod(withExternals: boolean): V1Pod {
+  const pod: V1Pod = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: KUBECTL_POD, labels: { app: "bench-job-kubectl" } },
@@ -330,18 +336,14 @@ function kubectlPod(withExternals: boolean) {
         command: ["sleep", "infinity"],
         volumeMounts: [{ name: "work", mountPath: "/__w" }],
       }],
-      volumes: [{ name: "work", emptyDir: {} }] as { name: string; emptyDir: object }[],
+      volumes: [{ name: "work", emptyDir: {} }],
     },
   };
-  if (!withExternals) return pod;
-  return {
-    ...pod,
-    spec: {
-      ...pod.spec,
-      initContainers: [externalsInit(RUNNER_IMAGE)],
-      volumes: [...pod.spec.volumes, { name: EXTERNALS_VOLUME, emptyDir: {} }],
-    },
-  };
+  if (withExternals) {
+    pod.spec!.initContainers = [externalsInit(RUNNER_IMAGE)];
+    pod.spec!.volumes!.push({ name: EXTERNALS_VOLUME, emptyDir: {} });
+  }
+  return pod;
 }
 
 /** `text` as one single-quoted shell word. */

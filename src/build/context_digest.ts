@@ -20,8 +20,7 @@ export async function contextDigest(
   dockerfile: string,
   extra: readonly string[],
 ): Promise<string> {
-  // Imported here: a static import of a node: module would, in the bundle (which hoists every
-  // import to its top), start Deno's Node compatibility layer in every hook (~20 ms).
+  // Imported where used, not at the top: see src/main.ts.
   const { createHash } = await import("node:crypto");
   const hash = createHash("sha256");
   // Every field ends in NUL, which no path or argument holds: no two inputs hash the same bytes.

@@ -38,8 +38,7 @@ const DOCTOR_RETRY = { attempts: 2, budgetMs: 3_000 };
 
 /** Runs `kubehook doctor`; resolves with the exit code. */
 export async function doctor(rest: string[]): Promise<number> {
-  // Imported here: a static import of a node: module would, in the bundle (which hoists every
-  // import to its top), start Deno's Node compatibility layer in every hook (~20 ms).
+  // Imported where used, not at the top: see src/main.ts.
   const { parseArgs } = await import("node:util");
   try {
     const { values } = parseArgs({

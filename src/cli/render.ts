@@ -51,7 +51,7 @@ file:line), 2 wrong arguments.
 /** Runs `kubehook render`; resolves with the exit code. */
 export async function render(rest: string[]): Promise<number> {
   let options: { input?: string; template?: string; help?: boolean };
-  // Imported here: see doctor.ts.
+  // Imported where used, not at the top: see src/main.ts.
   const { parseArgs } = await import("node:util");
   try {
     options = parseArgs({

@@ -92,9 +92,8 @@ export async function bringWorkspaceIn(
 ): Promise<{ sync?: SyncState; isAlpine: boolean }> {
   const mark = podMark("prepare");
   // The image controls the file: only its start is read.
-  const markAndOs = `${
-    podMarkScript(mark)
-  } && { head -c 65536 /etc/os-release 2>/dev/null; true; }`;
+  const markAndOs = podMarkScript(mark) +
+    " && { head -c 65536 /etc/os-release 2>/dev/null; true; }";
   const isAlpine = (osRelease: string) => /^ID="?alpine"?$/m.test(osRelease);
   if (connection.settings.workspace !== "copy") {
     const { stdout } = await execText(connection, state, markAndOs);
