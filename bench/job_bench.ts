@@ -41,7 +41,7 @@
  */
 import { type HookResult, jobContainer, type RunnerSim } from "../tests/support/runner_sim.ts";
 import type { V1Pod } from "@kubernetes/client-node";
-import { EXTERNALS_VOLUME, externalsInit } from "../src/pod/job_pod.ts";
+import { EXTERNALS_VOLUME, externalsContainer } from "../src/pod/externals.ts";
 import {
   expectSuccess,
   requestBreakdown,
@@ -340,7 +340,7 @@ function kubectlPod(withExternals: boolean): V1Pod {
     },
   };
   if (withExternals) {
-    pod.spec!.initContainers = [externalsInit(RUNNER_IMAGE)];
+    pod.spec!.containers.push(externalsContainer(RUNNER_IMAGE));
     pod.spec!.volumes!.push({ name: EXTERNALS_VOLUME, emptyDir: {} });
   }
   return pod;

@@ -155,7 +155,8 @@ async function localChecks(settings: Settings | undefined): Promise<CheckRow[]> 
     {
       check: "externals image",
       result: "info",
-      detail: `${settings.runnerImage} (ACTIONS_RUNNER_IMAGE)\nthe job pod's init container ` +
+      detail:
+        `${settings.runnerImage} (ACTIONS_RUNNER_IMAGE)\nthe job pod's container "externals" ` +
         "copies /home/runner/externals from it; doctor does not pull it",
     },
   ];

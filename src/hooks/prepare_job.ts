@@ -1,6 +1,7 @@
 /**
  * prepare_job: creates the job pod (job container and services), waits for it to run, brings the
- * runner's `<work>` into it and tells the runner what it needs for the later hooks.
+ * runner's `<work>` into it, makes sure the runner's externals are there too, and tells the runner
+ * what it needs for the later hooks.
  *
  * Whatever fails after the first object was created, the objects are removed again before the hook
  * exits: a failed prepare_job leaves no pod and no secret behind.
@@ -28,6 +29,7 @@ import { deleteJobObjects } from "./job_objects.ts";
 import { createWithinQuota } from "./capacity.ts";
 import { ServiceUnhealthy, waitForHealthyServices } from "./service_health.ts";
 import { readServiceLogs, type ServiceLog, showServiceLogs } from "./service_logs.ts";
+import { externalsCopied } from "./externals.ts";
 import { bringWorkspaceIn } from "./workspace.ts";
 
 type PrepareJob = Invocation & { command: "prepare_job" };
@@ -120,12 +122,16 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
         services: plan.serviceNames,
         ...(podSecurity === "restricted" ? { podSecurity } : {}),
       };
-      // The workspace goes in while the services become healthy: neither waits for the other,
-      // and the first that fails stops the other.
+      // The workspace goes in while the runner's externals are copied beside the job container
+      // (pod/externals.ts) and the services become healthy: none waits for another, and the first
+      // that fails stops the others.
       const stop = new AbortController();
       const signal = AbortSignal.any([context.signal, stop.signal]);
       const [brought] = await settleTogether(stop, [
         container ? bringWorkspaceIn(connection, state, layout, { ...context, signal }) : undefined,
+        container
+          ? externalsCopied(connection, state, { deadline: started + timeoutMs, signal })
+          : undefined,
         waitForHealthyServices(client, running, {
           namespace,
           name,

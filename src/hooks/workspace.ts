@@ -471,16 +471,19 @@ function execText(
   return runIn(connection, target(state), script);
 }
 
-/** Runs a short script in a container and returns its output; throws when it fails. */
-async function runIn(
+/** Runs a short script in a container and returns its output; throws when it fails or `signal`
+ * aborts it. */
+export async function runIn(
   connection: Connection,
   where: PodTarget,
   script: string,
+  signal?: AbortSignal,
 ): Promise<{ stdout: string }> {
   const session = await openExec(connection.client, {
     ...where,
     command: ["sh", "-c", script],
     stdin: false,
+    signal,
   });
   // These commands take milliseconds: one that does not end within the heartbeat deadline will
   // not (a stalled connection), and must not hold the hook for ever.
@@ -491,6 +494,7 @@ async function runIn(
     new Response(session.stdout).text(),
     new Response(session.stderr).text(),
   ]);
+  signal?.throwIfAborted();
   if (result.kind !== "exited" || result.exitCode !== 0) {
     const why = watchdog.stalled
       ? `no answer within ${deadlineMs / 1000} s`

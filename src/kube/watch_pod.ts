@@ -222,7 +222,8 @@ export async function podStartError(
       : undefined,
   ]);
   const told = event ? ` (event: ${event.reason}: ${event.message?.trim() ?? ""})` : "";
-  const printed = log ? ` Its last output: ${log}` : "";
+  // Ends in a full stop, so what follows reads as a sentence of its own.
+  const printed = log ? ` Its last output: ${log.replace(/[^.]$/, "$&.")}` : "";
   if (verdict.container && PULL_FAILURES.has(verdict.reason)) {
     const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
       .find((c) => c.name === verdict.container);
@@ -236,9 +237,13 @@ export async function podStartError(
     );
   }
   const where = verdict.container ? `container "${verdict.container}" of pod` : "pod";
+  const fix = verdict.container === "externals"
+    ? " Set ACTIONS_RUNNER_IMAGE to the runner image you run: its /home/runner/externals (node " +
+      "for steps) is copied into the pod."
+    : "";
   return new PodStartError(
     `${where} "${name}" in namespace "${namespace}" cannot start: ` +
-      `${verdict.reason}: ${verdict.message}${told}.${printed}`,
+      `${verdict.reason}: ${verdict.message}${told}.${printed}${fix}`,
     verdict,
   );
 }
@@ -246,7 +251,7 @@ export async function podStartError(
 /** How a person names a container of the job pod. */
 function roleOf(container: string): string {
   if (container === "job") return "job container";
-  if (container === "externals") return 'init container "externals" (ACTIONS_RUNNER_IMAGE)';
+  if (container === "externals") return 'container "externals" (ACTIONS_RUNNER_IMAGE)';
   return `service container "${container}"`;
 }
 

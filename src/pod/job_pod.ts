@@ -1,7 +1,7 @@
 /**
  * The job pod prepare_job creates: the job container (named `job`) and every service in one pod, so
- * steps reach services on localhost; runner externals at `/__e` brought by an init container from the
- * runner image, as upstream does; `/__w`, `/github/home` and `/github/workflow` laid out as the runner
+ * steps reach services on localhost; runner externals at `/__e` copied from the runner image by a
+ * container beside them (externals.ts); `/__w`, `/github/home` and `/github/workflow` laid out as the runner
  * expects (protocol §4), with the directories container actions see in volumes of their own
  * (action_directories.ts), so a container step can run in this pod. Pure: {@link renderJobPod} returns the object, the hook creates it and
  * `kubehook render` prints it.
@@ -33,27 +33,14 @@ import {
 } from "../runner/layout.ts";
 import { escapeExpansion } from "./action_container.ts";
 import { actionVolumes, jobActionMounts } from "./action_directories.ts";
+import { EXTERNALS_VOLUME, externalsContainer } from "./externals.ts";
+import { KEEP_ALIVE_COMMAND } from "./keep_alive.ts";
 import { kubehookLabels, runnerOwnerReference } from "./metadata.ts";
 import { JOB_CONTAINER_NAME } from "./names.ts";
 import { containerPorts } from "./ports.ts";
 
 /** The volume holding `<work>` (`/__w`). */
 export const WORK_VOLUME = "work";
-/** The volume holding the runner's externals (`/__e`). */
-export const EXTERNALS_VOLUME = "externals";
-/** The init container that fills the externals volume. */
-export const EXTERNALS_INIT_CONTAINER = "externals";
-
-/** The job container's command when the workflow gives no entrypoint: sleeps until told to stop.
- * A shell that is PID 1 ignores SIGTERM unless it traps it, and runs a trap only after the
- * foreground command ends; `sleep & wait` keeps the shell in `wait`, which a trapped signal
- * interrupts at once, so deleting the pod takes milliseconds, not the grace period. Needs only `sh`. */
-export const KEEP_ALIVE_COMMAND: readonly string[] = [
-  "sh",
-  "-c",
-  "trap 'kill $! 2>/dev/null; exit 0' TERM INT; while :; do sleep 3600 & wait $!; done",
-];
-
 /** Where the job pod's `/__w` comes from. */
 export type WorkspaceSource =
   | { mode: "copy" }
@@ -137,8 +124,9 @@ export function renderJobPod(input: JobPodInput): V1Pod {
     },
   };
   // Only the job container uses the workspace and externals; a services-only pod needs neither.
+  // The externals container comes last: the kubelet starts containers in order, the job's own first.
   if (input.container) {
-    pod.spec!.initContainers = [externalsInit(input.runnerImage)];
+    containers.push(externalsContainer(input.runnerImage));
     pod.spec!.volumes = [
       workVolume(input.workspace),
       { name: EXTERNALS_VOLUME, emptyDir: {} },
@@ -212,18 +200,6 @@ function jobMounts(source: WorkspaceSource, workspacePath: string): V1VolumeMoun
         subPath,
       }))),
   ];
-}
-
-/** Copies the runner image's externals (node20, node20_alpine, ...) into the externals volume.
- * `-R`, not `-a`: the image's user (runner, 1001) does not own the volume's root, so preserving
- * its times fails with "Operation not permitted" on real clusters and here alike. */
-export function externalsInit(runnerImage: string): V1Container {
-  return {
-    name: EXTERNALS_INIT_CONTAINER,
-    image: runnerImage,
-    command: ["sh", "-c", "cp -R /home/runner/externals/. /mnt/externals/"],
-    volumeMounts: [{ name: EXTERNALS_VOLUME, mountPath: "/mnt/externals" }],
-  };
 }
 
 function workVolume(source: WorkspaceSource): V1Volume {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Container, containerOf } from "../runner/input.ts";
-import { type JobPodInput, KEEP_ALIVE_COMMAND, renderJobPod } from "./job_pod.ts";
+import { type JobPodInput, renderJobPod } from "./job_pod.ts";
+import { KEEP_ALIVE_COMMAND } from "./keep_alive.ts";
 
 function container(over: Partial<Container> = {}): Container {
   return containerOf("node:20", { workingDirectory: "/__w/repo/repo", ...over });
@@ -118,14 +119,14 @@ Deno.test("services keep their image command and get container ports", () => {
   assert.equal(nginx.volumeMounts, undefined);
 });
 
-Deno.test("externals come from the runner image by an init container", () => {
+Deno.test("externals come from the runner image by a container after the job's own", () => {
   const spec = renderJobPod(input()).spec!;
-  assert.deepEqual(spec.initContainers, [{
-    name: "externals",
-    image: "ghcr.io/actions/actions-runner:2.330.0",
-    command: ["sh", "-c", "cp -R /home/runner/externals/. /mnt/externals/"],
-    volumeMounts: [{ name: "externals", mountPath: "/mnt/externals" }],
-  }]);
+  assert.equal(spec.initContainers, undefined, "an init container delays the pod's start");
+  assert.deepEqual(spec.containers.map((c) => c.name), ["job", "redis", "externals"]);
+  const externals = spec.containers[2];
+  assert.equal(externals.image, "ghcr.io/actions/actions-runner:2.330.0");
+  assert.deepEqual(externals.command?.slice(-2), ["/home/runner/externals", "/mnt/externals"]);
+  assert.deepEqual(externals.volumeMounts, [{ name: "externals", mountPath: "/mnt/externals" }]);
   assert.deepEqual(spec.volumes, [
     { name: "work", emptyDir: {} },
     { name: "externals", emptyDir: {} },

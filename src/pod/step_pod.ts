@@ -24,7 +24,8 @@ import type {
 } from "@kubernetes/client-node";
 import { CONTAINER_WORK } from "../runner/layout.ts";
 import { actionDirectories, actionVolumes, jobActionMounts } from "./action_directories.ts";
-import { KEEP_ALIVE_COMMAND, WORK_VOLUME, workPlacement, type WorkspaceSource } from "./job_pod.ts";
+import { WORK_VOLUME, workPlacement, type WorkspaceSource } from "./job_pod.ts";
+import { KEEP_ALIVE_COMMAND } from "./keep_alive.ts";
 import { jobPodName } from "./names.ts";
 import { kubehookLabels } from "./metadata.ts";
 

@@ -3,15 +3,16 @@
  * 1. labels and annotations are added; kubehook's reserved labels win;
  * 2. pod spec fields other than containers and volumes are applied from the template;
  * 3. volumes are appended;
- * 4. `$job` merges into the job container and `$<service>` into that service (`name` and `image`
- *    ignored; `env`, `volumeMounts`, `ports` appended; other fields replace); any other container is
- *    added as a sidecar.
+ * 4. `$job` merges into the job container, `$<service>` into that service and `$externals` into
+ *    kubehook's externals container (`name` and `image` ignored; `env`, `volumeMounts`, `ports`
+ *    appended; other fields replace); any other container is added as a sidecar.
  *
  * Two deliberate differences from upstream, both so a template cannot break the pod kubehook needs:
  * `initContainers` and `imagePullSecrets` are appended rather than replaced (replacing them would drop
- * the externals init container and the registry secrets), and `restartPolicy` stays `Never`. An
- * init container named like kubehook's own (`externals`) is merged into it, as `$job` is, so a
- * template can give it resources or a securityContext.
+ * a step pod's init containers and the registry secrets), and `restartPolicy` stays `Never`. An
+ * init container named `externals` is merged into kubehook's externals container, as `$externals`
+ * is: that container was an init container once, and templates written then give it resources or
+ * a securityContext that way.
  *
  * An entry for a service the job does not have (`$postgres` in a job with only redis) is a warning,
  * not an error: one template serves every workflow of a runner scale set, and most of them have
@@ -26,6 +27,7 @@
  */
 import type { V1Container, V1Pod, V1PodSpec } from "@kubernetes/client-node";
 import { RESERVED_LABELS } from "./metadata.ts";
+import { EXTERNALS_CONTAINER } from "./externals.ts";
 import { JOB_CONTAINER_NAME } from "./names.ts";
 import { type PodTemplate, type TemplateContainer, TemplateError } from "./template.ts";
 
@@ -96,8 +98,9 @@ export function mergePodTemplate(
   return { pod: merged, warnings };
 }
 
-/** A template's init containers: one named like kubehook's own (`externals`, or `$externals`) is
- * merged into it as `$job` is into the job container; the others are appended after kubehook's. */
+/** A template's init containers: one named like kubehook's own, or `externals` (kubehook's
+ * externals container, an init container once), is merged into it as `$job` is into the job
+ * container; the others are appended after kubehook's. */
 function mergeInitContainers(
   spec: V1PodSpec,
   from: TemplateContainer[],
@@ -105,20 +108,23 @@ function mergeInitContainers(
   warnings: string[],
 ): void {
   const own = spec.initContainers ??= [];
+  const externals = spec.containers.find((c) => c.name === EXTERNALS_CONTAINER);
   const added: V1Container[] = [];
   for (const container of from) {
     const name = container.name.replace(/^\$/, "");
-    const target = own.find((c) => c.name === name);
+    const target = own.find((c) => c.name === name) ??
+      (name === EXTERNALS_CONTAINER ? externals : undefined);
     if (target) mergeFields(target, container, `${at} (${container.name})`, warnings);
     else if (container.name.startsWith("$")) {
       warnings.push(
         `Pod template ${at}: init container "${container.name}" matches none of kubehook's (${
-          own.map((c) => c.name).join(", ") || "none"
+          [...own, ...externals ? [externals] : []].map((c) => c.name).join(", ") || "none"
         }); the entry was skipped.`,
       );
     } else added.push(structuredClone(container) as V1Container);
   }
-  own.push(...added);
+  if (own.length + added.length === 0) delete spec.initContainers;
+  else own.push(...added);
 }
 
 function mergeInto(
@@ -129,12 +135,10 @@ function mergeInto(
   warnings: string[],
 ): void {
   const name = from.name.slice(1);
+  const own = [JOB_CONTAINER_NAME, ...serviceNames, EXTERNALS_CONTAINER];
   const target = containers.find((c) => c.name === name);
-  if (!target || (name !== JOB_CONTAINER_NAME && !serviceNames.includes(name))) {
-    const known = [
-      ...(containers.some((c) => c.name === JOB_CONTAINER_NAME) ? ["$job"] : []),
-      ...serviceNames.map((s) => `$${s}`),
-    ];
+  if (!target || !own.includes(name)) {
+    const known = own.filter((n) => containers.some((c) => c.name === n)).map((n) => `$${n}`);
     warnings.push(
       `Pod template ${at}: "${from.name}" matches no container of this job (it has ${
         known.length ? known.join(", ") : "none"
@@ -159,7 +163,7 @@ function mergeFields(
     if (key === "image") {
       warnings.push(
         `Pod template ${at}: "image" of ${from.name} is ignored; the workflow chooses the image ` +
-          "(ACTIONS_RUNNER_IMAGE for the externals init container).",
+          "(ACTIONS_RUNNER_IMAGE for the externals container).",
       );
     } else if (
       (APPENDED_CONTAINER_LISTS as readonly string[]).includes(key) && Array.isArray(value)

@@ -8,11 +8,11 @@ function pod(): V1Pod {
     metadata: { name: "p-workflow", labels: { "runner-pod": "p" }, annotations: {} },
     spec: {
       restartPolicy: "Never",
-      initContainers: [{ name: "externals", image: "runner" }],
       imagePullSecrets: [{ name: "p-secret-1" }],
       containers: [
         { name: "job", image: "node:20", env: [{ name: "CI", value: "true" }], command: ["sh"] },
         { name: "redis", image: "redis:7", ports: [{ containerPort: 6379 }] },
+        { name: "externals", image: "runner", command: ["sh"] },
       ],
       volumes: [{ name: "work", emptyDir: {} }],
     },
@@ -46,13 +46,13 @@ Deno.test("spec fields replace, init containers and pull secrets append, restart
   assert.deepEqual(p.spec?.nodeSelector, { pool: "ci" });
   assert.deepEqual(p.spec?.securityContext, { fsGroup: 1001 });
   assert.equal(p.spec?.restartPolicy, "Never");
-  assert.deepEqual(p.spec?.initContainers?.map((c) => c.name), ["externals", "warm"]);
+  assert.deepEqual(p.spec?.initContainers?.map((c) => c.name), ["warm"]);
   assert.deepEqual(p.spec?.imagePullSecrets, [{ name: "p-secret-1" }, { name: "corp" }]);
   assert.deepEqual(p.spec?.volumes?.map((v) => v.name), ["work", "cache"]);
   assert.match(warnings[0], /t\.yaml:4:18: restartPolicy must stay Never/);
 });
 
-Deno.test("an init container named like kubehook's own merges into it; others append", async () => {
+Deno.test("an init container named externals merges into kubehook's externals container; others append", async () => {
   const { pod: p, warnings } = await merge(`spec:
   initContainers:
     - name: externals
@@ -64,20 +64,32 @@ Deno.test("an init container named like kubehook's own merges into it; others ap
     - name: warm
       image: busybox
 `);
-  assert.deepEqual(p.spec?.initContainers, [
-    {
-      name: "externals",
-      image: "runner",
-      resources: { limits: { memory: "128Mi" } },
-      securityContext: { allowPrivilegeEscalation: false },
-      env: [{ name: "A", value: "1" }],
-    },
-    { name: "warm", image: "busybox" },
-  ]);
+  assert.deepEqual(p.spec?.containers[2], {
+    name: "externals",
+    image: "runner",
+    command: ["sh"],
+    resources: { limits: { memory: "128Mi" } },
+    securityContext: { allowPrivilegeEscalation: false },
+    env: [{ name: "A", value: "1" }],
+  });
+  assert.deepEqual(p.spec?.initContainers, [{ name: "warm", image: "busybox" }]);
   assert.deepEqual(warnings, [
     'Pod template t.yaml:3:5: init container "$externalz" matches none of kubehook\'s ' +
     "(externals); the entry was skipped.",
   ]);
+  const only = await merge("spec:\n  initContainers:\n    - name: externals\n      args: [x]\n");
+  assert.equal(only.pod.spec?.initContainers, undefined, "no empty list of init containers");
+  assert.deepEqual(only.pod.spec?.containers[2].args, ["x"]);
+});
+
+Deno.test("$externals merges into kubehook's externals container like $job", async () => {
+  const { pod: p, warnings } = await merge(`spec:
+  containers:
+    - name: $externals
+      resources: { requests: { cpu: 10m } }
+`);
+  assert.deepEqual(p.spec?.containers[2].resources, { requests: { cpu: "10m" } });
+  assert.deepEqual(warnings, []);
 });
 
 Deno.test("$job and $service merge: lists append, other fields replace, name and image ignored", async () => {
@@ -100,7 +112,7 @@ Deno.test("$job and $service merge: lists append, other fields replace, name and
   assert.deepEqual(redis.ports, [{ containerPort: 6379 }, { containerPort: 6380 }]);
   assert.deepEqual(warnings, [
     'Pod template t.yaml:3:7: "image" of $job is ignored; the workflow chooses the image ' +
-    "(ACTIONS_RUNNER_IMAGE for the externals init container).",
+    "(ACTIONS_RUNNER_IMAGE for the externals container).",
   ]);
 });
 
@@ -112,13 +124,13 @@ Deno.test("an entry for a service the job does not have is skipped with a warnin
   assert.equal(warnings.length, 1);
   assert.match(
     warnings[0],
-    /^Pod template t\.yaml:3:7: "\$redis2" matches no container of this job \(it has \$job, \$redis\)/,
+    /^Pod template t\.yaml:3:7: "\$redis2" matches no container of this job \(it has \$job, \$redis, \$externals\)/,
   );
 });
 
 Deno.test("sidecars are added; a clash or a missing image is an error at the line", async () => {
   const { pod: p } = await merge("spec:\n  containers:\n    - name: statsd\n      image: statsd\n");
-  assert.deepEqual(p.spec?.containers.map((c) => c.name), ["job", "redis", "statsd"]);
+  assert.deepEqual(p.spec?.containers.map((c) => c.name), ["job", "redis", "externals", "statsd"]);
   const errors: [string, RegExp][] = [
     [
       "spec:\n  containers:\n    - name: redis\n      image: x\n",

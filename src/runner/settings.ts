@@ -36,7 +36,7 @@ export interface Settings {
   prepareJobTimeoutSeconds: number;
   /** Volume mode: let the scheduler place the job pod freely instead of on the runner's node. */
   useKubeScheduler: boolean;
-  /** Image of the init container that copies the runner's externals into the pod. */
+  /** Image of the job pod's container that copies the runner's externals into the pod. */
   runnerImage: string;
   /** Period of the in-band exec heartbeat, in milliseconds. */
   heartbeatPeriodMs: number;
@@ -146,7 +146,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: "ACTIONS_RUNNER_IMAGE",
     default: "ghcr.io/actions/actions-runner:latest",
     values: "an image",
-    meaning: "Image whose `/home/runner/externals` an init container copies to `/__e`; also " +
+    meaning:
+      "Image whose `/home/runner/externals` a container of the job pod copies to `/__e`; also " +
       "the helper (with `sh`, `tar`) of container steps that run in a pod of their own.",
   },
   {

@@ -73,7 +73,10 @@ Deno.test("doctor against the local cluster", async (t) => {
     assert.equal(resultOf(rows, "runner pod"), "ok");
     assert.match(rows.get("runner pod")!.text, /pod "runner-0" found/);
     assert.equal(resultOf(rows, "pod template"), "ok", stdout);
-    assert.match(rows.get("pod template")!.text, /containers: job, redis, mysql, statsd/);
+    assert.match(
+      rows.get("pod template")!.text,
+      /containers: job, redis, mysql, externals, statsd/,
+    );
     assert.match(rows.get("externals image")!.text, /ghcr\.io\/actions\/actions-runner:latest/);
     assert.match(rows.get("API server")!.text, new RegExp(cluster.url.replaceAll(".", "\\.")));
     assert.match(stdout, /No check failed\./);

@@ -62,16 +62,17 @@ Deno.test("render: prepare_job without a template prints the secret, then the jo
   });
   assert.equal(pod.metadata?.ownerReferences, undefined, "no uid without a cluster");
   const containers = pod.spec!.containers;
-  assert.deepEqual(containers.map((c) => c.name), ["job", "redis", "ci-postgres"]);
+  assert.deepEqual(containers.map((c) => c.name), ["job", "redis", "ci-postgres", "externals"]);
   assert.deepEqual(containers.map((c) => c.image), [
     "node:20-bookworm-slim",
     "redis:7-alpine",
     "ghcr.io/octo-org/ci-postgres:16",
+    "ghcr.io/actions/actions-runner:latest",
   ]);
   const job = containers[0];
   assert.equal(job.workingDir, undefined, "steps cd themselves; the keep-alive needs none");
   assert.ok(job.env?.some((e) => e.name === "NODE_ENV" && e.value === "test"));
-  assert.deepEqual(pod.spec!.initContainers?.map((c) => c.name), ["externals"]);
+  assert.equal(pod.spec!.initContainers, undefined);
   assert.deepEqual(pod.spec!.volumes?.map((v) => v.name), ["work", "externals", ...ACTION_VOLUMES]);
   assert.ok(pod.spec!.volumes?.[0].emptyDir, "copy mode: work is an emptyDir");
   assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: secret.metadata!.name }]);
@@ -90,7 +91,13 @@ Deno.test("render: --template merges the template; unknown service entries warn"
   assert.equal(pod.metadata?.labels?.["runner-pod"], "arc-runner-x7k2p");
   assert.deepEqual(pod.spec!.nodeSelector, { "kubernetes.io/arch": "amd64" });
   const containers = pod.spec!.containers;
-  assert.deepEqual(containers.map((c) => c.name), ["job", "redis", "ci-postgres", "statsd"]);
+  assert.deepEqual(containers.map((c) => c.name), [
+    "job",
+    "redis",
+    "ci-postgres",
+    "externals",
+    "statsd",
+  ]);
   const [job, redis] = containers;
   assert.deepEqual(job.env?.at(-1), { name: "FROM_TEMPLATE", value: "yes" });
   assert.ok(job.env?.some((e) => e.name === "NODE_ENV"), "template env is appended, not replacing");

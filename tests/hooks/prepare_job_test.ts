@@ -110,7 +110,7 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
   );
   await hc.job(
     t,
-    "a template gives kubehook's externals init container resources, merged by name",
+    "a template's externals init container, as written for earlier versions, merges into kubehook's externals container",
     async ({ sim, runnerPod }) => {
       const prepared = await sim.prepareJob({
         container: jobContainer("busybox:1.36"),
@@ -118,11 +118,12 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
       });
       assertHookOk(prepared, "prepare_job");
       const [pod] = await hc.labelled<V1Pod>("pods", runnerPod);
-      assert.deepEqual(pod.spec?.initContainers?.map((c) => c.name), ["externals"]);
-      assert.deepEqual(pod.spec?.initContainers?.[0].resources?.limits, {
-        cpu: "200m",
-        memory: "128Mi",
-      });
+      assert.equal(pod.spec?.initContainers, undefined);
+      const externals = pod.spec?.containers.find((c) => c.name === "externals");
+      assert.deepEqual(externals?.resources?.limits, { cpu: "200m", memory: "128Mi" });
+      const step = await sim.scriptStep("ls /__e/node20/bin\n");
+      assertHookOk(step, "a step after prepare_job");
+      assert.match(step.stdout, /^node$/m, "the externals are complete when prepare_job ends");
       assertHookOk(await sim.cleanupJob(), "cleanup_job");
     },
     { ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE: externalsTemplate },
@@ -162,6 +163,25 @@ Deno.test("prepare_job and cleanup_job", async (t) => {
       assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
     },
     { ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: PREPARE_TIMEOUT_SECONDS },
+  );
+
+  await hc.job(
+    t,
+    "an ACTIONS_RUNNER_IMAGE without externals fails naming it and what cp said, leaving nothing",
+    async ({ sim }) => {
+      const prepared = await sim.prepareJob({ container: jobContainer("busybox"), services: [] });
+      const log = assertHookFailed(prepared, "prepare_job");
+      assert.doesNotMatch(log, TIMED_OUT, "prepare_job waited for its timeout");
+      assert.match(log, /container "externals"/);
+      assert.match(log, /Set ACTIONS_RUNNER_IMAGE to the runner image you run/);
+      assert.match(log, /\/home\/runner\/externals\/\.'?: No such file or directory/);
+      assert.deepEqual(await hc.leftovers(), [], "prepare_job left objects behind");
+      assertHookOk(await sim.cleanupJob(), "cleanup_job after a failed prepare_job");
+    },
+    {
+      ACTIONS_RUNNER_IMAGE: "debian:12",
+      ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS: PREPARE_TIMEOUT_SECONDS,
+    },
   );
 
   await hc.job(
