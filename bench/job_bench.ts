@@ -32,7 +32,7 @@
  * Figures: the whole job's wall time (median of {@link JOBS}), each phase's beside kubectl's
  * (prepare, the steps, cleanup), and the job's API requests and exec sessions on both sides (the
  * cluster's `/_cluster/stats`). And what kubehook's pod has that the script's has not: the
- * script's pod started (`apply` + `wait Ready`) with kubehook's externals init container against
+ * script's pod started (`apply` + `wait Ready`) with kubehook's externals container against
  * without, in turns, {@link JOBS} times each.
  *
  * Run alone: `deno run -A bench/job_bench.ts`.
@@ -179,13 +179,14 @@ async function measure(dir: string): Promise<Figure[]> {
     ...figures(samples, stats as Required<typeof stats>, checkout, wholeBack),
     {
       name:
-        `kubectl's pod with kubehook's externals init container: apply + wait Ready (median of ${JOBS})`,
+        `kubectl's pod with kubehook's externals container: apply + wait Ready (median of ${JOBS})`,
       value: round(median(starts.init)),
       unit: "ms",
       baseline: { value: round(median(starts.plain)), source: "the same pod without it" },
       note: `with: ${starts.init.map((ms) => round(ms)).join(", ")} ms; without: ` +
         `${starts.plain.map((ms) => round(ms)).join(", ")} ms (what kubehook's prepare_job pays ` +
-        "for the externals JavaScript actions need, and the script's job does without)",
+        "for the externals JavaScript actions need, and the script's job does without; Ready is " +
+        "when the copy runs: prepare_job waits for its end beside the workspace copy)",
     },
   ];
 }
@@ -284,7 +285,7 @@ class KubectlScript {
   }
 
   /** The script's pod started (apply + wait Ready; deleted after, untimed), with kubehook's
-   * externals init container or without: its wall time in ms. */
+   * externals container or without: its wall time in ms. */
   async podStart(withExternals: boolean): Promise<number> {
     const ms = await timed(async () => {
       await this.#sh("apply", APPLY, JSON.stringify(kubectlPod(withExternals)));
@@ -322,7 +323,7 @@ class KubectlScript {
 }
 
 /** The kubectl script's pod: the job image sleeping, a workspace volume at `/__w`; with
- * `withExternals`, also kubehook's externals init container and its volume. */
+ * `withExternals`, also kubehook's externals container and its volume. */
 function kubectlPod(withExternals: boolean): V1Pod {
   const pod: V1Pod = {
     apiVersion: "v1",
@@ -476,7 +477,7 @@ function figures(
         "both bring back build/ (the 2 files step 2 wrote; kubehook after step 2, cleanup_job " +
         "finds nothing more with KUBEHOOK_COPY_BACK=changed); kubectl bringing back the whole " +
         `workspace instead would take ${round(median(wholeBack))} ms (median, not counted); ` +
-        `the kubectl pod has no externals init container; load average ${load} ` +
+        `the kubectl pod has no externals container; load average ${load} ` +
         "(other work shares this machine: ratios hold, absolute times do not)",
     },
     ...GROUPS.map(({ label, kubehook, kubectl }): Figure => ({

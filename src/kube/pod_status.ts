@@ -42,8 +42,12 @@ export type PodVerdict =
 /** Classifies a pod: running when every container runs, failed when it can never get there,
  * waiting otherwise (with the reason a person would want to read). Readiness is not asked for:
  * a container with a readiness probe (a service's health check) runs before it is ready, and
- * service_health.ts waits for that, with its own messages. */
-export function classifyPod(pod: V1Pod): PodVerdict {
+ * service_health.ts waits for that, with its own messages. Containers named in `notWaitedFor`
+ * need not run yet (the caller waits for them its own way), but their failures count. */
+export function classifyPod(
+  pod: V1Pod,
+  options: { notWaitedFor?: readonly string[] } = {},
+): PodVerdict {
   const status = pod.status ?? {};
   for (const init of status.initContainerStatuses ?? []) {
     const terminated = init.state?.terminated;
@@ -82,9 +86,11 @@ export function classifyPod(pod: V1Pod): PodVerdict {
       };
     }
   }
-  const expected = pod.spec?.containers?.length ?? 0;
-  const running = containers.filter((c) => c.state?.running);
-  if (status.phase === "Running" && expected > 0 && running.length === expected) {
+  const expected = (pod.spec?.containers ?? []).filter((c) =>
+    !options.notWaitedFor?.includes(c.name)
+  ).map((c) => c.name);
+  const running = new Set(containers.filter((c) => c.state?.running).map((c) => c.name));
+  if (status.phase === "Running" && expected.length > 0 && expected.every((c) => running.has(c))) {
     return { state: "running" };
   }
   return waitingVerdict(pod);

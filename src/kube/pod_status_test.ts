@@ -124,3 +124,32 @@ Deno.test("an unschedulable pod waits and says why", () => {
     why: "not scheduled yet: 0/1 nodes are available",
   });
 });
+
+Deno.test("a container not waited for need not run, but its failure counts", () => {
+  const running: V1ContainerStatus = {
+    name: "job",
+    image: "x",
+    imageID: "",
+    ready: true,
+    restartCount: 0,
+    state: { running: {} },
+  };
+  const creating = pod({
+    phase: "Running",
+    containerStatuses: [running, waiting("externals", "ContainerCreating")],
+  }, ["job", "externals"]);
+  assertEquals(classifyPod(creating).state, "waiting");
+  assertEquals(classifyPod(creating, { notWaitedFor: ["externals"] }), { state: "running" });
+  const pulling = pod({
+    phase: "Running",
+    containerStatuses: [running, waiting("externals", "ErrImagePull", "not found")],
+  }, ["job", "externals"]);
+  assertEquals(classifyPod(pulling, { notWaitedFor: ["externals"] }), {
+    state: "failed",
+    reason: "ErrImagePull",
+    container: "externals",
+    message: "not found",
+  });
+  const alone = pod({ phase: "Pending", containerStatuses: [] }, ["externals"]);
+  assertEquals(classifyPod(alone, { notWaitedFor: ["externals"] }).state, "waiting");
+});

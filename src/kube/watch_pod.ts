@@ -29,6 +29,8 @@ export interface WaitOptions {
    * every `reportEveryMs` (default 30 s). */
   onWaiting?: (why: string) => void;
   reportEveryMs?: number;
+  /** Containers the pod counts as running without (see `classifyPod`). */
+  notWaitedFor?: readonly string[];
 }
 
 /** A pod that cannot run, with everything a person needs to fix it. */
@@ -154,13 +156,14 @@ export async function waitForPodRunning(client: KubeClient, options: WaitOptions
           },
         );
       }
-      verdict = classifyPod(pod);
+      const classify = (p: V1Pod) => classifyPod(p, options);
+      verdict = classify(pod);
       if (verdict.state === "failed" && SETTLING_WAITING.has(verdict.reason)) {
         pod = await settle(client, { namespace, name, signal }, (p) => {
-          const v = classifyPod(p);
+          const v = classify(p);
           return v.state === "failed" && SETTLING_WAITING.has(v.reason);
         });
-        verdict = classifyPod(pod);
+        verdict = classify(pod);
       }
       if (verdict.state === "running") return pod;
       if (verdict.state === "failed") throw await podStartError(client, options, pod, verdict);

@@ -5,11 +5,12 @@
  * up. prepare_job's exec into the job container waits for that mark ({@link externalsWaitScript}),
  * so every step finds `/__e` complete.
  *
- * Why not an init container, as upstream has it: the kubelet starts a pod's containers one sync after
- * the other, and between an init container's end and the next sync it waits for its next look at
- * the runtime, about a second on a real node. Measured on the real tier, an init container running
- * `true` adds 1.0 s to the pod's start and the copy 2.0 s; the same copy in a container beside the
- * job container adds under 0.1 s, and is done by the time prepare_job's exec looks (docs/performance.md).
+ * Why not an init container, as upstream has it: the kubelet starts the next container only after
+ * its next look at the runtime (a relist, about a second on a real node) has seen the init
+ * container end. Measured on the real tier, an init container running `true` adds 1.0 s to the
+ * pod's start and the copy 2.0 s. A container beside the job container starts in the same pass,
+ * after the job's own; prepare_job does not wait for it to run (its start alone can miss the relist
+ * that sees the others run), only for its mark, beside the workspace copy (docs/performance.md).
  *
  * @example
  * ```ts
@@ -66,9 +67,10 @@ export function externalsCopyCommand(from: string, to: string): readonly string[
 }
 
 /** How long one exec in the job container waits for the copy: well inside the exec's stall
- * deadline (ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS), and the copy's own (60 s). */
+ * deadline (ACTIONS_RUNNER_HEARTBEAT_DEADLINE_MS), and short enough that the pod's status,
+ * read between two waits, tells a container that cannot start in seconds. */
 export function externalsWaitMs(stallDeadlineMs: number): number {
-  return Math.min(20_000, Math.floor(stallDeadlineMs / 2));
+  return Math.min(5_000, Math.floor(stallDeadlineMs / 2));
 }
 
 /** What the externals container has done, as the job container sees it. */
