@@ -222,6 +222,44 @@ for (const flavor of ["gnu", "busybox"] as const) {
     });
   });
 
+  Deno.test(`${flavor}: a long listing, and names that are patterns: only what is not named goes`, async () => {
+    await withDirs(async ({ host, pod }) => {
+      // 200 names: past the in-memory lookup, through the skeleton of empty files.
+      const many = Array.from({ length: 200 }, (_, i) => `many/f${i}`);
+      for (const root of [host, pod]) {
+        await Deno.mkdir(`${root}/many`, { recursive: true });
+        await Deno.mkdir(`${root}/pat`, { recursive: true });
+        for (const file of [...many, "pat/glob"]) await Deno.writeTextFile(`${root}/${file}`, file);
+      }
+      // Pod-only, old: named by no listing. A child's name used as a pattern would match "glob".
+      for (const file of ["many/extra", "pat/g*", "pat/?lob", "pat/[g]lob"]) {
+        await Deno.writeTextFile(`${pod}/${file}`, file);
+      }
+      for (const root of [host, pod]) {
+        for (const path of Object.keys(await snapshot(root))) {
+          await Deno.utime(`${root}/${path}`, HOUR_AGO, HOUR_AGO);
+        }
+      }
+      const since = `${pod}/../marks/back`;
+      await sh(flavor, podMarkScript(since));
+      const mark = await syncMarkNow();
+      await Deno.remove(`${host}/many/f7`);
+      await Deno.writeTextFile(`${host}/pat/new`, "makes pat listed");
+      const { dirs } = await listHostChanges(host, mark);
+      assert.deepEqual(dirs.sort(), ["many", "pat"]);
+      const listing = `${pod}/../listing`;
+      await Deno.writeTextFile(listing, podPruneListing(hostListings(host, dirs, [])));
+      await sh(flavor, podPruneScript(pod, listing, since));
+      assert.deepEqual(
+        names(await snapshot(pod)),
+        [...many.filter((f) => f !== "many/f7"), "many", "pat", "pat/glob"].sort(),
+      );
+      // Files are made for the long listing's names only: each costs a disk's metadata write.
+      assert.equal((await Array.fromAsync(Deno.readDir(`${listing}.keep/1`))).length, 199);
+      await assert.rejects(Deno.stat(`${listing}.keep/2`), Deno.errors.NotFound);
+    });
+  });
+
   Deno.test(`${flavor}: an upload whose entry count tar did not list is refused`, async () => {
     await withDirs(async ({ host, pod }) => {
       await makeFidelityTree(host);
