@@ -17,15 +17,17 @@ function waiting(name: string, reason: string, message?: string): V1ContainerSta
   };
 }
 
+/** The job container, running and ready. */
+const running: V1ContainerStatus = {
+  name: "job",
+  image: "x",
+  imageID: "",
+  ready: true,
+  restartCount: 0,
+  state: { running: {} },
+};
+
 Deno.test("a pod whose containers all run is running, ready or not", () => {
-  const running: V1ContainerStatus = {
-    name: "job",
-    image: "x",
-    imageID: "",
-    ready: true,
-    restartCount: 0,
-    state: { running: {} },
-  };
   assertEquals(classifyPod(pod({ phase: "Running", containerStatuses: [running] })), {
     state: "running",
   });
@@ -126,14 +128,6 @@ Deno.test("an unschedulable pod waits and says why", () => {
 });
 
 Deno.test("a container not waited for need not run, but its failure counts", () => {
-  const running: V1ContainerStatus = {
-    name: "job",
-    image: "x",
-    imageID: "",
-    ready: true,
-    restartCount: 0,
-    state: { running: {} },
-  };
   const creating = pod({
     phase: "Running",
     containerStatuses: [running, waiting("externals", "ContainerCreating")],
