@@ -11,6 +11,8 @@ import { podsPath } from "../kube/paths.ts";
 import { classifyPod } from "../kube/pod_status.ts";
 import { podStartError } from "../kube/watch_pod.ts";
 import {
+  EXTERNALS_ADVICE,
+  EXTERNALS_CONTAINER,
   externalsCopyFailed,
   externalsWaitMs,
   externalsWaitScript,
@@ -45,21 +47,18 @@ export async function externalsCopied(
     const pod = await client.get<V1Pod>(podsPath(state.namespace, state.jobPod), { signal });
     const verdict = classifyPod(pod);
     if (verdict.state === "failed") {
-      throw await podStartError(
-        client,
-        { namespace: state.namespace, name: state.jobPod },
-        pod,
-        verdict,
-      );
+      const at = { namespace: state.namespace, name: state.jobPod, advice: EXTERNALS_ADVICE };
+      throw await podStartError(client, at, pod, verdict);
     }
     if (performance.now() >= deadline) {
       const waited = ((performance.now() - started) / 1000).toFixed(0);
       throw new Error(
         `The runner's externals were still being copied into pod ${state.namespace}/` +
-          `${state.jobPod} (container "externals", ACTIONS_RUNNER_IMAGE ${settings.runnerImage}) ` +
+          `${state.jobPod} (container "${EXTERNALS_CONTAINER}", ACTIONS_RUNNER_IMAGE ` +
+          `${settings.runnerImage}) ` +
           `${waited} s after it ran, when prepare_job's time ` +
           "(ACTIONS_RUNNER_PREPARE_JOB_TIMEOUT_SECONDS) ran out. See `kubectl logs " +
-          `${state.jobPod} -c externals\` and the node's disk.`,
+          `${state.jobPod} -c ${EXTERNALS_CONTAINER}\` and the node's disk.`,
       );
     }
   }

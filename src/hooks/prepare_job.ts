@@ -12,7 +12,7 @@ import type { V1Namespace } from "@kubernetes/client-node";
 import { namespacePath, podsPath, secretsPath } from "../kube/paths.ts";
 import { POD_SECURITY_ENFORCE_LABEL, podSecurityFor } from "../pod/pod_security.ts";
 import { PodStartError, waitForPodRunning } from "../kube/watch_pod.ts";
-import { EXTERNALS_CONTAINER } from "../pod/externals.ts";
+import { EXTERNALS_ADVICE, EXTERNALS_CONTAINER } from "../pod/externals.ts";
 import { planJobObjects, workspacePathOf } from "../pod/job_plan.ts";
 import { reportedPorts } from "../pod/ports.ts";
 import type { Invocation } from "../runner/input.ts";
@@ -112,6 +112,7 @@ export async function prepareJob(invocation: PrepareJob, context: HookContext): 
         // Started last, it may miss the kubelet's look that sees the others run (a second on a
         // real node); externalsCopied waits for its copy, and its failure fails the wait here too.
         notWaitedFor: [EXTERNALS_CONTAINER],
+        advice: EXTERNALS_ADVICE,
       });
       if (plan.serviceNames.length > 0) {
         console.log(

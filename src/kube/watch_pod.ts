@@ -31,6 +31,8 @@ export interface WaitOptions {
   reportEveryMs?: number;
   /** Containers the pod counts as running without (see `classifyPod`). */
   notWaitedFor?: readonly string[];
+  /** What to do when a named container cannot start: appended to its error. */
+  advice?: Readonly<Record<string, string>>;
 }
 
 /** A pod that cannot run, with everything a person needs to fix it. */
@@ -209,11 +211,11 @@ async function withAutoscaler(
     : `no node autoscaler will add a node for it (${said.reason}: ${message}); ${why}`;
 }
 
-/** The error for a pod that can never run: the container, the reason, the latest Warning event
- * and, for a container that ran, its last output. */
+/** The error for a pod that can never run: the container, the reason, the latest Warning event,
+ * for a container that ran its last output, and the caller's advice for that container. */
 export async function podStartError(
   client: KubeClient,
-  options: { namespace: string; name: string },
+  options: Pick<WaitOptions, "namespace" | "name" | "advice">,
   pod: V1Pod,
   verdict: PodVerdict & { state: "failed" },
 ): Promise<PodStartError> {
@@ -240,10 +242,8 @@ export async function podStartError(
     );
   }
   const where = verdict.container ? `container "${verdict.container}" of pod` : "pod";
-  const fix = verdict.container === "externals"
-    ? " Set ACTIONS_RUNNER_IMAGE to the runner image you run: its /home/runner/externals (node " +
-      "for steps) is copied into the pod."
-    : "";
+  const advice = verdict.container && options.advice?.[verdict.container];
+  const fix = advice ? ` ${advice}` : "";
   return new PodStartError(
     `${where} "${name}" in namespace "${namespace}" cannot start: ` +
       `${verdict.reason}: ${verdict.message}${told}.${printed}${fix}`,

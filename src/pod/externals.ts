@@ -43,6 +43,12 @@ const LOG = ".kubehook-copy.log";
 const ANSWER = "kubehook-externals";
 /** At most this much of a failed copy's output reaches the host. */
 const MAX_LOG_BYTES = 4096;
+/** What to do when the copy fails or its container cannot start. */
+const FIX = "Set ACTIONS_RUNNER_IMAGE to the runner image you run: its /home/runner/externals " +
+  "(node for steps) is copied into the pod.";
+
+/** The advice for the externals container's failures, for the pod's watch (`WaitOptions`). */
+export const EXTERNALS_ADVICE: Readonly<Record<string, string>> = { [EXTERNALS_CONTAINER]: FIX };
 
 /** The externals container: copies the runner image's externals, marks the copy done (or failed,
  * printing why and exiting, which the pod's watch and the wait both see), then stays up.
@@ -120,5 +126,5 @@ export function externalsCopyFailed(runnerImage: string, output: string): string
   return `The job pod's container "${EXTERNALS_CONTAINER}" could not copy ${RUNNER_EXTERNALS} ` +
     `of ACTIONS_RUNNER_IMAGE (${runnerImage}) to ${CONTAINER_EXTERNALS}: ${
       output.split("\n").join(" | ") || "cp failed without a message"
-    }. Set ACTIONS_RUNNER_IMAGE to the runner image you run: steps take node from its externals.`;
+    }. ${FIX}`;
 }

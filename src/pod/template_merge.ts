@@ -107,7 +107,7 @@ function mergeInitContainers(
   at: string,
   warnings: string[],
 ): void {
-  const own = spec.initContainers ??= [];
+  const own = spec.initContainers ?? [];
   const externals = spec.containers.find((c) => c.name === EXTERNALS_CONTAINER);
   const added: V1Container[] = [];
   for (const container of from) {
@@ -123,8 +123,7 @@ function mergeInitContainers(
       );
     } else added.push(structuredClone(container) as V1Container);
   }
-  if (own.length + added.length === 0) delete spec.initContainers;
-  else own.push(...added);
+  if (own.length + added.length > 0) spec.initContainers = [...own, ...added];
 }
 
 function mergeInto(
